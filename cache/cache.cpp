@@ -1,0 +1,282 @@
+#include "cache.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tuner/text.h"
+
+namespace autotune {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Index i migrates a file from schema version i to i + 1. Append; never edit a shipped step.
+const std::vector<const char*> kMigrations{
+    R"sql(
+CREATE TABLE environments(
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  gpu_name TEXT NOT NULL, compute_capability TEXT NOT NULL, sm_count INTEGER NOT NULL,
+  memory_mib INTEGER NOT NULL, driver TEXT NOT NULL, cuda_runtime TEXT NOT NULL, torch TEXT NOT NULL,
+  workloads_version TEXT NOT NULL, harness_version TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE measurements(
+  env_id INTEGER NOT NULL REFERENCES environments(id),
+  backend TEXT NOT NULL, backend_version TEXT NOT NULL, shape TEXT NOT NULL,
+  status TEXT NOT NULL, reason TEXT NOT NULL,
+  median_ms REAL NOT NULL, spread REAL NOT NULL, host_ms REAL NOT NULL, samples INTEGER NOT NULL,
+  peak_mem_bytes INTEGER NOT NULL, rel_error REAL NOT NULL, measured_at TEXT NOT NULL,
+  PRIMARY KEY(env_id, backend, backend_version, shape));
+CREATE TABLE decisions(
+  env_id INTEGER NOT NULL REFERENCES environments(id),
+  backends TEXT NOT NULL,
+  mechanism TEXT NOT NULL, reason TEXT NOT NULL, default_backend TEXT NOT NULL,
+  routes TEXT NOT NULL, decided_at TEXT NOT NULL,
+  PRIMARY KEY(env_id, backends));
+)sql",
+};
+
+// Why the file at `db` cannot be used, or empty. Brings an older schema up to date.
+std::string check_and_migrate(SQLite::Database& db) {
+  // quick_check reads every page: it is what catches truncation and torn writes. On a cache of a
+  // few hundred rows it costs well under a millisecond (results/boot-benchmark.md).
+  const std::string check = db.execAndGet("PRAGMA quick_check").getString();
+  if (check != "ok") return "corrupt (quick_check: " + check + ")";
+  const int version = db.execAndGet("PRAGMA user_version").getInt();
+  const int app_id = db.execAndGet("PRAGMA application_id").getInt();
+  const int tables = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+  if (app_id != Cache::kApplicationId && (app_id != 0 || version != 0 || tables != 0))
+    return "foreign (an SQLite file this tool did not create: application_id " + std::to_string(app_id) + ")";
+  if (version > Cache::kSchemaVersion)
+    return "newer schema " + std::to_string(version) + " than this tool's " + std::to_string(Cache::kSchemaVersion);
+  if (version < Cache::kSchemaVersion) {
+    SQLite::Transaction transaction(db);
+    for (int v = version; v < Cache::kSchemaVersion; ++v) db.exec(kMigrations[static_cast<std::size_t>(v)]);
+    db.exec("PRAGMA application_id = " + std::to_string(Cache::kApplicationId));
+    db.exec("PRAGMA user_version = " + std::to_string(Cache::kSchemaVersion));
+    transaction.commit();
+  }
+  return {};
+}
+
+std::unique_ptr<SQLite::Database> open_database(const fs::path& path) {
+  // DELETE journal, not WAL: WAL does not work over network file systems (sqlite.org), and the
+  // cache may live on a RunPod network volume.
+  auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 2000);
+  db->exec("PRAGMA journal_mode = DELETE");
+  return db;
+}
+
+}  // namespace
+
+std::string CacheKey::canonical() const {
+  return "gpu=" + gpu_name + "|cc=" + compute_capability + "|sms=" + std::to_string(sm_count) +
+         "|mem=" + std::to_string(memory_mib) + "|driver=" + driver + "|cuda=" + cuda_runtime +
+         "|torch=" + torch + "|workloads=" + workloads_version + "|harness=" + harness_version;
+}
+
+CacheKey make_cache_key(const GpuInfo& gpu, const Fingerprint& env, const std::string& workloads_version,
+                        const std::string& harness_version) {
+  return {gpu.name,        gpu.compute_capability(), gpu.sm_count,     gpu.memory_mib, gpu.driver_version,
+          env.torch_cuda,  env.torch_version,         workloads_version, harness_version};
+}
+
+std::string backends_signature(const Fingerprint& env) {
+  std::string out;
+  for (const auto& [name, version] : env.packages) {  // std::map: sorted, so stable
+    if (name == "torch") continue;
+    out += (out.empty() ? "" : ",") + name + "=" + version;
+  }
+  return out;
+}
+
+fs::path set_aside(const fs::path& path, const std::string& tag) {
+  std::string stamp = utc_timestamp();
+  for (char& c : stamp)
+    if (c == ':') c = '-';
+  fs::path target = path.string() + "." + tag + "-" + stamp;
+  for (int n = 1; fs::exists(target); ++n) target = path.string() + "." + tag + "-" + stamp + "-" + std::to_string(n);
+  fs::rename(path, target);
+  // SQLite's rollback journal belongs to the file it was written for; leaving it would let
+  // SQLite "recover" the new file from the old one's journal.
+  const fs::path journal = path.string() + "-journal";
+  std::error_code ec;
+  if (fs::exists(journal, ec)) fs::rename(journal, target.string() + "-journal", ec);
+  return target;
+}
+
+Cache::Opened Cache::open(const fs::path& path) {
+  Opened result;
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  // Two attempts: the file as found, then a fresh one after setting the old one aside.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string problem;
+    try {
+      auto db = open_database(path);
+      problem = check_and_migrate(*db);
+      if (problem.empty()) {
+        result.cache.reset(new Cache(path, std::move(db)));
+        return result;
+      }
+    } catch (const std::exception& e) {
+      problem = std::string("unreadable (") + e.what() + ")";
+    }
+    if (attempt == 1 || !fs::exists(path, ec)) {
+      result.warnings.push_back("cache " + path.string() + " cannot be used: " + problem +
+                                "; continuing without a cache");
+      return result;
+    }
+    try {
+      const std::string tag = problem.rfind("newer", 0) == 0 ? "newer" : problem.rfind("foreign", 0) == 0 ? "foreign" : "corrupt";
+      const fs::path moved = set_aside(path, tag);
+      result.warnings.push_back("cache " + path.string() + " is " + problem + "; set aside as " +
+                                moved.string() + " and starting a new one");
+    } catch (const std::exception& e) {
+      result.warnings.push_back("cache " + path.string() + " is " + problem + " and could not be set aside (" +
+                                e.what() + "); continuing without a cache");
+      return result;
+    }
+  }
+  return result;
+}
+
+Cache::Cache(fs::path path, std::unique_ptr<SQLite::Database> db) : path_(std::move(path)), db_(std::move(db)) {}
+Cache::~Cache() = default;
+
+std::optional<std::int64_t> Cache::find_env(const CacheKey& key) const {
+  SQLite::Statement q(*db_, "SELECT id FROM environments WHERE key = ?");
+  q.bind(1, key.canonical());
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
+std::int64_t Cache::ensure_env(const CacheKey& key) {
+  if (auto id = find_env(key)) return *id;
+  SQLite::Statement q(*db_,
+                      "INSERT INTO environments(key, gpu_name, compute_capability, sm_count, memory_mib, driver, "
+                      "cuda_runtime, torch, workloads_version, harness_version, created_at) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, key.canonical());
+  q.bind(2, key.gpu_name);
+  q.bind(3, key.compute_capability);
+  q.bind(4, key.sm_count);
+  q.bind(5, static_cast<std::int64_t>(key.memory_mib));
+  q.bind(6, key.driver);
+  q.bind(7, key.cuda_runtime);
+  q.bind(8, key.torch);
+  q.bind(9, key.workloads_version);
+  q.bind(10, key.harness_version);
+  q.bind(11, utc_timestamp());
+  q.exec();
+  return db_->getLastInsertRowid();
+}
+
+void Cache::put_measurement(const CacheKey& key, const Measurement& m) {
+  SQLite::Transaction transaction(*db_);
+  const std::int64_t env = ensure_env(key);
+  SQLite::Statement q(*db_,
+                      "INSERT OR REPLACE INTO measurements(env_id, backend, backend_version, shape, status, reason, "
+                      "median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, env);
+  q.bind(2, m.backend);
+  q.bind(3, m.backend_version);
+  q.bind(4, m.shape);
+  q.bind(5, std::string(to_string(m.status)));
+  q.bind(6, m.reason);
+  q.bind(7, m.median_ms);
+  q.bind(8, m.spread);
+  q.bind(9, m.host_ms);
+  q.bind(10, m.samples);
+  q.bind(11, static_cast<std::int64_t>(m.peak_mem_bytes));
+  q.bind(12, m.rel_error);
+  q.bind(13, utc_timestamp());
+  q.exec();
+  transaction.commit();
+}
+
+std::vector<Measurement> Cache::measurements(const CacheKey& key) const {
+  std::vector<Measurement> out;
+  const auto env = find_env(key);
+  if (!env) return out;
+  SQLite::Statement q(*db_,
+                      "SELECT backend, backend_version, shape, status, reason, median_ms, spread, host_ms, samples, "
+                      "peak_mem_bytes, rel_error FROM measurements WHERE env_id = ? ORDER BY shape, backend");
+  q.bind(1, *env);
+  while (q.executeStep()) {
+    Measurement m;
+    m.backend = q.getColumn(0).getString();
+    m.backend_version = q.getColumn(1).getString();
+    m.shape = q.getColumn(2).getString();
+    m.status = parse_status(q.getColumn(3).getString());
+    m.reason = q.getColumn(4).getString();
+    m.median_ms = q.getColumn(5).getDouble();
+    m.spread = q.getColumn(6).getDouble();
+    m.host_ms = q.getColumn(7).getDouble();
+    m.samples = q.getColumn(8).getInt();
+    m.peak_mem_bytes = q.getColumn(9).getInt64();
+    m.rel_error = q.getColumn(10).getDouble();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void Cache::put_decision(const CacheKey& key, const std::string& backends, const Decision& d) {
+  SQLite::Transaction transaction(*db_);
+  const std::int64_t env = ensure_env(key);
+  SQLite::Statement q(*db_,
+                      "INSERT OR REPLACE INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, "
+                      "decided_at) VALUES(?,?,?,?,?,?,?)");
+  q.bind(1, env);
+  q.bind(2, backends);
+  q.bind(3, std::string(to_string(d.mechanism)));
+  q.bind(4, d.reason);
+  q.bind(5, d.default_backend);
+  q.bind(6, nlohmann::json(d.routes).dump());
+  q.bind(7, utc_timestamp());
+  q.exec();
+  transaction.commit();
+}
+
+std::optional<Decision> Cache::decision(const CacheKey& key, const std::string& backends) const {
+  const auto env = find_env(key);
+  if (!env) return std::nullopt;
+  SQLite::Statement q(*db_,
+                      "SELECT mechanism, reason, default_backend, routes FROM decisions WHERE env_id = ? AND backends = ?");
+  q.bind(1, *env);
+  q.bind(2, backends);
+  if (!q.executeStep()) return std::nullopt;
+  const auto mechanism = parse_mechanism(q.getColumn(0).getString());
+  if (!mechanism) return std::nullopt;  // written by a tool that knew more mechanisms: re-decide
+  Decision d;
+  d.mechanism = *mechanism;
+  d.source = Source::cache;
+  d.reason = q.getColumn(1).getString();
+  d.default_backend = q.getColumn(2).getString();
+  d.routes = nlohmann::json::parse(q.getColumn(3).getString()).get<std::vector<Route>>();
+  return d;
+}
+
+std::vector<CacheKey> Cache::keys() const {
+  std::vector<CacheKey> out;
+  SQLite::Statement q(*db_,
+                      "SELECT gpu_name, compute_capability, sm_count, memory_mib, driver, cuda_runtime, torch, "
+                      "workloads_version, harness_version FROM environments ORDER BY id");
+  while (q.executeStep()) {
+    CacheKey k;
+    k.gpu_name = q.getColumn(0).getString();
+    k.compute_capability = q.getColumn(1).getString();
+    k.sm_count = q.getColumn(2).getInt();
+    k.memory_mib = static_cast<std::uint64_t>(q.getColumn(3).getInt64());
+    k.driver = q.getColumn(4).getString();
+    k.cuda_runtime = q.getColumn(5).getString();
+    k.torch = q.getColumn(6).getString();
+    k.workloads_version = q.getColumn(7).getString();
+    k.harness_version = q.getColumn(8).getString();
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+}  // namespace autotune

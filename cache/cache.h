@@ -1,0 +1,85 @@
+// The measurement cache: SQLite through SQLiteCpp, schema versioned. One file per cache; a file
+// that is damaged, foreign or of a newer schema is set aside (renamed, never deleted) and a new
+// one is started, so the boot always goes on.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tuner/decision.h"
+#include "tuner/environment.h"
+#include "tuner/gpu.h"
+#include "tuner/measurement.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace autotune {
+
+// What a measurement depends on, besides the backend's own version (which is on each row, so
+// upgrading one library re-tunes only that library). DESIGN.md, Cache.
+struct CacheKey {
+  std::string gpu_name;
+  std::string compute_capability;
+  int sm_count = 0;
+  std::uint64_t memory_mib = 0;
+  std::string driver;
+  std::string cuda_runtime;  // torch's CUDA
+  std::string torch;
+  std::string workloads_version;
+  std::string harness_version;
+
+  std::string canonical() const;  // one line, stable: the primary key
+};
+
+CacheKey make_cache_key(const GpuInfo& gpu, const Fingerprint& env, const std::string& workloads_version,
+                        const std::string& harness_version);
+
+// The installed attention libraries and their versions, torch excluded (it is in the key):
+// "flash_attn=2.7.4,sageattention=2.2.0". A decision is valid only for the set it was made with.
+std::string backends_signature(const Fingerprint& env);
+
+class Cache {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  static constexpr int kApplicationId = 0x41415455;  // "AATU", marks our files
+
+  struct Opened {
+    std::unique_ptr<Cache> cache;       // null only if no usable file could be made at all
+    std::vector<std::string> warnings;  // one per file set aside, and why
+  };
+  // Opens or creates `path` (and its directory). Never throws.
+  static Opened open(const std::filesystem::path& path);
+
+  ~Cache();
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Inserts or replaces the row for (key, backend, backend_version, shape). Throws SQLite::Exception.
+  void put_measurement(const CacheKey& key, const Measurement& m);
+  std::vector<Measurement> measurements(const CacheKey& key) const;
+
+  void put_decision(const CacheKey& key, const std::string& backends, const Decision& d);
+  std::optional<Decision> decision(const CacheKey& key, const std::string& backends) const;
+
+  std::vector<CacheKey> keys() const;
+
+ private:
+  Cache(std::filesystem::path path, std::unique_ptr<SQLite::Database> db);
+  std::optional<std::int64_t> find_env(const CacheKey& key) const;
+  std::int64_t ensure_env(const CacheKey& key);
+
+  std::filesystem::path path_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+// Renames `path` to `path.<tag>-<UTC time>[-n]` and returns the new name. Throws filesystem_error.
+std::filesystem::path set_aside(const std::filesystem::path& path, const std::string& tag);
+
+}  // namespace autotune

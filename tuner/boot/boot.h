@@ -1,0 +1,58 @@
+// The boot flow that runs at every pod start:
+// detect -> fingerprint -> override? -> cache hit? -> tuning -> static table -> outputs.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cache/cache.h"
+#include "tuner/decision.h"
+#include "tuner/environment.h"
+#include "tuner/gpu.h"
+
+namespace autotune {
+
+struct BootResult;
+
+// Tuning, when a worker exists: measures, stores what it measured in the cache, and returns the
+// decision; nullopt when it could not finish (no worker, budget spent), with the reason in
+// `warnings`. The boot then falls back to the static table.
+using Tuner = std::function<std::optional<Decision>(const GpuInfo& gpu, const Fingerprint& env, Cache* cache,
+                                                    const CacheKey& key, std::vector<std::string>& warnings)>;
+
+struct BootOptions {
+  std::filesystem::path venv = "/workspace/venv";
+  std::filesystem::path cache_path;
+  std::filesystem::path env_settings;   // empty: <venv>/.env_settings
+  std::filesystem::path decision_file;  // empty: <venv>/.attention_decision.json
+  DetectOptions detect;
+  std::optional<std::string> override_value;  // COMFYUI_ATTENTION_MECHANISM
+  std::optional<std::string> written_marker;  // AUTOTUNE_WRITTEN_MECHANISM
+  std::string workloads_version;
+  std::string harness_version;
+  Tuner tuner;  // empty: no tuning
+};
+
+struct BootResult {
+  Detection detection;
+  Fingerprint env;
+  std::string architecture;
+  Decision decision;
+  std::vector<std::string> warnings;
+  std::vector<std::filesystem::path> written;
+  double elapsed_ms = 0;
+
+  const GpuInfo* gpu() const { return detection.gpus.empty() ? nullptr : &detection.gpus.front(); }
+};
+
+std::filesystem::path env_settings_path(const BootOptions& options);
+std::filesystem::path decision_file_path(const BootOptions& options);
+
+// Never throws for bad input or I/O: every failure becomes a warning and a safe decision.
+// Only a malformed simulated-GPU spec (a usage error) throws std::invalid_argument.
+BootResult run_boot(const BootOptions& options);
+
+}  // namespace autotune

@@ -1,0 +1,151 @@
+// autotune: configures ComfyUI's attention at pod start. A thin CLI over run_boot().
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tuner/boot/boot.h"
+#include "tuner/boot/outputs.h"
+#include "tuner/boot/report.h"
+
+namespace {
+
+// Exit codes, documented in the README.
+constexpr int kConfigured = 0;
+constexpr int kNotWritten = 1;  // a decision was made but .env_settings could not be written
+constexpr int kUsage = 2;
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+nlohmann::json gpu_json(const autotune::GpuInfo& g) {
+  return {{"index", g.index},
+          {"name", g.name},
+          {"uuid", g.uuid},
+          {"compute_capability", g.compute_capability()},
+          {"sm_count", g.sm_count},
+          {"memory_mib", g.memory_mib},
+          {"driver", g.driver_version},
+          {"cuda_driver", g.cuda_driver_version},
+          {"mig_enabled", g.mig_enabled},
+          {"simulated", g.simulated}};
+}
+
+int detect(const autotune::BootOptions& o, bool json) {
+  const auto detection = autotune::detect_gpus(o.detect);
+  const auto fp = autotune::read_fingerprint(o.venv);
+  if (json) {
+    nlohmann::json gpus = nlohmann::json::array();
+    for (const auto& g : detection.gpus) gpus.push_back(gpu_json(g));
+    std::cout << nlohmann::json{{"gpus", gpus},
+                                {"gpu_source", detection.source},
+                                {"gpu_message", detection.message},
+                                {"venv", fp.venv.string()},
+                                {"site_packages", fp.site_packages.string()},
+                                {"python", fp.python_version},
+                                {"torch", fp.torch_version},
+                                {"torch_cuda", fp.torch_cuda},
+                                {"packages", fp.packages},
+                                {"warnings", fp.warnings}}
+                     .dump(2)
+              << "\n";
+    return kConfigured;
+  }
+  if (detection.gpus.empty()) std::cout << detection.message << "\n";
+  for (const auto& g : detection.gpus)
+    std::cout << "GPU " << g.index << ": " << g.name << ", compute " << g.compute_capability() << ", "
+              << g.memory_mib << " MiB, " << (g.sm_count ? std::to_string(g.sm_count) + " SMs, " : "")
+              << "driver " << g.driver_version << (g.simulated ? " (simulated)" : "") << "\n";
+  std::cout << "venv " << fp.venv.string() << ": Python " << fp.python_version << ", torch "
+            << (fp.torch_version.empty() ? "not found" : fp.torch_version) << "\n";
+  for (const auto& [name, version] : fp.packages) std::cout << "  " << name << " " << version << "\n";
+  for (const auto& w : fp.warnings) std::cerr << "warning: " << w << "\n";
+  return kConfigured;
+}
+
+int report(const autotune::BootOptions& o) {
+  const auto detection = autotune::detect_gpus(o.detect);
+  if (detection.gpus.empty()) {
+    std::cerr << "autotune --report: " << detection.message << "\n";
+    return kConfigured;
+  }
+  const auto fp = autotune::read_fingerprint(o.venv);
+  auto opened = autotune::Cache::open(o.cache_path);
+  for (const auto& w : opened.warnings) std::cerr << "warning: " << w << "\n";
+  const auto key = autotune::make_cache_key(detection.gpus.front(), fp, o.workloads_version, o.harness_version);
+  std::vector<autotune::Measurement> rows;
+  if (opened.cache) rows = opened.cache->measurements(key);
+  std::cout << autotune::render_report(key, rows);
+  return kConfigured;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"autotune: picks the fastest attention backend for ComfyUI on this GPU and configures it.\n"
+               "Without a subcommand it runs the boot flow: detect the GPU, fingerprint the ComfyUI venv,\n"
+               "honour COMFYUI_ATTENTION_MECHANISM, use a cached tuning result or the static table, and write\n"
+               ".env_settings and the decision file."};
+  autotune::BootOptions o;
+  std::string venv = "/workspace/venv";
+  std::string cache_dir = "/workspace/.autotune";
+  std::string env_settings, decision_file, simulate;
+  std::string nvml_library = "libnvidia-ml.so.1";
+  bool want_report = false, quiet = false, json = false;
+
+  app.add_option("--venv", venv, "ComfyUI virtual environment to fingerprint")->envname("AUTOTUNE_VENV")->capture_default_str();
+  app.add_option("--cache-dir", cache_dir, "Directory of the measurement cache")->envname("AUTOTUNE_CACHE_DIR")->capture_default_str();
+  app.add_option("--env-settings", env_settings, "Where to write the shell settings [default: <venv>/.env_settings]");
+  app.add_option("--decision-file", decision_file,
+                 "Where to write the JSON decision [default: <venv>/.attention_decision.json]");
+  app.add_option("--simulate-gpu", simulate,
+                 "Pretend this GPU is present, e.g. 'name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04'")
+      ->envname("AUTOTUNE_SIMULATE_GPU");
+  app.add_option("--nvml-library", nvml_library, "NVML library to load")->envname("AUTOTUNE_NVML_LIBRARY")->capture_default_str();
+  app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
+  app.add_flag("-q,--quiet", quiet, "Print warnings only, not the summary block");
+  auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
+  detect_cmd->add_flag("--json", json, "Print one JSON document");
+  app.footer("Environment: COMFYUI_ATTENTION_MECHANISM=" + autotune::mechanism_names("|") +
+             "|auto overrides the choice; CUDA_VISIBLE_DEVICES is honoured.\n"
+             "Exit codes: 0 configured, 1 the settings could not be written, 2 usage error.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+
+  o.venv = venv;
+  o.cache_path = std::filesystem::path(cache_dir) / "cache.sqlite";
+  o.env_settings = env_settings;
+  o.decision_file = decision_file;
+  if (!simulate.empty()) o.detect.simulate = simulate;
+  o.detect.nvml_library = nvml_library;
+  o.detect.cuda_visible_devices = env("CUDA_VISIBLE_DEVICES");
+  o.override_value = env("COMFYUI_ATTENTION_MECHANISM");
+  o.written_marker = env("AUTOTUNE_WRITTEN_MECHANISM");
+  o.workloads_version = "none";
+  o.harness_version = "none";
+
+  try {
+    if (*detect_cmd) return detect(o, json);
+    if (want_report) return report(o);
+    const auto result = autotune::run_boot(o);
+    if (!quiet) std::cout << autotune::render_summary(result) << std::flush;
+    else
+      for (const auto& w : result.warnings) std::cerr << "warning: " << w << "\n";
+    const bool settings_written =
+        std::find(result.written.begin(), result.written.end(), autotune::env_settings_path(o)) != result.written.end();
+    return settings_written ? kConfigured : kNotWritten;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "autotune: " << e.what() << "\n";
+    return kUsage;
+  }
+}

@@ -1,0 +1,157 @@
+#include "outputs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tuner/mechanism.h"
+#include "tuner/text.h"
+
+namespace autotune {
+namespace fs = std::filesystem;
+
+std::optional<std::string> atomic_write(const fs::path& path, const std::string& content) {
+  std::error_code ec;
+  if (path.has_parent_path()) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) return "cannot create " + path.parent_path().string() + ": " + ec.message();
+  }
+  // The pid and a random suffix keep two writers (two pods on one volume) off each other's file.
+  std::random_device rd;
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(rd());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot create " + tmp.string() + ": " + std::strerror(errno);
+  std::string error;
+  for (std::size_t done = 0; done < content.size() && error.empty();) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno != EINTR) error = "cannot write " + tmp.string() + ": " + std::strerror(errno);
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
+  if (error.empty() && ::fsync(fd) != 0) error = "cannot sync " + tmp.string() + ": " + std::strerror(errno);
+  if (::close(fd) != 0 && error.empty()) error = "cannot close " + tmp.string() + ": " + std::strerror(errno);
+  if (error.empty() && std::rename(tmp.c_str(), path.c_str()) != 0)
+    error = "cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno);
+  if (!error.empty()) {
+    fs::remove(tmp, ec);
+    return error;
+  }
+  // Make the rename itself durable; failure here loses nothing already visible.
+  if (const int dir = ::open(path.has_parent_path() ? path.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
+      dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+std::string installed_backends(const Fingerprint& env) {
+  std::vector<std::string> present, missing;
+  for (const auto& name : kTrackedPackages) {
+    const auto it = env.packages.find(name);
+    if (it != env.packages.end()) present.push_back(name + " " + it->second);
+    else missing.push_back(name);
+  }
+  std::string out = present.empty() ? "none" : join(present, ", ");
+  if (!missing.empty()) out += "; not installed: " + join(missing, ", ");
+  return out;
+}
+
+}  // namespace
+
+std::string render_env_settings(const BootResult& r, const fs::path& decision_file) {
+  const std::string mechanism(to_string(r.decision.mechanism));
+  std::ostringstream out;
+  out << "# comfyui-attention-autotune " AUTOTUNE_VERSION ", " << utc_timestamp() << "\n"
+      << "# Source this file before starting ComfyUI; pass $COMFYUI_ATTENTION_ARGS to main.py.\n"
+      << "export COMFYUI_ATTENTION_MECHANISM=" << mechanism << "\n"
+      << "export COMFYUI_ATTENTION_ARGS=" << shell_quote(join(comfyui_args(r.decision.mechanism), " ")) << "\n"
+      << "export COMFYUI_ATTENTION_SOURCE=" << to_string(r.decision.source) << "\n"
+      << "export COMFYUI_ATTENTION_REASON=" << shell_quote(r.decision.reason) << "\n"
+      << "export COMFYUI_ATTENTION_DECISION=" << shell_quote(decision_file.string()) << "\n"
+      // Lets the next `autotune` tell our own earlier output from a user's override.
+      << "export AUTOTUNE_WRITTEN_MECHANISM=" << mechanism << "\n";
+  return out.str();
+}
+
+nlohmann::json decision_json(const BootResult& r) {
+  nlohmann::json gpu = nullptr;
+  if (const GpuInfo* g = r.gpu()) {
+    gpu = {{"index", g->index},
+           {"name", g->name},
+           {"uuid", g->uuid},
+           {"compute_capability", g->compute_capability()},
+           {"memory_mib", g->memory_mib},
+           {"sm_count", g->sm_count},
+           {"driver", g->driver_version},
+           {"simulated", g->simulated}};
+  }
+  return {{"schema", 1},
+          {"tool_version", AUTOTUNE_VERSION},
+          {"decided_at", utc_timestamp()},
+          {"mechanism", std::string(to_string(r.decision.mechanism))},
+          {"comfyui_args", comfyui_args(r.decision.mechanism)},
+          {"source", std::string(to_string(r.decision.source))},
+          {"reason", r.decision.reason},
+          {"gpu", gpu},
+          {"environment",
+           {{"venv", r.env.venv.string()},
+            {"python", r.env.python_version},
+            {"torch", r.env.torch_version},
+            {"torch_cuda", r.env.torch_cuda},
+            {"packages", r.env.packages}}},
+          {"default_backend", r.decision.default_backend},
+          {"routes", r.decision.routes},
+          {"warnings", r.warnings}};
+}
+
+std::string render_summary(const BootResult& r) {
+  std::ostringstream out;
+  const auto line = [&out](const char* label, const std::string& value) {
+    out << "  " << label << std::string(20 - std::strlen(label), ' ') << value << "\n";
+  };
+  out << "================ GPU Configuration Summary ================\n";
+  if (const GpuInfo* g = r.gpu()) {
+    std::string gpu = g->name + " (index " + std::to_string(g->index) + ", " + std::to_string(g->memory_mib) + " MiB";
+    if (g->sm_count) gpu += ", " + std::to_string(g->sm_count) + " SMs";
+    if (g->mig_enabled) gpu += ", MIG on";
+    gpu += g->simulated ? ", simulated)" : ")";
+    line("GPU:", gpu);
+    if (r.detection.gpus.size() > 1) line("Visible GPUs:", std::to_string(r.detection.gpus.size()));
+    line("Architecture:", r.architecture + ", compute capability " + g->compute_capability());
+    line("Driver:", g->driver_version + (g->cuda_driver_version.empty() ? "" : " (CUDA " + g->cuda_driver_version + ")"));
+  } else {
+    line("GPU:", r.detection.message);
+  }
+  line("Torch:", r.env.torch_version.empty()
+                     ? std::string("not found in ") + r.env.venv.string()
+                     : r.env.torch_version + (r.env.torch_cuda.empty() ? "" : ", CUDA " + r.env.torch_cuda) +
+                           ", Python " + r.env.python_version);
+  line("Backends:", installed_backends(r.env));
+  line("Selected Mechanism:", std::string(to_string(r.decision.mechanism)));
+  line("ComfyUI arguments:", join(comfyui_args(r.decision.mechanism), " "));
+  line("Decided by:", std::string(to_string(r.decision.source)) + ": " + r.decision.reason);
+  if (!r.decision.routes.empty()) line("Per-shape routes:", std::to_string(r.decision.routes.size()) + " (custom node)");
+  for (const auto& warning : r.warnings) line("Warning:", warning);
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.1f ms", r.elapsed_ms);
+  line("Boot time:", ms);
+  out << "===========================================================\n";
+  return out.str();
+}
+
+}  // namespace autotune

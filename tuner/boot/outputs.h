@@ -1,0 +1,24 @@
+// What the boot leaves behind: .env_settings for the shell, a JSON decision file for the ComfyUI
+// node and scripts, and the summary block for the log.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "tuner/boot/boot.h"
+
+namespace autotune {
+
+// Writes to a temporary file beside `path`, flushes it to disk and renames it over `path`, so a
+// reader sees the old file or the new one, never half of one. Creates missing directories.
+// Returns the error, or nullopt on success.
+std::optional<std::string> atomic_write(const std::filesystem::path& path, const std::string& content);
+
+std::string render_env_settings(const BootResult& result, const std::filesystem::path& decision_file);
+nlohmann::json decision_json(const BootResult& result);
+std::string render_summary(const BootResult& result);
+
+}  // namespace autotune

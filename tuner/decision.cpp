@@ -1,0 +1,40 @@
+#include "decision.h"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace autotune {
+
+std::string_view to_string(Source s) {
+  switch (s) {
+    case Source::cache: return "cache";
+    case Source::tuning: return "tuning";
+    case Source::table: return "table";
+    case Source::override_: return "override";
+  }
+  throw std::logic_error("Source value out of range");
+}
+
+std::string default_backend_of(Mechanism m) {
+  return m == Mechanism::pytorch ? "sdpa_comfy" : std::string(to_string(m));
+}
+
+void to_json(nlohmann::json& j, const Route& r) {
+  j = {{"workload", r.workload}, {"batch", r.batch},   {"heads", r.heads},
+       {"head_dim", r.head_dim}, {"q_len", r.q_len},   {"kv_len", r.kv_len},
+       {"backend", r.backend},   {"median_ms", r.median_ms}};
+}
+
+void from_json(const nlohmann::json& j, Route& r) {
+  r.workload = j.at("workload").get<std::string>();
+  r.batch = j.at("batch").get<int>();
+  r.heads = j.at("heads").get<int>();
+  r.head_dim = j.at("head_dim").get<int>();
+  r.q_len = j.at("q_len").get<int>();
+  r.kv_len = j.at("kv_len").get<int>();
+  r.backend = j.at("backend").get<std::string>();
+  r.median_ms = j.value("median_ms", 0.0);
+}
+
+}  // namespace autotune

@@ -1,0 +1,168 @@
+"""Attention adapters with ComfyUI's attention-function signature, one per backend id.
+
+Each adapter takes what ComfyUI's attention functions take:
+    (q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False, skip_output_reshape=False, **kwargs)
+q, k, v are (B, H, L, D) with skip_reshape, else (B, L, H*D); the output is (B, L, H*D), or
+(B, H, L, D) with skip_output_reshape. Only unmasked calls reach them (the router keeps masked
+calls on ComfyUI's own function: tuning measured unmasked attention).
+
+Libraries are imported only for ids the decision uses: importing flash_attn or sageattention
+takes time at ComfyUI start and may fail; a failed import makes that id unavailable, with the
+reason, and its shapes go to the default.
+"""
+import importlib
+
+import torch
+
+SDPA_KERNELS = {
+    "sdpa_cudnn": "CUDNN_ATTENTION",
+    "sdpa_flash": "FLASH_ATTENTION",
+    "sdpa_efficient": "EFFICIENT_ATTENTION",
+    "sdpa_math": "MATH",
+}
+# ComfyUI's own functions, by registry name (comfy/ldm/modules/attention.py registers these).
+COMFY_REGISTERED = {"sdpa_comfy": "pytorch", "split": "split", "quad": "sub_quad"}
+
+
+class Unavailable(Exception):
+    """The backend cannot run in this process; the message says why."""
+
+
+def _to_bhld(q, k, v, heads, skip_reshape):
+    if skip_reshape:
+        return q, k, v, q.shape[0], q.shape[-1]
+    b, _, inner = q.shape
+    d = inner // heads
+    return (q.view(b, -1, heads, d).transpose(1, 2), k.view(b, -1, heads, d).transpose(1, 2),
+            v.view(b, -1, heads, d).transpose(1, 2), b, d)
+
+
+def _to_blhd(q, k, v, heads, skip_reshape):
+    if skip_reshape:
+        # (B, H, L, D) -> (B, L, H, D) as a view, last dimension still contiguous (what ComfyUI's
+        # own flash path hands flash_attn_func).
+        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), q.shape[0], q.shape[-1]
+    b, _, inner = q.shape
+    d = inner // heads
+    return q.view(b, -1, heads, d), k.view(b, -1, heads, d), v.view(b, -1, heads, d), b, d
+
+
+def _from_bhld(out, b, heads, d, skip_output_reshape):
+    if skip_output_reshape:
+        return out
+    return out.transpose(1, 2).reshape(b, -1, heads * d)
+
+
+def _from_blhd(out, b, heads, d, skip_output_reshape):
+    if skip_output_reshape:
+        return out.transpose(1, 2)
+    return out.reshape(b, -1, heads * d)
+
+
+def _sdpa_adapter(backend_id):
+    F = torch.nn.functional
+    if not hasattr(F, "scaled_dot_product_attention"):
+        raise Unavailable("torch {} has no scaled_dot_product_attention (needs torch 2.0 or later)".format(
+            torch.__version__))
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:
+        raise Unavailable("torch {} has no torch.nn.attention.sdpa_kernel (needs torch 2.3 or later)".format(
+            torch.__version__))
+    member = getattr(SDPBackend, SDPA_KERNELS[backend_id], None)
+    if member is None:
+        raise Unavailable("torch {} has no SDPBackend.{}".format(torch.__version__, SDPA_KERNELS[backend_id]))
+    sdpa = F.scaled_dot_product_attention
+    only = [member]
+
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        q, k, v, b, d = _to_bhld(q, k, v, heads, skip_reshape)
+        # Exactly one kernel enabled: torch raises instead of silently using another, and the
+        # router then falls back to ComfyUI's function for this shape.
+        with sdpa_kernel(only):
+            out = sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False)
+        return _from_bhld(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def _import(module, attr, backend_id):
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except Exception as e:  # ImportError, or a library that fails while loading its extension
+        raise Unavailable("{} needs {}.{}: {}: {}".format(backend_id, module, attr, type(e).__name__, e))
+
+
+def _flash2_adapter():
+    flash_attn_func = _import("flash_attn", "flash_attn_func", "flash2")
+
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        q, k, v, b, d = _to_blhd(q, k, v, heads, skip_reshape)
+        out = flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False)
+        return _from_blhd(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def _flash3_adapter():
+    flash_attn_func = _import("flash_attn_interface", "flash_attn_func", "flash3")
+
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        q, k, v, b, d = _to_blhd(q, k, v, heads, skip_reshape)
+        out = flash_attn_func(q, k, v, softmax_scale=None, causal=False)
+        if isinstance(out, tuple):  # some FA3 builds return (out, softmax_lse)
+            out = out[0]
+        return _from_blhd(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def _sage_adapter():
+    sageattn = _import("sageattention", "sageattn", "sage")
+
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        if skip_reshape:  # (B, H, L, D) as it comes: no copy
+            out = sageattn(q, k, v, tensor_layout="HND", is_causal=False)
+            return _from_bhld(out, q.shape[0], heads, q.shape[-1], skip_output_reshape)
+        q, k, v, b, d = _to_blhd(q, k, v, heads, False)
+        out = sageattn(q, k, v, tensor_layout="NHD", is_causal=False)
+        return _from_blhd(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def _xformers_adapter():
+    memory_efficient_attention = _import("xformers.ops", "memory_efficient_attention", "xformers")
+
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        q, k, v, b, d = _to_blhd(q, k, v, heads, skip_reshape)
+        out = memory_efficient_attention(q, k, v, attn_bias=None)
+        return _from_blhd(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def _comfy_adapter(backend_id, attention_module):
+    name = COMFY_REGISTERED[backend_id]
+    fn = attention_module.get_attention_function(name, None)
+    if fn is None:
+        raise Unavailable("ComfyUI has no attention function registered as {!r}".format(name))
+    # Registered functions are wrapped by ComfyUI's wrap_attn; the router is already inside that
+    # wrapper, so it calls the function itself and saves a Python frame per call.
+    return getattr(fn, "__wrapped__", fn)
+
+
+def make_adapter(backend_id, attention_module):
+    """Returns the adapter for `backend_id`, or raises Unavailable / KeyError (unknown id)."""
+    if backend_id in SDPA_KERNELS:
+        return _sdpa_adapter(backend_id)
+    if backend_id in COMFY_REGISTERED:
+        return _comfy_adapter(backend_id, attention_module)
+    factories = {"flash2": _flash2_adapter, "flash3": _flash3_adapter, "sage": _sage_adapter,
+                 "xformers": _xformers_adapter}
+    return factories[backend_id]()

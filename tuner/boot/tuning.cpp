@@ -1,0 +1,215 @@
+#include "tuning.h"
+
+#include <set>
+
+#include "tuner/boot/child.h"
+#include "tuner/mechanism.h"
+
+namespace autotune {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string backend_version(const std::string& backend, const Fingerprint& env) {
+  const auto mechanism = mechanism_of_backend(backend);
+  if (!mechanism) return {};
+  const auto it = env.packages.find(std::string(required_package(*mechanism)));
+  return it == env.packages.end() ? std::string() : it->second;
+}
+
+namespace {
+
+using Pair = std::pair<std::string, std::string>;  // (backend, shape)
+
+struct Run {
+  const TuneOptions& o;
+  const Fingerprint& env;
+  Cache* cache;
+  const CacheKey& key;
+  Clock::time_point deadline;
+  std::set<Pair> done;
+  std::vector<Measurement> fresh;  // this run's results, for when there is no cache
+  TuneOutcome outcome;
+
+  void log(const std::string& line) const {
+    if (o.log) o.log(line);
+  }
+
+  milliseconds left() const {
+    return std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  }
+
+  void record(Measurement m) {
+    if (const std::string v = backend_version(m.backend, env); !v.empty()) m.backend_version = v;
+    done.insert({m.backend, m.shape});
+    if (cache) {
+      // A failed write costs a re-measurement on the next boot, not this boot's decision.
+      try {
+        cache->put_measurement(key, m);
+      } catch (const std::exception& e) {
+        log("warning: could not store " + m.backend + "/" + m.shape + " in the cache: " + e.what());
+      }
+    }
+    fresh.push_back(std::move(m));
+  }
+
+  nlohmann::json job() const {
+    nlohmann::json skip = nlohmann::json::array();
+    for (const auto& [backend, shape] : done) skip.push_back({{"backend", backend}, {"shape", shape}});
+    nlohmann::json j = {{"protocol", 1},
+                        {"device", o.device},
+                        {"python_paths", env.site_packages.empty() ? nlohmann::json::array()
+                                                                   : nlohmann::json{env.site_packages.string()}},
+                        {"workloads", o.workloads},
+                        {"backends", o.backends},
+                        {"skip", skip},
+                        {"exclude_quantized", o.policy.exclude_quantized},
+                        {"max_seconds_per_measurement", o.max_seconds_per_measurement}};
+    j.update(o.job_extra);
+    return j;
+  }
+
+  enum class End { finished, respawn, give_up };
+
+  // One worker process, from spawn to its end.
+  End one_worker() {
+    std::unique_ptr<ChildProcess> child;
+    try {
+      child = std::make_unique<ChildProcess>(o.worker_argv, job().dump() + "\n", o.worker_log);
+    } catch (const std::exception& e) {
+      outcome.reason = e.what();
+      return End::give_up;
+    }
+    bool hello = false;
+    std::optional<Pair> current;
+    for (;;) {
+      const milliseconds step = !hello ? o.start_deadline : o.measurement_deadline;
+      const milliseconds wait = std::min(step, left());
+      std::string line;
+      const auto read = child->read_line(line, std::max(wait, milliseconds(0)));
+      if (read == ChildProcess::Read::timeout) {
+        child->kill();
+        if (left().count() <= 0) {
+          outcome.budget_exhausted = true;
+          return End::give_up;
+        }
+        if (!current) {
+          outcome.reason = std::string("the worker said nothing for ") + std::to_string(step.count()) + " ms " +
+                           (hello ? "between measurements" : "after starting");
+          return End::give_up;
+        }
+        log("timeout: " + current->first + " on " + current->second + " took over " + std::to_string(step.count()) +
+            " ms; worker killed");
+        Measurement m;
+        m.backend = current->first;
+        m.shape = current->second;
+        m.status = Status::timeout;
+        m.reason = "no result within " + std::to_string(step.count()) + " ms";
+        record(m);
+        return End::respawn;
+      }
+      if (read == ChildProcess::Read::eof) {
+        const std::string status = child->wait();
+        if (!current) {
+          outcome.reason = "the worker ended (" + status + ") " + (hello ? "between measurements" : "before its hello");
+          return End::give_up;
+        }
+        log("crash: the worker died (" + status + ") during " + current->first + " on " + current->second);
+        Measurement m;
+        m.backend = current->first;
+        m.shape = current->second;
+        m.status = Status::crashed;
+        m.reason = "worker died: " + status;
+        record(m);
+        return End::respawn;
+      }
+      nlohmann::json event;
+      try {
+        event = nlohmann::json::parse(line);
+      } catch (const std::exception&) {
+        log("worker: " + line);  // not protocol: a library printed to stdout
+        continue;
+      }
+      const std::string kind = event.value("event", "");
+      if (kind == "hello") {
+        hello = true;
+        for (const auto& b : event.value("backends", nlohmann::json::array()))
+          if (!b.value("installed", false))
+            log("backend " + b.value("backend", "?") + " not installed: " + b.value("reason", ""));
+      } else if (kind == "start") {
+        current = Pair{event.value("backend", ""), event.value("shape", "")};
+      } else if (kind == "result") {
+        try {
+          Measurement m = event.get<Measurement>();
+          log("measured " + m.backend + " on " + m.shape + ": " + std::string(to_string(m.status)) +
+              (m.status == Status::ok ? " " + std::to_string(m.median_ms) + " ms" : " " + m.reason));
+          record(std::move(m));
+          ++outcome.measured_now;
+        } catch (const std::exception& e) {
+          log("warning: malformed result from the worker (" + std::string(e.what()) + "): " + line);
+        }
+        current.reset();
+      } else if (kind == "done") {
+        child->wait();
+        return End::finished;
+      } else if (kind == "error") {
+        outcome.reason = "the worker refused the job: " + event.value("message", line);
+        return End::give_up;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TuneOutcome tune(const TuneOptions& o, const Fingerprint& env, Cache* cache, const CacheKey& key) {
+  Run run{o, env, cache, key, Clock::now() + o.budget, {}, {}, {}};
+  std::set<std::string> ids;
+  for (const auto& w : o.workloads) ids.insert(w.id);
+  const auto current_rows = [&] {
+    std::vector<Measurement> rows;
+    if (cache) {
+      try {
+        rows = cache->measurements(key);
+      } catch (const std::exception& e) {
+        run.log(std::string("warning: cannot read the cache: ") + e.what());
+      }
+    } else {
+      rows = run.fresh;
+    }
+    std::vector<Measurement> out;
+    for (auto& m : rows) {
+      const std::string v = backend_version(m.backend, env);
+      if (ids.count(m.shape) && (v.empty() || v == m.backend_version)) out.push_back(std::move(m));
+    }
+    return out;
+  };
+  for (const auto& m : current_rows()) run.done.insert({m.backend, m.shape});
+  if (!run.done.empty()) run.log("resuming: " + std::to_string(run.done.size()) + " measurements already cached");
+
+  for (;;) {
+    const auto end = run.one_worker();
+    if (end == Run::End::finished) break;
+    if (end == Run::End::give_up) {
+      if (run.outcome.budget_exhausted)
+        run.outcome.reason = "tuning budget of " + std::to_string(o.budget.count() / 1000) + " s spent after " +
+                             std::to_string(run.outcome.measured_now) +
+                             " measurements; they are cached and tuning resumes on the next boot";
+      run.outcome.measurements = current_rows();
+      return run.outcome;
+    }
+    if (++run.outcome.respawns > o.max_respawns) {
+      run.outcome.reason = "the worker failed " + std::to_string(run.outcome.respawns) + " times; giving up";
+      run.outcome.measurements = current_rows();
+      return run.outcome;
+    }
+    run.log("respawning the worker (" + std::to_string(run.outcome.respawns) + ")");
+  }
+  run.outcome.measurements = current_rows();
+  run.outcome.policy = choose(o.workloads, run.outcome.measurements, o.policy);
+  run.outcome.decision = run.outcome.policy.decision;
+  if (!run.outcome.decision) run.outcome.reason = run.outcome.policy.reason;
+  return run.outcome;
+}
+
+}  // namespace autotune

@@ -1,0 +1,59 @@
+// Drives the benchmark worker: sends the job, stores each result in the cache as it arrives,
+// enforces a deadline per measurement and a total budget, blames a crash or hang on the
+// measurement that caused it, respawns the worker and goes on. A run cut short resumes on the
+// next boot without redoing what is stored.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/cache.h"
+#include "tuner/environment.h"
+#include "tuner/policy.h"
+#include "tuner/workload.h"
+
+namespace autotune {
+
+struct TuneOptions {
+  std::vector<std::string> worker_argv;  // {"/path/to/autotune-bench"}
+  std::vector<Workload> workloads;
+  std::vector<std::string> backends;     // adapter ids; empty: every one the worker knows
+  nlohmann::json job_extra = nlohmann::json::object();  // merged into the job ("cpu", "python_backends", ...)
+  int device = 0;
+  std::chrono::milliseconds budget{120000};
+  // Worker start to its hello: process start, CUDA initialisation, Python imports.
+  std::chrono::milliseconds start_deadline{90000};
+  // From a measurement's start to its result. The worker caps its own sampling at
+  // max_seconds_per_measurement; the rest is warm-up, reference check and compilation.
+  std::chrono::milliseconds measurement_deadline{30000};
+  double max_seconds_per_measurement = 2.0;
+  int max_respawns = 8;
+  PolicyOptions policy;
+  std::filesystem::path worker_log;  // worker's stderr; empty: inherited
+  std::function<void(const std::string&)> log;  // progress lines
+};
+
+struct TuneOutcome {
+  std::optional<Decision> decision;
+  PolicyResult policy;
+  std::vector<Measurement> measurements;  // current versions, for the workloads tuned
+  int measured_now = 0;                   // results received in this run
+  int respawns = 0;
+  bool budget_exhausted = false;
+  std::string reason;                     // when there is no decision
+};
+
+// The version a backend's results are stored under: the fingerprint's version of the library
+// behind it ("sdpa_cudnn" -> torch), so that upgrading one library re-tunes only its rows.
+// Empty for adapters with no tracked library (test backends): the worker's report is used.
+std::string backend_version(const std::string& backend, const Fingerprint& env);
+
+TuneOutcome tune(const TuneOptions& options, const Fingerprint& env, Cache* cache, const CacheKey& key);
+
+}  // namespace autotune

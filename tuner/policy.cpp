@@ -1,0 +1,157 @@
+#include "policy.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace autotune {
+
+namespace {
+
+using Index = std::map<std::pair<std::string, std::string>, const Measurement*>;  // (shape, backend)
+
+const Measurement* find(const Index& index, const std::string& shape, const std::string& backend) {
+  const auto it = index.find({shape, backend});
+  return it == index.end() ? nullptr : it->second;
+}
+
+// Per-shape tie order among adapters: ComfyUI's own path, then the SDPA kernels the node can
+// pin, then the libraries, exact before quantized; the math kernel and the split/sub-quadratic
+// fallbacks last.
+int backend_rank(const std::string& backend) {
+  static const std::vector<std::string> order{"sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient",
+                                              "flash3",     "flash2",     "xformers",   "sage",
+                                              "split",      "quad",       "sdpa_math"};
+  const auto it = std::find(order.begin(), order.end(), backend);
+  return static_cast<int>(it - order.begin());
+}
+
+int mechanism_rank(Mechanism m) {
+  const auto& order = tie_preference();
+  return static_cast<int>(std::find(order.begin(), order.end(), m) - order.begin());
+}
+
+std::string ms(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f ms", v);
+  return buffer;
+}
+
+// Statuses after which ComfyUI goes on with its PyTorch path for that call. A crash or a hang
+// takes the ComfyUI process down with it, so those are not survivable.
+bool falls_back(Status s) {
+  return s == Status::unsupported || s == Status::failed || s == Status::oom || s == Status::not_installed;
+}
+
+}  // namespace
+
+const std::vector<Mechanism>& tie_preference() {
+  static const std::vector<Mechanism> order{Mechanism::pytorch, Mechanism::flash3, Mechanism::flash2,
+                                            Mechanism::xformers, Mechanism::sage,  Mechanism::split,
+                                            Mechanism::quad};
+  return order;
+}
+
+Mechanism comfyui_default(bool xformers_installed) {
+  return xformers_installed ? Mechanism::xformers : Mechanism::pytorch;
+}
+
+PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Measurement>& measurements,
+                    const PolicyOptions& options) {
+  PolicyResult result;
+  Index index;
+  std::map<std::string, bool> measured_backends;
+  for (const auto& m : measurements) {
+    index[{m.shape, m.backend}] = &m;
+    measured_backends[m.backend] = true;
+  }
+
+  for (Mechanism mechanism : kAllMechanisms) {
+    const std::string backend = default_backend_of(mechanism);
+    if (!measured_backends.count(backend)) continue;
+    MechanismCost cost{mechanism};
+    if (options.exclude_quantized && mechanism == Mechanism::sage) {
+      cost.eligible = false;
+      cost.why_not = "quantized backends excluded";
+    }
+    for (const auto& w : workloads) {
+      if (!cost.eligible) break;
+      const Measurement* m = find(index, w.id, backend);
+      const Measurement* fallback = find(index, w.id, "sdpa_comfy");
+      double per_call = 0;
+      if (m && m->status == Status::ok) {
+        per_call = m->median_ms;
+      } else if (m && falls_back(m->status) && mechanism != Mechanism::pytorch && fallback &&
+                 fallback->status == Status::ok) {
+        per_call = fallback->median_ms;
+        ++cost.fallback_shapes;
+      } else {
+        cost.eligible = false;
+        cost.why_not = !m ? "not measured at " + w.id
+                          : std::string(to_string(m->status)) + " at " + w.id + (m->reason.empty() ? "" : ": " + m->reason);
+        break;
+      }
+      cost.step_ms += w.calls_per_step * per_call;
+    }
+    result.costs.push_back(cost);
+  }
+  std::stable_sort(result.costs.begin(), result.costs.end(), [](const MechanismCost& a, const MechanismCost& b) {
+    if (a.eligible != b.eligible) return a.eligible;
+    return a.step_ms < b.step_ms;
+  });
+
+  const MechanismCost* best = nullptr;
+  for (const auto& c : result.costs) {
+    if (!c.eligible) continue;
+    if (!best) {
+      best = &c;
+      continue;
+    }
+    if (c.step_ms <= result.costs.front().step_ms * (1 + options.tie_tolerance) &&
+        mechanism_rank(c.mechanism) < mechanism_rank(best->mechanism))
+      best = &c;
+  }
+  if (!best) {
+    result.reason = "no mechanism has usable measurements for every shape";
+    for (const auto& c : result.costs) result.reason += "; " + std::string(to_string(c.mechanism)) + ": " + c.why_not;
+    return result;
+  }
+
+  Decision d;
+  d.mechanism = best->mechanism;
+  d.source = Source::tuning;
+  d.default_backend = default_backend_of(best->mechanism);
+  for (const auto& w : workloads) {
+    const Measurement* winner = nullptr;
+    for (const auto& m : measurements) {
+      if (m.shape != w.id || m.status != Status::ok) continue;
+      if (options.exclude_quantized && m.backend == "sage") continue;
+      if (!winner) {
+        winner = &m;
+        continue;
+      }
+      const double fastest = std::min(winner->median_ms, m.median_ms);
+      const bool tie = std::abs(winner->median_ms - m.median_ms) <= fastest * options.tie_tolerance;
+      if (tie ? backend_rank(m.backend) < backend_rank(winner->backend) : m.median_ms < winner->median_ms)
+        winner = &m;
+    }
+    if (!winner) continue;
+    result.routed_step_ms += w.calls_per_step * winner->median_ms;
+    d.routes.push_back({w.id, w.batch, w.heads, w.head_dim, static_cast<int>(w.q_len), static_cast<int>(w.kv_len),
+                        winner->backend, winner->median_ms});
+  }
+  d.reason = "tuned over " + std::to_string(workloads.size()) + " shapes: " + std::string(to_string(best->mechanism)) +
+             " " + ms(best->step_ms) + " per step";
+  for (const auto& c : result.costs)
+    if (&c != best && c.eligible) {
+      d.reason += ", next " + std::string(to_string(c.mechanism)) + " " + ms(c.step_ms);
+      break;
+    }
+  if (best->fallback_shapes) d.reason += " (" + std::to_string(best->fallback_shapes) + " shapes fall back to PyTorch)";
+  d.reason += "; per-shape routing " + ms(result.routed_step_ms);
+  result.reason = d.reason;
+  result.decision = std::move(d);
+  return result;
+}
+
+}  // namespace autotune

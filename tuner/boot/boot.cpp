@@ -46,12 +46,12 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     }
   }
   if (!o.tuner) {
-    why_not = "no tuning result cached for this GPU and software, and tuning is off";
+    why_not = "no tuning result cached for this GPU and software, and " + o.tuning_off_reason;
     return std::nullopt;
   }
   auto tuned = o.tuner(gpu, r.env, opened.cache.get(), key, r.warnings);
   if (!tuned) {
-    why_not = "tuning did not finish";
+    why_not = "tuning did not decide";
     return std::nullopt;
   }
   if (opened.cache) {

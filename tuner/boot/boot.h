@@ -33,7 +33,8 @@ struct BootOptions {
   std::optional<std::string> written_marker;  // AUTOTUNE_WRITTEN_MECHANISM
   std::string workloads_version;
   std::string harness_version;
-  Tuner tuner;  // empty: no tuning
+  Tuner tuner;                     // empty: no tuning, for the reason below
+  std::string tuning_off_reason = "tuning is off";
 };
 
 struct BootResult {

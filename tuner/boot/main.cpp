@@ -8,6 +8,8 @@
 #include "tuner/boot/boot.h"
 #include "tuner/boot/outputs.h"
 #include "tuner/boot/report.h"
+#include "tuner/boot/tuning.h"
+#include "tuner/workload.h"
 
 namespace {
 
@@ -19,6 +21,20 @@ constexpr int kUsage = 2;
 std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+std::filesystem::path self_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path(".") : exe.parent_path();
+}
+
+// The first of `candidates` that exists, or empty.
+std::filesystem::path first_existing(const std::vector<std::filesystem::path>& candidates) {
+  std::error_code ec;
+  for (const auto& c : candidates)
+    if (!c.empty() && std::filesystem::exists(c, ec)) return c;
+  return {};
 }
 
 nlohmann::json gpu_json(const autotune::GpuInfo& g) {
@@ -94,7 +110,10 @@ int main(int argc, char** argv) {
   std::string cache_dir = "/workspace/.autotune";
   std::string env_settings, decision_file, simulate;
   std::string nvml_library = "libnvidia-ml.so.1";
-  bool want_report = false, quiet = false, json = false;
+  std::string worker, workloads_dir, workload_set = "default";
+  std::vector<std::string> backends;
+  double budget_s = 120;
+  bool want_report = false, quiet = false, json = false, no_tune = false, exclude_quantized = false;
 
   app.add_option("--venv", venv, "ComfyUI virtual environment to fingerprint")->envname("AUTOTUNE_VENV")->capture_default_str();
   app.add_option("--cache-dir", cache_dir, "Directory of the measurement cache")->envname("AUTOTUNE_CACHE_DIR")->capture_default_str();
@@ -105,6 +124,18 @@ int main(int argc, char** argv) {
                  "Pretend this GPU is present, e.g. 'name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04'")
       ->envname("AUTOTUNE_SIMULATE_GPU");
   app.add_option("--nvml-library", nvml_library, "NVML library to load")->envname("AUTOTUNE_NVML_LIBRARY")->capture_default_str();
+  app.add_option("--worker", worker, "Benchmark worker [default: autotune-bench beside this program]")
+      ->envname("AUTOTUNE_WORKER");
+  app.add_option("--workloads", workloads_dir, "Workload catalogue, a directory or file [default: the installed workloads/]")
+      ->envname("AUTOTUNE_WORKLOADS");
+  app.add_option("--set", workload_set, "Workload set to tune")->envname("AUTOTUNE_SET")->capture_default_str();
+  app.add_option("--backends", backends, "Only these benchmark adapters (e.g. sdpa_cudnn,flash3) [default: all]")
+      ->delimiter(',');
+  app.add_option("--budget", budget_s, "Seconds tuning may take before the static table decides")
+      ->envname("AUTOTUNE_BUDGET")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_flag("--no-tune", no_tune, "Never start the worker: cache or static table only");
+  app.add_flag("--exclude-quantized", exclude_quantized, "Never pick 8-bit backends (sage)")
+      ->envname("AUTOTUNE_EXCLUDE_QUANTIZED");
   app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
   app.add_flag("-q,--quiet", quiet, "Print warnings only, not the summary block");
   auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
@@ -131,8 +162,54 @@ int main(int argc, char** argv) {
   o.detect.cuda_visible_devices = env("CUDA_VISIBLE_DEVICES");
   o.override_value = env("COMFYUI_ATTENTION_MECHANISM");
   o.written_marker = env("AUTOTUNE_WRITTEN_MECHANISM");
-  o.workloads_version = "none";
-  o.harness_version = "none";
+  o.harness_version = autotune::kHarnessVersion;
+
+  // Workloads: needed for the cache key even on a cache hit (editing a shape re-tunes).
+  const std::filesystem::path catalogue =
+      workloads_dir.empty() ? first_existing({self_dir() / "../share/comfyui-attention-autotune/workloads",
+                                              std::filesystem::path(AUTOTUNE_SOURCE_DIR) / "workloads"})
+                            : std::filesystem::path(workloads_dir);
+  std::vector<autotune::Workload> workloads;
+  std::string tuning_off;
+  try {
+    workloads = autotune::load_workloads(catalogue.string(), workload_set);
+    o.workloads_version = autotune::catalogue_version(workloads);
+  } catch (const std::exception& e) {
+    if (!workloads_dir.empty() || workload_set != "default") {  // what the user named is wrong
+      std::cerr << "autotune: " << e.what() << "\n";
+      return kUsage;
+    }
+    tuning_off = std::string("no workload catalogue: ") + e.what();
+    o.workloads_version = "none";
+  }
+  const std::filesystem::path worker_path =
+      worker.empty() ? first_existing({self_dir() / "autotune-bench", self_dir() / "../bench/autotune-bench"})
+                     : std::filesystem::path(worker);
+  if (!worker.empty() && !std::filesystem::exists(worker_path)) {
+    std::cerr << "autotune: --worker " << worker << " does not exist\n";
+    return kUsage;
+  }
+  if (worker_path.empty()) tuning_off = "the benchmark worker autotune-bench is not installed beside autotune";
+  if (no_tune) tuning_off = "tuning is off (--no-tune)";
+  if (tuning_off.empty()) {
+    o.tuner = [&](const autotune::GpuInfo& gpu, const autotune::Fingerprint& fp, autotune::Cache* cache,
+                  const autotune::CacheKey& key, std::vector<std::string>& warnings) -> std::optional<autotune::Decision> {
+      autotune::TuneOptions t;
+      t.worker_argv = {worker_path.string()};
+      t.workloads = workloads;
+      t.backends = backends;
+      t.device = gpu.index;
+      t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
+      t.policy.exclude_quantized = exclude_quantized;
+      t.worker_log = std::filesystem::path(cache_dir) / "worker.log";
+      if (!quiet) t.log = [](const std::string& line) { std::cerr << "autotune: " << line << "\n"; };
+      auto outcome = autotune::tune(t, fp, cache, key);
+      if (!outcome.decision) warnings.push_back("tuning did not decide: " + outcome.reason);
+      return outcome.decision;
+    };
+  } else {
+    o.tuning_off_reason = tuning_off;
+  }
 
   try {
     if (*detect_cmd) return detect(o, json);

@@ -1,0 +1,152 @@
+// The selection policy on synthetic numbers, several taken from DESIGN.md's H100 table.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "tuner/policy.h"
+
+namespace autotune {
+namespace {
+
+Workload shape(const std::string& id, int calls) {
+  Workload w;
+  w.id = id;
+  w.batch = 1;
+  w.heads = 24;
+  w.head_dim = 128;
+  w.q_len = w.kv_len = 4352;
+  w.calls_per_step = calls;
+  return w;
+}
+
+Measurement ok(const std::string& backend, const std::string& id, double ms) {
+  Measurement m;
+  m.backend = backend;
+  m.shape = id;
+  m.status = Status::ok;
+  m.median_ms = ms;
+  return m;
+}
+
+Measurement bad(const std::string& backend, const std::string& id, Status s) {
+  Measurement m = ok(backend, id, 0);
+  m.status = s;
+  m.reason = "because";
+  return m;
+}
+
+const MechanismCost* cost_of(const PolicyResult& r, Mechanism m) {
+  for (const auto& c : r.costs)
+    if (c.mechanism == m) return &c;
+  return nullptr;
+}
+
+// DESIGN.md, H100: Flux (1, 24, 4352, 128) FA3 0.361, Sage 0.506, cuDNN 0.397, ComfyUI's PyTorch
+// path 0.427; SDXL (2, 10, 4096, 64) FA3 0.198, Sage 0.277, cuDNN 0.189, ComfyUI's path 0.187.
+TEST(Policy, PicksFa3ForFluxAndRoutesTheKernelThatWinsEachShape) {
+  const std::vector<Workload> w{shape("flux", 57)};
+  const std::vector<Measurement> m{ok("sdpa_comfy", "flux", 0.427), ok("sdpa_cudnn", "flux", 0.397),
+                                   ok("flash3", "flux", 0.361), ok("sage", "flux", 0.506)};
+  const PolicyResult r = choose(w, m, {});
+  ASSERT_TRUE(r.decision);
+  EXPECT_EQ(r.decision->mechanism, Mechanism::flash3);
+  EXPECT_EQ(r.decision->default_backend, "flash3");
+  ASSERT_EQ(r.decision->routes.size(), 1u);
+  EXPECT_EQ(r.decision->routes[0].backend, "flash3");
+  EXPECT_DOUBLE_EQ(cost_of(r, Mechanism::flash3)->step_ms, 57 * 0.361);
+  EXPECT_EQ(r.costs.front().mechanism, Mechanism::flash3);  // cheapest first
+}
+
+TEST(Policy, PicksComfyUisPathForSdxlWhereFa3IsSlower) {
+  const std::vector<Workload> w{shape("sdxl", 10)};
+  const std::vector<Measurement> m{ok("sdpa_comfy", "sdxl", 0.187), ok("sdpa_cudnn", "sdxl", 0.189),
+                                   ok("flash3", "sdxl", 0.198), ok("sage", "sdxl", 0.277)};
+  const PolicyResult r = choose(w, m, {});
+  ASSERT_TRUE(r.decision);
+  EXPECT_EQ(r.decision->mechanism, Mechanism::pytorch);
+  EXPECT_EQ(r.decision->default_backend, "sdpa_comfy");
+}
+
+TEST(Policy, WeighsShapesByCallsPerStep) {
+  // sage wins the big shape, loses the frequent small one: 1 x 143 + 100 x 0.3 = 173 against
+  // 1 x 205 + 100 x 0.02 = 207 -> sage; with 1000 small calls pytorch wins (443 vs 225).
+  std::vector<Workload> w{shape("wan", 1), shape("small", 100)};
+  const std::vector<Measurement> m{ok("sdpa_comfy", "wan", 205), ok("sage", "wan", 143),
+                                   ok("sdpa_comfy", "small", 0.02), ok("sage", "small", 0.3)};
+  EXPECT_EQ(choose(w, m, {}).decision->mechanism, Mechanism::sage);
+  w[1].calls_per_step = 1000;
+  EXPECT_EQ(choose(w, m, {}).decision->mechanism, Mechanism::pytorch);
+}
+
+TEST(Policy, AShapeABackendCannotRunCostsTheFallbacksTime) {
+  const std::vector<Workload> w{shape("a", 1), shape("b", 1)};
+  const std::vector<Measurement> m{ok("sdpa_comfy", "a", 1.0), ok("sdpa_comfy", "b", 1.0), ok("sage", "a", 0.5),
+                                   bad("sage", "b", Status::unsupported)};
+  const PolicyResult r = choose(w, m, {});
+  const MechanismCost* sage = cost_of(r, Mechanism::sage);
+  ASSERT_NE(sage, nullptr);
+  EXPECT_TRUE(sage->eligible);
+  EXPECT_DOUBLE_EQ(sage->step_ms, 1.5);
+  EXPECT_EQ(sage->fallback_shapes, 1);
+  EXPECT_EQ(r.decision->mechanism, Mechanism::sage);
+  // The route for b goes to what really runs there.
+  EXPECT_EQ(r.decision->routes[1].backend, "sdpa_comfy");
+}
+
+TEST(Policy, NumericallyRejectedCrashedOrHungBackendsAreNotEligible) {
+  for (Status s : {Status::rejected, Status::crashed, Status::timeout}) {
+    const std::vector<Workload> w{shape("a", 1), shape("b", 1)};
+    const std::vector<Measurement> m{ok("sdpa_comfy", "a", 1.0), ok("sdpa_comfy", "b", 1.0), ok("sage", "a", 0.1),
+                                     bad("sage", "b", s)};
+    const PolicyResult r = choose(w, m, {});
+    EXPECT_EQ(r.decision->mechanism, Mechanism::pytorch) << to_string(s);
+    EXPECT_FALSE(cost_of(r, Mechanism::sage)->eligible);
+    EXPECT_NE(cost_of(r, Mechanism::sage)->why_not.find(std::string(to_string(s)) + " at b"), std::string::npos);
+    // Still routed where it ran cleanly.
+    EXPECT_EQ(r.decision->routes[0].backend, "sage");
+  }
+}
+
+TEST(Policy, TiesWithinNoiseResolveTheSameWayWhateverTheOrder) {
+  const std::vector<Workload> w{shape("a", 1)};
+  std::vector<Measurement> m{ok("sdpa_comfy", "a", 1.00), ok("flash3", "a", 0.985), ok("xformers", "a", 0.99),
+                             ok("sdpa_cudnn", "a", 0.98)};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20; ++i) {
+    std::shuffle(m.begin(), m.end(), rng);
+    const PolicyResult r = choose(w, m, {});
+    EXPECT_EQ(r.decision->mechanism, Mechanism::pytorch);        // 1.5% apart: ComfyUI's own path
+    EXPECT_EQ(r.decision->routes[0].backend, "sdpa_comfy");      // same rule per shape
+  }
+  PolicyOptions strict;
+  strict.tie_tolerance = 0.001;
+  EXPECT_EQ(choose(w, m, strict).decision->mechanism, Mechanism::flash3);
+}
+
+TEST(Policy, QuantizedBackendsCanBeExcluded) {
+  const std::vector<Workload> w{shape("wan", 1)};
+  const std::vector<Measurement> m{ok("sdpa_comfy", "wan", 205), ok("sage", "wan", 143)};
+  PolicyOptions no_sage;
+  no_sage.exclude_quantized = true;
+  const PolicyResult r = choose(w, m, no_sage);
+  EXPECT_EQ(r.decision->mechanism, Mechanism::pytorch);
+  EXPECT_EQ(r.decision->routes[0].backend, "sdpa_comfy");
+  EXPECT_EQ(cost_of(r, Mechanism::sage)->why_not, "quantized backends excluded");
+}
+
+TEST(Policy, NoDecisionWithoutAFullSetOfMeasurements) {
+  const std::vector<Workload> w{shape("a", 1), shape("b", 1)};
+  const PolicyResult r = choose(w, {ok("sdpa_comfy", "a", 1.0)}, {});
+  EXPECT_FALSE(r.decision);
+  EXPECT_NE(r.reason.find("not measured at b"), std::string::npos) << r.reason;
+  EXPECT_FALSE(choose(w, {}, {}).decision);
+}
+
+TEST(Policy, ComfyUisDefaultIsXformersWhenItImports) {
+  EXPECT_EQ(comfyui_default(true), Mechanism::xformers);
+  EXPECT_EQ(comfyui_default(false), Mechanism::pytorch);
+}
+
+}  // namespace
+}  // namespace autotune

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""A stand-in for autotune-bench that speaks its protocol, for testing the parent.
+
+FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "silent", "slow:SECONDS",
+"refuse". FAKE_WORKER_JOBS: a file each job is appended to (one JSON line per worker start).
+Medians come from FAKE_WORKER_MS, e.g. "sdpa_comfy=1.0,flash3=0.8" (default 1.0)."""
+import json
+import os
+import signal
+import sys
+import time
+
+job = json.loads(sys.stdin.readline())
+if os.environ.get("FAKE_WORKER_JOBS"):
+    with open(os.environ["FAKE_WORKER_JOBS"], "a") as f:
+        f.write(json.dumps(job) + "\n")
+
+mode = os.environ.get("FAKE_WORKER_MODE", "normal")
+ms = {}
+for item in filter(None, os.environ.get("FAKE_WORKER_MS", "").split(",")):
+    name, value = item.split("=")
+    ms[name] = float(value)
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+if mode == "silent":
+    time.sleep(3600)
+if mode == "refuse":
+    emit({"event": "error", "message": "unknown backend 'bogus'"})
+    sys.exit(2)
+
+print("a library printing to stdout", flush=True)  # not protocol: must be tolerated
+backends = job["backends"] or ["sdpa_comfy", "flash3"]
+emit({"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
+      [{"backend": b, "installed": True, "version": "9.9"} for b in backends]
+      + [{"backend": "sage", "installed": False, "reason": "ModuleNotFoundError"}]})
+skip = {(s["backend"], s["shape"]) for s in job["skip"]}
+for w in job["workloads"]:
+    for b in backends:
+        if (b, w["id"]) in skip:
+            continue
+        emit({"event": "start", "backend": b, "shape": w["id"]})
+        if mode == "crash:%s:%s" % (b, w["id"]):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if mode == "hang:%s:%s" % (b, w["id"]):
+            time.sleep(3600)
+        if mode.startswith("slow:"):
+            time.sleep(float(mode[5:]))
+        emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"], "status": "ok",
+              "median_ms": ms.get(b, 1.0), "spread": 0.01, "host_ms": 0.01, "samples": 10,
+              "peak_mem_bytes": 1024, "rel_error": 0.002})
+emit({"event": "done"})

@@ -1,0 +1,171 @@
+// The tuning parent against a fake worker (tests/tuning/fake_worker.py) that speaks the protocol
+// and crashes, hangs, stalls or refuses on request: process isolation, deadlines, respawn, resume.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "cache/cache.h"
+#include "tuner/boot/tuning.h"
+
+namespace autotune {
+namespace {
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+Workload workload(const std::string& id) {
+  Workload w;
+  w.id = id;
+  w.sets = {"default"};
+  w.batch = 1;
+  w.heads = 24;
+  w.head_dim = 128;
+  w.q_len = w.kv_len = 4352;
+  w.calls_per_step = 10;
+  return w;
+}
+
+class TuningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("tuning-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    jobs_ = dir_ / "jobs.jsonl";
+    ::setenv("FAKE_WORKER_JOBS", jobs_.c_str(), 1);
+    ::setenv("FAKE_WORKER_MODE", "normal", 1);
+    ::setenv("FAKE_WORKER_MS", "sdpa_comfy=1.0,flash3=0.8", 1);
+    env_.venv = dir_;
+    env_.torch_version = "2.11.0+cu130";
+    env_.packages = {{"torch", "2.11.0+cu130"}, {"flash_attn_3", "3.0.0b1"}};
+    key_.gpu_name = "NVIDIA H100 80GB HBM3";
+    key_.torch = env_.torch_version;
+    options_.worker_argv = {FAKE_WORKER};
+    options_.workloads = {workload("flux-1024"), workload("sdxl-1024")};
+    options_.backends = {"sdpa_comfy", "flash3"};
+    cache_ = Cache::open(dir_ / "cache.sqlite").cache;
+    ASSERT_TRUE(cache_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<nlohmann::json> jobs() const {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(jobs_);
+    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+  const Measurement* row(const TuneOutcome& o, const std::string& backend, const std::string& shape) const {
+    for (const auto& m : o.measurements)
+      if (m.backend == backend && m.shape == shape) return &m;
+    return nullptr;
+  }
+
+  fs::path dir_, jobs_;
+  Fingerprint env_;
+  CacheKey key_;
+  TuneOptions options_;
+  std::unique_ptr<Cache> cache_;
+};
+
+TEST_F(TuningTest, MeasuresEverythingStoresItAndDecides) {
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_EQ(o.measured_now, 4);
+  EXPECT_EQ(o.respawns, 0);
+  EXPECT_EQ(o.decision->mechanism, Mechanism::flash3);  // 0.8 ms against 1.0 on every shape
+  EXPECT_EQ(cache_->measurements(key_).size(), 4u);
+  // Stored under the fingerprint's versions, not the worker's "9.9".
+  EXPECT_EQ(row(o, "flash3", "flux-1024")->backend_version, "3.0.0b1");
+  EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->backend_version, "2.11.0+cu130");
+  const auto job = jobs().at(0);
+  EXPECT_EQ(job["protocol"], 1);
+  EXPECT_EQ(job["workloads"].size(), 2u);
+  EXPECT_TRUE(job["skip"].empty());
+}
+
+TEST_F(TuningTest, ACrashIsBlamedOnItsMeasurementAndTheWorkerRespawns) {
+  ::setenv("FAKE_WORKER_MODE", "crash:flash3:flux-1024", 1);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(o.respawns, 1);
+  const Measurement* crashed = row(o, "flash3", "flux-1024");
+  ASSERT_NE(crashed, nullptr);
+  EXPECT_EQ(crashed->status, Status::crashed);
+  EXPECT_NE(crashed->reason.find("signal 11"), std::string::npos) << crashed->reason;
+  // The respawned worker is told to skip what is done, the crashing pair included.
+  const auto all = jobs();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1]["skip"].size(), 2u);  // sdpa_comfy/flux and the crash
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::ok);
+  // A crash would take ComfyUI down, so flash3 cannot be the global pick.
+  ASSERT_TRUE(o.decision);
+  EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
+}
+
+TEST_F(TuningTest, AHangIsKilledAtItsDeadlineAndRecordedAsTimeout) {
+  ::setenv("FAKE_WORKER_MODE", "hang:sdpa_comfy:sdxl-1024", 1);
+  options_.measurement_deadline = milliseconds(500);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(o.respawns, 1);
+  ASSERT_NE(row(o, "sdpa_comfy", "sdxl-1024"), nullptr);
+  EXPECT_EQ(row(o, "sdpa_comfy", "sdxl-1024")->status, Status::timeout);
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::ok);
+}
+
+TEST_F(TuningTest, ABudgetCutShortResumesWithoutRedoingStoredWork) {
+  ::setenv("FAKE_WORKER_MODE", "slow:0.3", 1);
+  options_.budget = milliseconds(1000);
+  const TuneOutcome first = tune(options_, env_, cache_.get(), key_);
+  EXPECT_TRUE(first.budget_exhausted);
+  EXPECT_FALSE(first.decision);
+  EXPECT_GE(first.measured_now, 1);
+  EXPECT_LT(first.measured_now, 4);
+  EXPECT_NE(first.reason.find("resumes on the next boot"), std::string::npos) << first.reason;
+
+  ::setenv("FAKE_WORKER_MODE", "normal", 1);
+  options_.budget = milliseconds(60000);
+  const TuneOutcome second = tune(options_, env_, cache_.get(), key_);
+  ASSERT_TRUE(second.decision) << second.reason;
+  EXPECT_EQ(first.measured_now + second.measured_now, 4);  // nothing measured twice
+  EXPECT_EQ(jobs().back()["skip"].size(), static_cast<std::size_t>(first.measured_now));
+}
+
+TEST_F(TuningTest, AnUpgradedLibraryIsRemeasuredAndOnlyThatLibrary) {
+  ASSERT_TRUE(tune(options_, env_, cache_.get(), key_).decision);
+  env_.packages["flash_attn_3"] = "3.0.1";
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(o.measured_now, 2);  // flash3 on both shapes; sdpa rows still current
+  EXPECT_EQ(jobs().back()["skip"].size(), 2u);
+}
+
+TEST_F(TuningTest, WithoutACacheResultsAreStillUsed) {
+  const TuneOutcome o = tune(options_, env_, nullptr, key_);
+  ASSERT_TRUE(o.decision);
+  EXPECT_EQ(o.measurements.size(), 4u);
+}
+
+TEST_F(TuningTest, AWorkerThatCannotStartGivesAReason) {
+  options_.worker_argv = {(dir_ / "no-such-worker").string()};
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_FALSE(o.decision);
+  EXPECT_NE(o.reason.find("cannot start"), std::string::npos) << o.reason;
+}
+
+TEST_F(TuningTest, ASilentWorkerIsKilledAtTheStartDeadline) {
+  ::setenv("FAKE_WORKER_MODE", "silent", 1);
+  options_.start_deadline = milliseconds(500);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_FALSE(o.decision);
+  EXPECT_NE(o.reason.find("after starting"), std::string::npos) << o.reason;
+}
+
+TEST_F(TuningTest, ARefusedJobIsReported) {
+  ::setenv("FAKE_WORKER_MODE", "refuse", 1);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_FALSE(o.decision);
+  EXPECT_NE(o.reason.find("unknown backend 'bogus'"), std::string::npos) << o.reason;
+}
+
+}  // namespace
+}  // namespace autotune

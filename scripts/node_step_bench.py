@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Times the node's routed attention against ComfyUI's own paths over one sampling step.
+
+    node_step_bench.py --decision FILE --workloads workloads/ --out DIR [options]
+
+For each model (workloads grouped by their "model" field; --models picks them by substring) it
+runs one sampling step's attention calls (each workload's shape, calls_per_step times, back to
+back, no synchronisation inside the step) through:
+  routed             ComfyUI's attention_pytorch with the node's router as
+                     optimized_attention_override (what a pod with the node and
+                     --use-pytorch-cross-attention runs)
+  comfy_pytorch      ComfyUI's attention_pytorch under its sdpa_kernel priority context
+                     (CUDNN, FLASH, EFFICIENT, MATH; DESIGN.md)
+  comfy_pytorch_nopriority  the same without the context (recent ComfyUI on Linux)
+  flag_sage / flag_flash / flag_xformers   ComfyUI's --use-sage-attention, --use-flash-attention
+                     and xformers paths, where the library imports
+  flag_split / flag_quad  with --slow-flags only (they materialise the score matrix)
+GPU time per step comes from CUDA events around the step (median of --repeats steps after a
+warm-up step). Host time per call is measured separately, for the routed call and for a direct
+call of the function it routes to, with --host-calls calls between two synchronisations (few
+enough that the launch queue never fills, so the wall time is the host's).
+
+ComfyUI's attention module is the stand-in in tests/node/fake_comfy (same functions, signatures
+and call path as ComfyUI's comfy/ldm/modules/attention.py). --cpu --tiny shrinks every shape and
+runs on the CPU, for the CI test of this script's logic; with --standins the library stand-ins
+of tests/node/standins play flash_attn, flash_attn_interface, sageattention and xformers.
+
+Writes DIR/step_gpu.csv, DIR/host_overhead.csv, DIR/numerics.csv and DIR/summary.md.
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+HOST_TARGET_US = 10.0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1].strip(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--decision", required=True, help="decision file written by autotune")
+    p.add_argument("--workloads", required=True, help="directory of workload catalogue files (*.json)")
+    p.add_argument("--out", required=True, help="directory for the CSV and markdown results")
+    p.add_argument("--models", default="SDXL @1024,Flux.1 dev @1024,480p",
+                   help="comma-separated substrings of the workloads' model names [%(default)s]")
+    p.add_argument("--repeats", type=int, default=5, help="timed steps per variant [%(default)s]")
+    p.add_argument("--host-calls", type=int, default=30, help="calls per host-time sample [%(default)s]")
+    p.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16")
+    p.add_argument("--slow-flags", action="store_true", help="also time split and sub-quadratic attention")
+    p.add_argument("--no-staleness-check", action="store_true",
+                   help="use the decision even if made for another GPU or torch")
+    p.add_argument("--cpu", action="store_true", help="run on the CPU (wall-clock timers)")
+    p.add_argument("--tiny", action="store_true", help="shrink every shape (and the routes) for a quick check")
+    p.add_argument("--standins", action="store_true", help="use the library stand-ins of tests/node/standins")
+    return p.parse_args(argv)
+
+
+def tiny_shape(w):
+    """Same head_dim and batch, 2 heads, sequence lengths / 64: bucketing relations survive."""
+    w = dict(w)
+    w["heads"] = min(w["heads"], 2)
+    w["q_len"] = max(1, w["q_len"] // 64)
+    w["kv_len"] = max(1, w["kv_len"] // 64)
+    if "calls_per_step" in w:
+        w["calls_per_step"] = min(w["calls_per_step"], 3)
+    return w
+
+
+def load_workloads(directory, patterns):
+    groups = {}
+    files = sorted(glob.glob(os.path.join(directory, "*.json")))
+    if not files:
+        raise SystemExit("no *.json workload files in {}".format(directory))
+    for path in files:
+        with open(path) as f:
+            doc = json.load(f)
+        items = doc["workloads"] if isinstance(doc, dict) else doc
+        for w in items:
+            missing = [k for k in ("id", "model", "batch", "heads", "head_dim", "q_len", "kv_len", "layout",
+                                   "calls_per_step") if k not in w]
+            if missing:
+                raise SystemExit("{}: workload {!r} lacks {}".format(path, w.get("id"), ", ".join(missing)))
+            if w["layout"] not in ("bhld", "blhd_flat"):
+                raise SystemExit("{}: workload {!r} has layout {!r}, expected bhld or blhd_flat".format(
+                    path, w["id"], w["layout"]))
+            if any(p in w["model"] for p in patterns):
+                groups.setdefault(w["model"], []).append(w)
+    if not groups:
+        raise SystemExit("no workload's model matches any of {} in {}".format(patterns, directory))
+    return groups
+
+
+class Timer:
+    """CUDA events on the current stream, or wall time on the CPU."""
+
+    def __init__(self, torch, cuda):
+        self.torch, self.cuda = torch, cuda
+
+    def mark(self):
+        if self.cuda:
+            e = self.torch.cuda.Event(enable_timing=True)
+            e.record()
+            return e
+        return time.perf_counter()
+
+    def ms(self, a, b):
+        return a.elapsed_time(b) if self.cuda else (b - a) * 1e3
+
+    def sync(self):
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sys.path[:0] = [REPO, os.path.join(REPO, "tests", "node", "fake_comfy")] + (
+        [os.path.join(REPO, "tests", "node", "standins")] if args.standins else [])
+    import torch
+    # The node's package before comfy: imported with comfy loaded, it would install itself.
+    from comfyui_node import decision as decision_mod
+    from comfyui_node.install import build_router
+    import comfy.ldm.modules.attention as attention
+    import comfy.ops
+
+    cuda = not args.cpu
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device; use --cpu for a CPU run")
+    device = "cuda" if cuda else "cpu"
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[args.dtype]
+    if args.cpu and args.dtype != "fp32":
+        dtype = torch.float32  # CPU matmuls in half precision are slow or missing in old torch
+
+    dec = decision_mod.load(args.decision)
+    if cuda:
+        name = torch.cuda.get_device_name(torch.cuda.current_device())
+        stale = decision_mod.staleness(dec, name, torch.__version__)
+        if stale and not args.no_staleness_check:
+            raise SystemExit(stale + " (pass --no-staleness-check to time it anyway)")
+    else:
+        name = "cpu"
+    if args.tiny:
+        for r in dec.routes:
+            t = tiny_shape(vars_of(r))
+            r.heads, r.q_len, r.kv_len = t["heads"], t["q_len"], t["kv_len"]
+    router = build_router(dec, attention)
+
+    groups = load_workloads(args.workloads, [s.strip() for s in args.models.split(",") if s.strip()])
+    variants = [("routed", attention.attention_pytorch, True, True),
+                ("comfy_pytorch", attention.attention_pytorch, False, True),
+                ("comfy_pytorch_nopriority", attention.attention_pytorch, False, False)]
+    for flag, fn, available in (("flag_sage", attention.attention_sage, attention.SAGE_ATTENTION_IS_AVAILABLE),
+                                ("flag_flash", attention.attention_flash, attention.FLASH_ATTENTION_IS_AVAILABLE),
+                                ("flag_xformers", attention.attention_xformers, attention.XFORMERS_IS_AVAILABLE)):
+        if available:
+            variants.append((flag, fn, False, True))
+    if args.slow_flags:
+        variants += [("flag_split", attention.attention_split, False, True),
+                     ("flag_quad", attention.attention_sub_quad, False, True)]
+
+    timer = Timer(torch, cuda)
+    os.makedirs(args.out, exist_ok=True)
+    gpu_rows, host_rows, num_rows = [], [], []
+    torch.manual_seed(0)
+    for model, workloads in groups.items():
+        if args.tiny:
+            workloads = [tiny_shape(w) for w in workloads]
+        calls = []
+        for w in workloads:
+            b, h, d = w["batch"], w["heads"], w["head_dim"]
+            if w["layout"] == "bhld":
+                mk = lambda n: torch.randn(b, h, n, d, device=device, dtype=dtype)  # noqa: E731
+                kw = {"skip_reshape": True}
+            else:
+                mk = lambda n: torch.randn(b, n, h * d, device=device, dtype=dtype)  # noqa: E731
+                kw = {}
+            calls.append((w, mk(w["q_len"]), mk(w["kv_len"]), mk(w["kv_len"]), kw))
+
+        for variant, fn, routed, priority in variants:
+            comfy.ops.set_priority_context(priority)
+            options = {"optimized_attention_override": router} if routed else {}
+
+            def step(marks=None):
+                for w, q, k, v, kw in calls:
+                    for _ in range(w["calls_per_step"]):
+                        fn(q, k, v, w["heads"], transformer_options=options, **kw)
+                    if marks is not None:
+                        marks.append(timer.mark())
+            step()  # warm-up: module loading, cuDNN plans, Triton compilation
+            timer.sync()
+            per_workload = [[] for _ in calls]
+            totals = []
+            for _ in range(args.repeats):
+                marks = [timer.mark()]
+                step(marks)
+                timer.sync()
+                totals.append(timer.ms(marks[0], marks[-1]))
+                for i in range(len(calls)):
+                    per_workload[i].append(timer.ms(marks[i], marks[i + 1]))
+            for (w, *_), samples in zip(calls, per_workload):
+                gpu_rows.append({"model": model, "workload": w["id"], "variant": variant,
+                                 "calls_per_step": w["calls_per_step"],
+                                 "ms_per_step": round(statistics.median(samples), 4),
+                                 "ms_per_call": round(statistics.median(samples) / w["calls_per_step"], 5)})
+            gpu_rows.append({"model": model, "workload": "(step)", "variant": variant,
+                             "calls_per_step": sum(w["calls_per_step"] for w, *_ in calls),
+                             "ms_per_step": round(statistics.median(totals), 4), "ms_per_call": ""})
+
+        comfy.ops.set_priority_context(True)
+        options = {"optimized_attention_override": router}
+        for w, q, k, v, kw in calls:
+            key = (q.shape, k.shape, w["heads"], kw.get("skip_reshape", False), q.dtype)
+            attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options, **kw)
+            fn_target, stat, _ = router._cache[key]
+            target = fn_target or attention.attention_pytorch.__wrapped__
+            inside = dict(kw, transformer_options=options, _inside_attn_wrapper=True)
+
+            def per_call_us(f):
+                timer.sync()
+                t0 = time.perf_counter()
+                for _ in range(args.host_calls):
+                    f()
+                t1 = time.perf_counter()
+                timer.sync()
+                return (t1 - t0) / args.host_calls * 1e6
+            routed_us, target_us = [], []
+            for _ in range(5):
+                routed_us.append(per_call_us(
+                    lambda: attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options, **kw)))
+                target_us.append(per_call_us(lambda: target(q, k, v, w["heads"], **inside)))
+            host_rows.append({"model": model, "workload": w["id"], "route": stat,
+                              "host_us_routed": round(min(routed_us), 2), "host_us_target": round(min(target_us), 2),
+                              "overhead_us": round(min(routed_us) - min(target_us), 2)})
+
+            ref = attention.attention_pytorch(q, k, v, w["heads"], transformer_options={}, **kw).float()
+            out = attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options, **kw).float()
+            rel = ((out - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+            num_rows.append({"model": model, "workload": w["id"], "route": stat,
+                             "max_abs_diff": "{:.3e}".format((out - ref).abs().max().item()),
+                             "rel_l2_diff": "{:.3e}".format(rel), "finite": bool(torch.isfinite(out).all())})
+        del calls
+        if cuda:
+            torch.cuda.empty_cache()
+
+    write_csv(os.path.join(args.out, "step_gpu.csv"), gpu_rows)
+    write_csv(os.path.join(args.out, "host_overhead.csv"), host_rows)
+    write_csv(os.path.join(args.out, "numerics.csv"), num_rows)
+    summary = summarize(args, dec, name, torch.__version__, router, gpu_rows, host_rows, num_rows)
+    with open(os.path.join(args.out, "summary.md"), "w") as f:
+        f.write(summary)
+    print(summary)
+    return 0
+
+
+def vars_of(route):
+    return {s: getattr(route, s) for s in route.__slots__}
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows, num_rows):
+    lines = ["# Node step benchmark", "",
+             "Device: {}; torch {}; dtype {}; {} timed steps per variant{}.".format(
+                 device_name, torch_version, args.dtype if not args.cpu else "fp32", args.repeats,
+                 " (CPU, tiny shapes: checks the logic, not the targets)" if args.tiny or args.cpu else ""),
+             "Decision: {} ({}, default {}, {} routes).".format(dec.path, dec.source, dec.default_backend,
+                                                               len(dec.routes)),
+             "Routes not available here: {}.".format(
+                 "; ".join("{} ({})".format(k, v) for k, v in router.unavailable.items()) or "none"),
+             "", "## GPU time per sampling step (ms, median)", ""]
+    steps = [r for r in gpu_rows if r["workload"] == "(step)"]
+    variants = list(dict.fromkeys(r["variant"] for r in steps))
+    lines.append("| model | " + " | ".join(variants) + " | routed vs comfy_pytorch | routed vs best flag |")
+    lines.append("|---" * (len(variants) + 3) + "|")
+    verdicts = []
+    for model in dict.fromkeys(r["model"] for r in steps):
+        t = {r["variant"]: r["ms_per_step"] for r in steps if r["model"] == model}
+        flags = {v: ms for v, ms in t.items() if v != "routed"}
+        best = min(flags, key=flags.get)
+        lines.append("| {} | {} | {:+.1%} | {:+.1%} ({}) |".format(
+            model, " | ".join("{:.3f}".format(t[v]) if v in t else "-" for v in variants),
+            t["routed"] / t["comfy_pytorch"] - 1, t["routed"] / flags[best] - 1, best))
+        verdicts.append((model, t["routed"] <= t["comfy_pytorch"], t["routed"] <= flags[best]))
+    lines += ["", "## Host time per call (us): routed call against a direct call of its target", "",
+              "| model | workload | route | routed | target | overhead |", "|---|---|---|---|---|---|"]
+    for r in host_rows:
+        lines.append("| {model} | {workload} | {route} | {host_us_routed} | {host_us_target} | {overhead_us} |".format(**r))
+    lines += ["", "## Numerics: routed output against comfy_pytorch's", "",
+              "| model | workload | route | max abs diff | relative L2 | finite |", "|---|---|---|---|---|---|"]
+    for r in num_rows:
+        lines.append("| {model} | {workload} | {route} | {max_abs_diff} | {rel_l2_diff} | {finite} |".format(**r))
+    worst = max((r["overhead_us"] for r in host_rows), default=0.0)
+    lines += ["", "## Targets (issue 4)", ""]
+    for model, not_slower, beats_flags in verdicts:
+        lines.append("- {}: routed GPU time <= comfy_pytorch: {}; <= every single flag timed: {}".format(
+            model, "yes" if not_slower else "NO", "yes" if beats_flags else "NO"))
+    lines.append("- routing host overhead, worst workload: {:.2f} us (target <= {:.0f} us): {}".format(
+        worst, HOST_TARGET_US, "yes" if worst <= HOST_TARGET_US else "NO"))
+    lines += ["", "Router counters: " + router.summary(), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

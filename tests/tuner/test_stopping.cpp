@@ -1,0 +1,82 @@
+#include "tuner/stopping.h"
+
+#include <gtest/gtest.h>
+
+namespace autotune {
+namespace {
+
+StoppingParams params() {
+  StoppingParams p;
+  p.min_samples = 10;
+  p.min_time_s = 0.0;
+  p.max_noise = 0.005;
+  p.max_time_s = 2.0;
+  p.stall_window = 10;
+  p.stall_tolerance = 0.05;
+  return p;
+}
+
+TEST(Stopping, TenIdenticalSamplesFinish) {
+  StoppingCriterion c(params());
+  for (int i = 0; i < 9; ++i) {
+    c.add(1.0, 0.001 * i);
+    EXPECT_FALSE(c.finished()) << "stopped after " << i + 1 << " samples, minimum is 10";
+  }
+  c.add(1.0, 0.01);
+  EXPECT_TRUE(c.finished());
+  EXPECT_EQ(c.reason(), StopReason::converged);
+  EXPECT_EQ(c.noise(), 0);
+}
+
+TEST(Stopping, MinimumTimeHoldsBackConvergence) {
+  auto p = params();
+  p.min_time_s = 0.5;
+  StoppingCriterion c(p);
+  for (int i = 0; i < 20; ++i) c.add(1.0, 0.01 * i);
+  EXPECT_FALSE(c.finished());
+  c.add(1.0, 0.6);
+  EXPECT_EQ(c.reason(), StopReason::converged);
+}
+
+TEST(Stopping, NoisySamplesRunUntilNoiseStalls) {
+  StoppingCriterion c(params());
+  // Alternating 1.0 / 1.1: relative noise about 5%, never under 0.5%; after a few dozen samples
+  // it stops moving, and the rule gives up rather than sample until the cap.
+  int n = 0;
+  while (!c.finished() && n < 1000) {
+    c.add(n % 2 ? 1.1 : 1.0, 0.001 * n);
+    ++n;
+  }
+  EXPECT_EQ(c.reason(), StopReason::noise_stalled);
+  EXPECT_GE(n, 20);
+  EXPECT_LT(n, 200);
+  EXPECT_NEAR(c.noise(), 0.0488, 0.005);
+}
+
+TEST(Stopping, TimeCapStopsSlowCallsBeforeMinimumSamples) {
+  StoppingCriterion c(params());
+  c.add(300.0, 0.3);
+  c.add(310.0, 0.6);
+  EXPECT_FALSE(c.finished());
+  c.add(305.0, 2.1);
+  EXPECT_EQ(c.reason(), StopReason::time_cap);
+  EXPECT_EQ(c.samples().size(), 3u);
+}
+
+TEST(Stopping, SamplesAfterFinishAreIgnored) {
+  StoppingCriterion c(params());
+  for (int i = 0; i < 10; ++i) c.add(2.0, 0.1);
+  ASSERT_TRUE(c.finished());
+  c.add(100.0, 0.2);
+  EXPECT_EQ(c.samples().size(), 10u);
+  EXPECT_EQ(c.reason(), StopReason::converged);
+}
+
+TEST(Stopping, ReasonNames) {
+  EXPECT_EQ(to_string(StopReason::converged), "converged");
+  EXPECT_EQ(to_string(StopReason::noise_stalled), "noise_stalled");
+  EXPECT_EQ(to_string(StopReason::time_cap), "time_cap");
+}
+
+}  // namespace
+}  // namespace autotune

@@ -1,0 +1,42 @@
+// The closed set of backend adapters the worker knows, as data the CLI can list
+// (`autotune-bench --list-backends`). Torch-free, so the parent and the tests can use it too.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace autotune::bench {
+
+enum class BackendKind {
+  native,  // through LibTorch in C++
+  python,  // a library in the ComfyUI venv, through the embedded interpreter
+};
+
+// Layout the kernel itself takes; the adapter does ComfyUI's reshapes around it.
+enum class KernelLayout { bhld, blhd };
+
+struct BackendInfo {
+  std::string id;
+  BackendKind kind = BackendKind::native;
+  std::string module;    // python: module to import ("flash_attn")
+  std::string function;  // python: attribute of the module ("flash_attn_func")
+  KernelLayout kernel_layout = KernelLayout::bhld;
+  // Relative error bound against the float32 reference. Exact kernels land near 2.3e-3 in bf16
+  // on the H100 (DESIGN.md); 1e-2 leaves room for fp16 and long sequences. Sage quantises Q/K to
+  // int8 and P/V to fp8: 3.5e-2 to 4.1e-2 measured, so it gets 6e-2.
+  double tolerance = 1e-2;
+  bool quantized = false;  // excluded when the job says exclude_quantized
+  std::string description;
+};
+
+// Every built-in adapter, in the order the worker runs them.
+const std::vector<BackendInfo>& builtin_backends();
+
+// "sdpa_comfy, sdpa_cudnn, ..." for messages.
+std::string builtin_backend_names();
+
+std::optional<BackendInfo> find_builtin(std::string_view id);
+
+}  // namespace autotune::bench

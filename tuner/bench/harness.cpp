@@ -1,0 +1,323 @@
+#include "tuner/bench/harness.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#ifdef AUTOTUNE_WITH_CUDA
+#include <ATen/cuda/Sleep.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#endif
+
+#include "tuner/stats.h"
+
+namespace autotune::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+#ifdef AUTOTUNE_WITH_CUDA
+void cuda_check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+}
+#define CUDA_CHECK(expr) cuda_check((expr), #expr)
+
+struct EventTimer : Device::Timer {
+  cudaEvent_t a = nullptr, b = nullptr;
+  EventTimer() {
+    CUDA_CHECK(cudaEventCreate(&a));
+    CUDA_CHECK(cudaEventCreate(&b));
+  }
+  ~EventTimer() override {
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+  // Events on the stream the backends run on: torch's current stream, which the embedded
+  // Python's torch shares (one libtorch in the process).
+  void start() override { CUDA_CHECK(cudaEventRecord(a, c10::cuda::getCurrentCUDAStream().stream())); }
+  void stop() override { CUDA_CHECK(cudaEventRecord(b, c10::cuda::getCurrentCUDAStream().stream())); }
+  double elapsed_ms() override {
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    return ms;
+  }
+};
+#endif
+
+struct WallTimer : Device::Timer {
+  Clock::time_point a, b;
+  void start() override { a = Clock::now(); }
+  void stop() override { b = Clock::now(); }
+  double elapsed_ms() override { return std::chrono::duration<double, std::milli>(b - a).count(); }
+};
+
+}  // namespace
+
+Device::Device(bool cpu, int index) : device_(at::kCPU) {
+  if (cpu) return;
+#ifdef AUTOTUNE_WITH_CUDA
+  int count = 0;
+  CUDA_CHECK(cudaGetDeviceCount(&count));
+  if (index < 0 || index >= count)
+    throw std::invalid_argument("device " + std::to_string(index) + " not present (" +
+                                std::to_string(count) + " CUDA devices)");
+  device_ = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(index));
+  // Calibrate the spin kernel: it counts SM clock cycles, so cycles per ms follow the clock.
+  at::empty({1}, at::TensorOptions().device(device_));  // creates the context
+  EventTimer t;
+  at::cuda::sleep(1000);
+  t.start();
+  const int64_t cycles = 20'000'000;
+  at::cuda::sleep(cycles);
+  t.stop();
+  cycles_per_ms_ = cycles / std::max(t.elapsed_ms(), 1e-3);
+#else
+  (void)index;
+  throw std::invalid_argument("this autotune-bench was built with a CPU-only LibTorch; "
+                              "send \"cpu\": true or build against a CUDA LibTorch");
+#endif
+}
+
+void Device::sync() const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda()) CUDA_CHECK(cudaStreamSynchronize(c10::cuda::getCurrentCUDAStream().stream()));
+#endif
+}
+
+void Device::hold(double ms) const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda() && ms > 0) at::cuda::sleep(static_cast<int64_t>(ms * cycles_per_ms_));
+#else
+  (void)ms;
+#endif
+}
+
+std::int64_t Device::allocated() const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda()) return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].current;
+#endif
+  return 0;
+}
+
+void Device::reset_peak() const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device_.index());
+#endif
+}
+
+std::int64_t Device::peak() const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda()) return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].peak;
+#endif
+  return 0;
+}
+
+bool Device::healthy(std::string* why) const {
+  if (!cuda()) return true;
+  try {
+    auto t = at::ones({16}, at::TensorOptions().device(device_));
+    (void)t.sum().item<float>();
+    sync();
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+std::unique_ptr<Device::Timer> Device::timer() const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda()) return std::make_unique<EventTimer>();
+#endif
+  return std::make_unique<WallTimer>();
+}
+
+Inputs make_inputs(const Workload& w, at::ScalarType dtype, const at::Device& device) {
+  const auto opts = at::TensorOptions().dtype(dtype).device(device);
+  auto shape = [&](int64_t len) -> std::vector<int64_t> {
+    if (w.layout == Layout::bhld) return {w.batch, w.heads, len, w.head_dim};
+    return {w.batch, len, static_cast<int64_t>(w.heads) * w.head_dim};
+  };
+  const double elem = static_cast<double>(c10::elementSize(dtype));
+  const double set_bytes = elem * w.batch * w.heads * w.head_dim * (2.0 * w.q_len + 2.0 * w.kv_len);
+  // Enough sets to cover twice the H100's 50 MB L2, at most 8.
+  const int sets = std::clamp(static_cast<int>(std::ceil(100e6 / set_bytes)), 1, 8);
+  Inputs in;
+  for (int i = 0; i < sets; ++i) {
+    // Random normal inputs, never zeros (METHOD.md: zeros run faster than real data).
+    in.q.push_back(at::randn(shape(w.q_len), opts));
+    in.k.push_back(at::randn(shape(w.kv_len), opts));
+    in.v.push_back(at::randn(shape(w.kv_len), opts));
+  }
+  return in;
+}
+
+namespace {
+int64_t ref_queries(const Workload& w) { return std::min<int64_t>(w.q_len, 1024); }
+int64_t ref_heads(const Workload& w) { return std::min<int64_t>(w.heads, 2); }
+
+at::Tensor to_bhld(const at::Tensor& t, const Workload& w) {
+  if (w.layout == Layout::bhld) return t;
+  return t.view({t.size(0), t.size(1), w.heads, w.head_dim}).transpose(1, 2);
+}
+}  // namespace
+
+Reference make_reference(const Inputs& in, const Workload& w) {
+  Reference r;
+  r.heads = ref_heads(w);
+  r.queries = ref_queries(w);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(w.head_dim));
+  std::vector<at::Tensor> outs;
+  for (int64_t h = 0; h < r.heads; ++h) {  // one head at a time: 1024 x 118800 floats is 0.5 GB
+    at::Tensor q = to_bhld(in.q[0], w).select(0, 0).select(0, h).slice(0, 0, r.queries).to(at::kFloat);
+    at::Tensor k = to_bhld(in.k[0], w).select(0, 0).select(0, h).to(at::kFloat);
+    at::Tensor v = to_bhld(in.v[0], w).select(0, 0).select(0, h).to(at::kFloat);
+    at::Tensor p = (at::matmul(q, k.transpose(0, 1)) * scale).softmax(-1);
+    outs.push_back(at::matmul(p, v));
+  }
+  r.out = at::stack(outs);
+  return r;
+}
+
+double relative_error(const at::Tensor& out, const Reference& ref, const Workload& w) {
+  if (!at::isfinite(out).all().item<bool>()) return std::numeric_limits<double>::infinity();
+  at::Tensor o = out.view({out.size(0), out.size(1), w.heads, w.head_dim})
+                     .transpose(1, 2)
+                     .select(0, 0)
+                     .slice(0, 0, ref.heads)
+                     .slice(1, 0, ref.queries)
+                     .to(at::kFloat);
+  const double num = (o - ref.out).norm().item<double>();
+  const double den = ref.out.norm().item<double>();
+  return den == 0 ? num : num / den;
+}
+
+Status classify_error(const std::string& m) {
+  // torch: "CUDA out of memory", torch.OutOfMemoryError; ComfyUI split: "Not enough memory".
+  if (m.find("out of memory") != std::string::npos || m.find("OutOfMemoryError") != std::string::npos ||
+      m.find("Not enough memory") != std::string::npos)
+    return Status::oom;
+  // SDPA with only one kernel enabled that cannot take the shape/dtype/device.
+  if (m.find("No available kernel") != std::string::npos) return Status::unsupported;
+  return Status::failed;
+}
+
+namespace {
+std::string first_lines(const std::string& s, int lines = 3) {
+  // torch messages carry C++ backtraces; the first lines say what went wrong.
+  std::size_t pos = 0;
+  for (int i = 0; i < lines && pos != std::string::npos; ++i) pos = s.find('\n', pos + 1);
+  std::string out = pos == std::string::npos ? s : s.substr(0, pos);
+  if (out.size() > 600) out = out.substr(0, 600) + "...";
+  return out;
+}
+}  // namespace
+
+Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
+                    const MeasureOptions& opt, std::string* stop_reason) {
+  Measurement m;
+  m.shape = w.id;
+  const auto t_begin = Clock::now();
+  try {
+    // 1. First call (module loads, cuDNN plans), shape and numerical check.
+    at::Tensor out = runner.output();
+    dev.sync();
+    const std::vector<int64_t> want{w.batch, w.q_len, static_cast<int64_t>(w.heads) * w.head_dim};
+    if (out.sizes().vec() != want) {
+      m.status = Status::failed;
+      m.reason = "returned shape " + std::string(c10::str(out.sizes())) + ", expected " +
+                 std::string(c10::str(at::IntArrayRef(want)));
+      return m;
+    }
+    if (ref) {
+      m.rel_error = relative_error(out, *ref, w);
+      if (!(m.rel_error <= opt.tolerance)) {
+        m.status = Status::rejected;
+        m.reason = std::isfinite(m.rel_error)
+                       ? "relative error " + std::to_string(m.rel_error) + " above tolerance " + std::to_string(opt.tolerance)
+                       : "output has NaN or Inf";
+        if (!std::isfinite(m.rel_error)) m.rel_error = -1;  // JSON has no infinity
+        return m;
+      }
+    }
+    out = at::Tensor();
+    // 2. Peak memory of one call, over what the inputs already hold.
+    dev.sync();
+    const std::int64_t base = dev.allocated();
+    dev.reset_peak();
+    runner.issue(0);
+    dev.sync();
+    m.peak_mem_bytes = std::max<std::int64_t>(0, dev.peak() - base);
+    // 3. Warm-up, synchronised per call, to size the batches.
+    std::vector<double> warm, warm_issue;
+    const auto t_warm = Clock::now();
+    while (warm.size() < 2 || (seconds_since(t_warm) < 0.03 && warm.size() < 50)) {
+      const auto t0 = Clock::now();
+      runner.issue(static_cast<int>(warm.size()) % runner.input_sets());
+      warm_issue.push_back(seconds_since(t0) * 1e3);
+      dev.sync();
+      warm.push_back(seconds_since(t0) * 1e3);
+      if (seconds_since(t_begin) > opt.max_seconds) break;
+    }
+    const double est_ms = std::max(stats::median(warm), 1e-3);
+    const int batch = std::clamp(static_cast<int>(std::lround(opt.target_batch_ms / est_ms)), 1, opt.max_batch);
+    // 4. Samples: each is `batch` calls back to back between two events, queued behind a spin
+    // kernel so that host launch cost cannot leave gaps (GPU time), while the host clock times
+    // the issuing of the same calls (host time).
+    StoppingParams sp;
+    sp.max_time_s = std::max(opt.max_seconds - seconds_since(t_begin), 1e-3);
+    StoppingCriterion crit(sp);
+    std::vector<double> host;
+    double hold_ms = 0.05 + 1.5 * stats::median(warm_issue) * batch;
+    auto timer = dev.timer();
+    int set = 0;
+    const auto t_samples = Clock::now();
+    int discarded = 0;
+    while (!crit.finished()) {
+      dev.hold(hold_ms);
+      timer->start();
+      const auto h0 = Clock::now();
+      for (int i = 0; i < batch; ++i) {
+        runner.issue(set);
+        set = (set + 1) % runner.input_sets();
+      }
+      const double host_batch_ms = seconds_since(h0) * 1e3;
+      timer->stop();
+      const double gpu_ms = timer->elapsed_ms() / batch;
+      if (dev.cuda() && host_batch_ms > 0.8 * hold_ms && discarded < 20) {
+        // The spin ended before the host finished issuing: the GPU may have idled between
+        // calls. Hold longer and take the sample again.
+        hold_ms = 2.0 * host_batch_ms + 0.05;
+        ++discarded;
+        continue;
+      }
+      host.push_back(host_batch_ms / batch);
+      crit.add(gpu_ms, seconds_since(t_samples));
+      if (dev.cuda()) hold_ms = std::max(hold_ms * 0.9, 1.5 * host_batch_ms + 0.05);
+    }
+    const auto s = stats::summarize(crit.samples());
+    m.median_ms = s.median;
+    m.spread = s.spread;
+    m.samples = s.n;
+    m.host_ms = stats::median(host);
+    m.status = Status::ok;
+    if (stop_reason) *stop_reason = std::string(to_string(crit.reason()));
+  } catch (const std::exception& e) {
+    m.reason = first_lines(e.what());
+    m.status = classify_error(m.reason);
+  }
+  return m;
+}
+
+}  // namespace autotune::bench

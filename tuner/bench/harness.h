@@ -1,0 +1,96 @@
+// Timing, memory and numerics of one (backend, shape) measurement (DESIGN.md "Measuring").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "tuner/measurement.h"
+#include "tuner/stopping.h"
+#include "tuner/workload.h"
+
+namespace autotune::bench {
+
+// The device the worker measures on: CUDA (events on the current stream) or the CPU (CI path,
+// wall clock; CPU ops are synchronous, so GPU time and host time coincide there).
+class Device {
+ public:
+  Device(bool cpu, int index);
+  const at::Device& device() const { return device_; }
+  bool cuda() const { return device_.is_cuda(); }
+  void sync() const;
+  // Keeps the GPU busy for about `ms` (a spin kernel), so that calls issued after it queue up
+  // and run back to back whatever the host's launch cost. No-op on the CPU.
+  void hold(double ms) const;
+  double hold_cycles_per_ms() const { return cycles_per_ms_; }
+  // Bytes the allocator holds for tensors now; peak since reset_peak().
+  std::int64_t allocated() const;
+  void reset_peak() const;
+  std::int64_t peak() const;
+  // Whether the device still runs work (after an illegal address the CUDA context is dead).
+  bool healthy(std::string* why) const;
+
+  struct Timer;  // events or wall clock
+  std::unique_ptr<Timer> timer() const;
+
+ private:
+  at::Device device_;
+  double cycles_per_ms_ = 0;
+};
+
+struct Device::Timer {
+  virtual ~Timer() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  virtual double elapsed_ms() = 0;  // waits for stop()
+};
+
+// One backend bound to one shape, ready to issue calls.
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  // Issues one call on input set `set` and drops the output (no synchronisation).
+  virtual void issue(int set) = 0;
+  // One call on input set 0; its output as (B, Lq, H*D).
+  virtual at::Tensor output() = 0;
+  virtual int input_sets() const = 0;
+};
+
+// q, k, v in the workload's layout, several sets when one fits in L2 (50 MB on the H100):
+// rotating them keeps repeated calls from measuring the cache.
+struct Inputs {
+  std::vector<at::Tensor> q, k, v;
+};
+Inputs make_inputs(const Workload& w, at::ScalarType dtype, const at::Device& device);
+
+// Float32 reference for a slice of the output: batch 0, the first heads and queries, full keys
+// (DESIGN.md: a slice of heads and queries for huge shapes).
+struct Reference {
+  int64_t heads = 0, queries = 0;
+  at::Tensor out;  // (heads, queries, D) float32
+};
+Reference make_reference(const Inputs& in, const Workload& w);
+
+// Relative error ||out - ref|| / ||ref|| on the reference slice; NaN/Inf anywhere in `out`
+// gives infinity.
+double relative_error(const at::Tensor& out, const Reference& ref, const Workload& w);
+
+// ok / oom / unsupported / failed from an exception message.
+Status classify_error(const std::string& message);
+
+struct MeasureOptions {
+  double tolerance = 1e-2;
+  double max_seconds = 2.0;
+  double target_batch_ms = 1.0;  // GPU time one sample covers (several calls back to back)
+  int max_batch = 64;
+};
+
+// Runs the backend: first call and numerical check, peak memory, warm-up, then timed samples
+// under the stopping rule. Fills status, reason, rel_error, median_ms, spread, host_ms, samples,
+// peak_mem_bytes. Never throws for backend failures (they become the status).
+Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
+                    const MeasureOptions& opt, std::string* stop_reason);
+
+}  // namespace autotune::bench

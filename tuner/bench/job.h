@@ -1,0 +1,44 @@
+// The job the parent sends the worker on stdin (one JSON object), parsed and validated.
+// Torch-free: the parent's tests and the worker's share it.
+#pragma once
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "tuner/bench/backend_registry.h"
+#include "tuner/workload.h"
+
+namespace autotune::bench {
+
+inline constexpr int kProtocolVersion = 1;
+
+enum class DType { bf16, fp16, fp32 };
+std::string_view to_string(DType d);
+DType parse_dtype(std::string_view s);  // throws, naming the value and "bf16, fp16, fp32"
+
+struct Job {
+  int protocol = kProtocolVersion;
+  int device = 0;
+  DType dtype = DType::bf16;
+  std::vector<std::string> python_paths;
+  std::vector<Workload> workloads;
+  std::vector<BackendInfo> backends;  // resolved: built-ins asked for + the job's python backends
+  std::set<std::pair<std::string, std::string>> skip;  // (backend, shape) already measured
+  bool exclude_quantized = false;
+  double max_seconds_per_measurement = 2.0;
+  bool cpu = false;
+
+  bool skipped(const std::string& backend, const std::string& shape) const {
+    return skip.count({backend, shape}) > 0;
+  }
+};
+
+// Throws std::invalid_argument with a message naming the bad field and value (an unknown
+// backend id names the valid set).
+Job parse_job(const nlohmann::json& j);
+
+}  // namespace autotune::bench

@@ -1,0 +1,259 @@
+#include "tuner/bench/worker.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
+
+#ifdef AUTOTUNE_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/detail/CUDAHooks.h>
+#include <cuda_runtime_api.h>
+#endif
+
+#include "tuner/bench/harness.h"
+#include "tuner/bench/job.h"
+#include "tuner/bench/native.h"
+#include "tuner/bench/python_env.h"
+#include "tuner/bench/torch_gates.h"
+
+namespace autotune::bench {
+namespace {
+
+using json = nlohmann::json;
+
+void emit(std::FILE* out, const json& j) {
+  const std::string line = j.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), out);
+  std::fflush(out);
+}
+
+void log(const std::string& s) { std::cerr << "[autotune-bench] " << s << std::endl; }
+
+at::ScalarType scalar_type(DType d) {
+  switch (d) {
+    case DType::bf16: return at::kBFloat16;
+    case DType::fp16: return at::kHalf;
+    case DType::fp32: return at::kFloat;
+  }
+  return at::kBFloat16;
+}
+
+// torch's full version ("2.11.0+cu130") from its dist-info in the venv, without importing it;
+// the header's TORCH_VERSION ("2.11.0") when there is none.
+std::string torch_version(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(p, ec)) {
+      const std::string name = e.path().filename().string();
+      const std::string prefix = "torch-";
+      if (name.rfind(prefix, 0) == 0 && e.path().extension() == ".dist-info")
+        return name.substr(prefix.size(), name.size() - prefix.size() - std::string(".dist-info").size());
+    }
+  }
+  return TORCH_VERSION;
+}
+
+struct NativeRunner : Runner {
+  AttentionFn fn;
+  const Inputs& in;
+  NativeRunner(AttentionFn f, const Inputs& i) : fn(std::move(f)), in(i) {}
+  void issue(int s) override { (void)fn(in.q[s], in.k[s], in.v[s]); }
+  at::Tensor output() override { return fn(in.q[0], in.k[0], in.v[0]); }
+  int input_sets() const override { return static_cast<int>(in.q.size()); }
+};
+
+struct PythonRunner : Runner {
+  PythonEnv& env;
+  PyRef fn;
+  std::vector<PyRef> args;
+  PythonRunner(PythonEnv& e, PyRef f, const Inputs& in) : env(e), fn(std::move(f)) {
+    for (std::size_t i = 0; i < in.q.size(); ++i)
+      args.push_back(env.tuple3(env.to_python(in.q[i]), env.to_python(in.k[i]), env.to_python(in.v[i])));
+  }
+  void issue(int s) override { env.call(fn.get(), args[s].get()); }
+  at::Tensor output() override {
+    PyRef out = env.call(fn.get(), args[0].get());
+    return env.from_python(out.get());
+  }
+  int input_sets() const override { return static_cast<int>(args.size()); }
+};
+
+struct BackendState {
+  BackendInfo info;
+  bool installed = false;
+  bool excluded = false;
+  std::string version, reason;
+};
+
+}  // namespace
+
+void list_backends(std::FILE* out) {
+  for (const auto& b : builtin_backends()) {
+    const std::string line = b.id + "\t" + (b.kind == BackendKind::native ? "native" : "python") +
+                             "\t" + b.description + "\n";
+    std::fputs(line.c_str(), out);
+  }
+}
+
+int run_worker(const std::string& job_text, std::FILE* out) {
+  Job job;
+  try {
+    job = parse_job(json::parse(job_text));
+  } catch (const std::exception& e) {
+    log(std::string("bad job: ") + e.what());
+    emit(out, {{"event", "error"}, {"message", e.what()}});
+    return 2;
+  }
+  const auto t_start = std::chrono::steady_clock::now();
+  std::unique_ptr<Device> dev;
+  try {
+    dev = std::make_unique<Device>(job.cpu, job.device);
+  } catch (const std::exception& e) {
+    log(std::string("no device: ") + e.what());
+    emit(out, {{"event", "error"}, {"message", e.what()}});
+    return 2;
+  }
+  const std::string tv = torch_version(job.python_paths);
+
+  // Which backends can run at all here.
+  std::vector<BackendState> backends;
+  const TorchVersion linked{TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR};
+  for (const auto& b : job.backends) {
+    BackendState s;
+    s.info = b;
+    s.excluded = job.exclude_quantized && b.quantized;
+    if (b.kind == BackendKind::native) {
+      s.reason = native_gate(b.id, linked);
+      s.installed = s.reason.empty();
+      s.version = tv;
+    } else {
+      try {
+        const ProbeResult r = PythonEnv::instance(job.python_paths).probe(b);
+        s.installed = r.installed;
+        s.version = r.version;
+        s.reason = r.reason;
+      } catch (const std::exception& e) {
+        s.reason = e.what();
+      }
+    }
+    backends.push_back(std::move(s));
+  }
+
+  json hello{{"event", "hello"},  {"protocol", kProtocolVersion}, {"torch", tv},
+             {"cuda", ""},        {"cudnn", ""},                  {"python", PythonEnv::version()},
+             {"device", "cpu"},   {"compute_capability", ""},     {"harness", kHarnessVersion},
+             {"dtype", std::string(to_string(job.dtype))}};
+#ifdef AUTOTUNE_WITH_CUDA
+  if (dev->cuda()) {
+    const cudaDeviceProp* p = at::cuda::getDeviceProperties(dev->device().index());
+    int rt = 0;
+    cudaRuntimeGetVersion(&rt);
+    hello["cuda"] = std::to_string(rt / 1000) + "." + std::to_string((rt % 1000) / 10);
+    const long cudnn = at::detail::getCUDAHooks().versionCuDNN();
+    hello["cudnn"] = std::to_string(cudnn);
+    hello["device"] = p->name;
+    hello["compute_capability"] = std::to_string(p->major) + "." + std::to_string(p->minor);
+    hello["sm_count"] = p->multiProcessorCount;
+    hello["memory_bytes"] = static_cast<std::int64_t>(p->totalGlobalMem);
+  }
+#endif
+  json list = json::array();
+  for (const auto& s : backends) {
+    json e{{"backend", s.info.id}, {"installed", s.installed}, {"version", s.version}, {"reason", s.reason},
+           {"quantized", s.info.quantized}, {"tolerance", s.info.tolerance}};
+    if (s.excluded) e["excluded"] = true;
+    list.push_back(e);
+  }
+  hello["backends"] = list;
+  emit(out, hello);
+  log("hello after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");
+
+  const at::ScalarType dtype = scalar_type(job.dtype);
+  for (const auto& w : job.workloads) {
+    std::vector<const BackendState*> todo;
+    for (const auto& s : backends)
+      if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id)) todo.push_back(&s);
+    if (todo.empty()) continue;
+
+    auto result = [&](const BackendState& s, Measurement m, const std::string& stop) {
+      m.backend = s.info.id;
+      m.backend_version = s.version;
+      m.shape = w.id;
+      json j = m;
+      j["event"] = "result";
+      if (!stop.empty()) j["stop"] = stop;
+      emit(out, j);
+    };
+
+    Inputs in;
+    std::string input_error;
+    try {
+      in = make_inputs(w, dtype, dev->device());
+    } catch (const std::exception& e) {
+      input_error = e.what();
+    }
+    if (!input_error.empty()) {
+      // The shape does not fit the card at all: every backend gets the same answer.
+      const Status st = classify_error(input_error) == Status::oom ? Status::oom : Status::failed;
+      for (const auto* s : todo) {
+        emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
+        Measurement m;
+        m.status = st;
+        m.reason = "inputs: " + input_error.substr(0, input_error.find('\n'));
+        result(*s, m, "");
+      }
+      continue;
+    }
+    std::unique_ptr<Reference> ref;
+    try {
+      ref = std::make_unique<Reference>(make_reference(in, w));
+    } catch (const std::exception& e) {
+      log("no float32 reference for " + w.id + ": " + e.what());
+    }
+
+    for (const auto* s : todo) {
+      emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
+      Measurement m;
+      std::string stop;
+      MeasureOptions opt;
+      opt.tolerance = s->info.tolerance;
+      opt.max_seconds = job.max_seconds_per_measurement;
+      try {
+        std::unique_ptr<Runner> runner;
+        SdpSelection select(s->info.id);
+        if (s->info.kind == BackendKind::native) {
+          runner = std::make_unique<NativeRunner>(make_native(s->info.id, w), in);
+        } else {
+          auto& env = PythonEnv::instance(job.python_paths);
+          runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
+        }
+        m = measure(*runner, w, ref.get(), *dev, opt, &stop);
+      } catch (const std::exception& e) {
+        m.status = Status::failed;
+        m.reason = e.what();
+      }
+      if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
+      result(*s, m, stop);
+      if (m.status != Status::ok && m.status != Status::rejected) {
+        std::string why;
+        if (!dev->healthy(&why)) {
+          // An illegal address or a launch failure poisons the CUDA context for good: every
+          // later measurement in this process would fail. Leave it to a fresh worker.
+          log("CUDA context unusable after " + s->info.id + " on " + w.id + ": " + why);
+          emit(out, {{"event", "fatal"}, {"message", why}, {"backend", s->info.id}, {"shape", w.id}});
+          return 3;
+        }
+      }
+    }
+  }
+  emit(out, {{"event", "done"}});
+  log("done after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");
+  return 0;
+}
+
+}  // namespace autotune::bench

@@ -1,0 +1,41 @@
+#include "stopping.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "stats.h"
+
+namespace autotune {
+
+std::string_view to_string(StopReason r) {
+  switch (r) {
+    case StopReason::none: return "none";
+    case StopReason::converged: return "converged";
+    case StopReason::noise_stalled: return "noise_stalled";
+    case StopReason::time_cap: return "time_cap";
+  }
+  throw std::logic_error("StopReason value out of range");
+}
+
+void StoppingCriterion::add(double sample, double elapsed_s) {
+  if (finished()) return;
+  samples_.push_back(sample);
+  noise_.push_back(stats::rel_stddev(samples_));
+  const int n = static_cast<int>(samples_.size());
+  if (elapsed_s >= p_.max_time_s) {
+    reason_ = StopReason::time_cap;
+    return;
+  }
+  if (n < p_.min_samples || elapsed_s < p_.min_time_s) return;
+  const double now = noise_.back();
+  if (now <= p_.max_noise) {
+    reason_ = StopReason::converged;
+    return;
+  }
+  if (n >= p_.min_samples + p_.stall_window) {
+    const double then = noise_[noise_.size() - 1 - static_cast<std::size_t>(p_.stall_window)];
+    if (std::fabs(now - then) <= p_.stall_tolerance * then) reason_ = StopReason::noise_stalled;
+  }
+}
+
+}  // namespace autotune

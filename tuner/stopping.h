@@ -1,0 +1,44 @@
+// When to stop sampling one measurement: nvbench's "stdrel" rule, as a small class fed with
+// numbers so that its tests need no GPU (STYLE.md: feed 10 identical samples, expect finished).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace autotune {
+
+struct StoppingParams {
+  int min_samples = 10;      // nvbench's minimum
+  double min_time_s = 0.02;  // sampling time before "converged" may stop it
+  // Relative standard deviation of the samples at which the estimate counts as converged.
+  // nvbench uses 0.5%; batches of back-to-back calls on the H100 usually get there in tens of ms.
+  double max_noise = 0.005;
+  double max_time_s = 2.0;   // hard cap, reached first by calls of 100+ ms (video shapes)
+  // Noise that stops improving: over the last `stall_window` samples it moved by less than
+  // `stall_tolerance` of its value. More samples would not make the median more trustworthy.
+  int stall_window = 10;
+  double stall_tolerance = 0.05;
+};
+
+enum class StopReason { none, converged, noise_stalled, time_cap };
+std::string_view to_string(StopReason r);
+
+class StoppingCriterion {
+ public:
+  explicit StoppingCriterion(StoppingParams params = {}) : p_(params) {}
+
+  // One sample (any unit) taken when `elapsed_s` seconds of sampling had passed.
+  void add(double sample, double elapsed_s);
+  bool finished() const { return reason_ != StopReason::none; }
+  StopReason reason() const { return reason_; }
+  double noise() const { return noise_.empty() ? 0 : noise_.back(); }
+  const std::vector<double>& samples() const { return samples_; }
+
+ private:
+  StoppingParams p_;
+  std::vector<double> samples_;
+  std::vector<double> noise_;  // rel_stddev after each sample
+  StopReason reason_ = StopReason::none;
+};
+
+}  // namespace autotune

@@ -8,6 +8,7 @@
 #include "tuner/boot/boot.h"
 #include "tuner/boot/outputs.h"
 #include "tuner/boot/report.h"
+#include "tuner/arch_table.h"
 #include "tuner/boot/tuning.h"
 #include "tuner/workload.h"
 
@@ -82,19 +83,29 @@ int detect(const autotune::BootOptions& o, bool json) {
   return kConfigured;
 }
 
-int report(const autotune::BootOptions& o) {
+int report(const autotune::BootOptions& o, const std::vector<autotune::Workload>& workloads,
+           const std::string& format, const autotune::PolicyOptions& policy) {
   const auto detection = autotune::detect_gpus(o.detect);
   if (detection.gpus.empty()) {
     std::cerr << "autotune --report: " << detection.message << "\n";
     return kConfigured;
   }
+  const auto& gpu = detection.gpus.front();
   const auto fp = autotune::read_fingerprint(o.venv);
   auto opened = autotune::Cache::open(o.cache_path);
   for (const auto& w : opened.warnings) std::cerr << "warning: " << w << "\n";
-  const auto key = autotune::make_cache_key(detection.gpus.front(), fp, o.workloads_version, o.harness_version);
+  const auto key = autotune::make_cache_key(gpu, fp, o.workloads_version, o.harness_version);
   std::vector<autotune::Measurement> rows;
-  if (opened.cache) rows = opened.cache->measurements(key);
-  std::cout << autotune::render_report(key, rows);
+  if (opened.cache)
+    for (auto& m : opened.cache->measurements(key))
+      if (const auto v = autotune::backend_version(m.backend, fp); v.empty() || v == m.backend_version)
+        rows.push_back(std::move(m));
+  const auto r = autotune::build_report(key, workloads, rows, autotune::comfyui_default(fp.installed("xformers")),
+                                        autotune::table_choice(&gpu, fp).mechanism, policy);
+  if (format == "csv") std::cout << autotune::render_csv(r);
+  else if (format == "markdown") std::cout << autotune::render_markdown(r);
+  else if (format == "json") std::cout << autotune::report_json(r).dump(2) << "\n";
+  else std::cout << autotune::render_text(r);
   return kConfigured;
 }
 
@@ -110,7 +121,7 @@ int main(int argc, char** argv) {
   std::string cache_dir = "/workspace/.autotune";
   std::string env_settings, decision_file, simulate;
   std::string nvml_library = "libnvidia-ml.so.1";
-  std::string worker, workloads_dir, workload_set = "default";
+  std::string worker, workloads_dir, workload_set = "default", format = "text";
   std::vector<std::string> backends;
   double budget_s = 120;
   bool want_report = false, quiet = false, json = false, no_tune = false, exclude_quantized = false;
@@ -137,6 +148,9 @@ int main(int argc, char** argv) {
   app.add_flag("--exclude-quantized", exclude_quantized, "Never pick 8-bit backends (sage)")
       ->envname("AUTOTUNE_EXCLUDE_QUANTIZED");
   app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
+  app.add_option("--format", format, "Report format")
+      ->check(CLI::IsMember({"text", "csv", "markdown", "json"}))
+      ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "Print warnings only, not the summary block");
   auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
   detect_cmd->add_flag("--json", json, "Print one JSON document");
@@ -213,7 +227,9 @@ int main(int argc, char** argv) {
 
   try {
     if (*detect_cmd) return detect(o, json);
-    if (want_report) return report(o);
+    autotune::PolicyOptions policy;
+    policy.exclude_quantized = exclude_quantized;
+    if (want_report) return report(o, workloads, format, policy);
     const auto result = autotune::run_boot(o);
     if (!quiet) std::cout << autotune::render_summary(result) << std::flush;
     else

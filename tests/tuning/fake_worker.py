@@ -11,6 +11,7 @@ import sys
 import time
 
 job = json.loads(sys.stdin.readline())
+job["_seen_cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
 if os.environ.get("FAKE_WORKER_JOBS"):
     with open(os.environ["FAKE_WORKER_JOBS"], "a") as f:
         f.write(json.dumps(job) + "\n")

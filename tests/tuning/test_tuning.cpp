@@ -139,6 +139,17 @@ TEST_F(TuningTest, AnUpgradedLibraryIsRemeasuredAndOnlyThatLibrary) {
   EXPECT_EQ(jobs().back()["skip"].size(), 2u);
 }
 
+TEST_F(TuningTest, TheWorkerIsPinnedToTheTunedGpuByUuid) {
+  ::setenv("CUDA_VISIBLE_DEVICES", "1,0", 1);  // the user's numbering must not redirect the worker
+  options_.gpu_uuid = "GPU-8f2c0000";
+  options_.device = 1;
+  tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
+  const auto job = jobs().at(0);
+  EXPECT_EQ(job["_seen_cuda_visible_devices"], "GPU-8f2c0000");
+  EXPECT_EQ(job["device"], 0);
+}
+
 TEST_F(TuningTest, WithoutACacheResultsAreStillUsed) {
   const TuneOutcome o = tune(options_, env_, nullptr, key_);
   ASSERT_TRUE(o.decision);

@@ -24,7 +24,7 @@ void write_all(int fd, const std::string& data) {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& input,
-                           const std::filesystem::path& stderr_log) {
+                           const std::filesystem::path& stderr_log, const std::vector<std::string>& env) {
   if (argv.empty()) throw std::runtime_error("no worker program given");
   int in_pipe[2], out_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -49,6 +49,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
     if (err_fd >= 0) dup2(err_fd, 2);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));  // ours is single-threaded
     execv(args[0], args.data());
     const int e = errno;
     (void)!::write(exec_error[1], &e, sizeof e);

@@ -15,10 +15,11 @@ namespace autotune {
 class ChildProcess {
  public:
   // Starts argv[0] (looked up as a path, not on PATH) in its own process group, writes `input`
-  // to its stdin and closes it; stderr is appended to `stderr_log` (empty: inherited).
-  // Throws std::runtime_error naming the program when it cannot be started.
+  // to its stdin and closes it; stderr is appended to `stderr_log` (empty: inherited); `env`
+  // ("NAME=value") is set in the child on top of ours. Throws std::runtime_error naming the
+  // program when it cannot be started.
   ChildProcess(const std::vector<std::string>& argv, const std::string& input,
-               const std::filesystem::path& stderr_log);
+               const std::filesystem::path& stderr_log, const std::vector<std::string>& env = {});
   ~ChildProcess();  // kills and reaps the child if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
       t.worker_argv = {worker_path.string()};
       t.workloads = workloads;
       t.backends = backends;
-      t.device = gpu.index;
+      if (!gpu.simulated) t.gpu_uuid = gpu.uuid;
       t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
       t.policy.exclude_quantized = exclude_quantized;
       t.worker_log = std::filesystem::path(cache_dir) / "worker.log";

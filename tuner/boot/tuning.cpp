@@ -57,7 +57,7 @@ struct Run {
     nlohmann::json skip = nlohmann::json::array();
     for (const auto& [backend, shape] : done) skip.push_back({{"backend", backend}, {"shape", shape}});
     nlohmann::json j = {{"protocol", 1},
-                        {"device", o.device},
+                        {"device", o.gpu_uuid.empty() ? o.device : 0},
                         {"python_paths", env.site_packages.empty() ? nlohmann::json::array()
                                                                    : nlohmann::json{env.site_packages.string()}},
                         {"workloads", o.workloads},
@@ -75,7 +75,9 @@ struct Run {
   End one_worker() {
     std::unique_ptr<ChildProcess> child;
     try {
-      child = std::make_unique<ChildProcess>(o.worker_argv, job().dump() + "\n", o.worker_log);
+      std::vector<std::string> child_env;
+      if (!o.gpu_uuid.empty()) child_env.push_back("CUDA_VISIBLE_DEVICES=" + o.gpu_uuid);
+      child = std::make_unique<ChildProcess>(o.worker_argv, job().dump() + "\n", o.worker_log, child_env);
     } catch (const std::exception& e) {
       outcome.reason = e.what();
       return End::give_up;

@@ -25,6 +25,10 @@ struct TuneOptions {
   std::vector<Workload> workloads;
   std::vector<std::string> backends;     // adapter ids; empty: every one the worker knows
   nlohmann::json job_extra = nlohmann::json::object();  // merged into the job ("cpu", "python_backends", ...)
+  // The GPU to tune, as the worker's CUDA_VISIBLE_DEVICES (a UUID), so that CUDA's numbering
+  // (fastest first by default, and renumbered by the user's own CUDA_VISIBLE_DEVICES) cannot
+  // point the worker at another GPU than NVML described. Empty: inherit, and use `device`.
+  std::string gpu_uuid;
   int device = 0;
   std::chrono::milliseconds budget{120000};
   // Worker start to its hello: process start, CUDA initialisation, Python imports.

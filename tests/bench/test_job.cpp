@@ -1,0 +1,84 @@
+#include "tuner/bench/job.h"
+#include "tuner/bench/torch_gates.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace autotune::bench {
+namespace {
+
+nlohmann::json base() {
+  return nlohmann::json::parse(R"({"protocol":1,"workloads":[{"id":"w","sets":["full"],"batch":1,"heads":2,
+    "head_dim":8,"q_len":4,"kv_len":4,"layout":"bhld","calls_per_step":1}]})");
+}
+
+std::string error_of(const nlohmann::json& j) {
+  try {
+    parse_job(j);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Job, DefaultsToEveryBuiltinBackend) {
+  const Job job = parse_job(base());
+  ASSERT_EQ(job.backends.size(), builtin_backends().size());
+  EXPECT_EQ(job.backends.front().id, "sdpa_comfy");
+  EXPECT_EQ(job.dtype, DType::bf16);
+  EXPECT_FALSE(job.cpu);
+  EXPECT_DOUBLE_EQ(job.max_seconds_per_measurement, 2.0);
+}
+
+TEST(Job, BackendsAndSkips) {
+  auto j = base();
+  j["backends"] = {"sage", "t_x"};
+  j["python_backends"] = {{{"id", "t_x"}, {"module", "m"}, {"function", "f"}, {"layout", "bhld"}}};
+  j["skip"] = {{{"backend", "sage"}, {"shape", "w"}}};
+  const Job job = parse_job(j);
+  ASSERT_EQ(job.backends.size(), 2u);
+  EXPECT_EQ(job.backends[0].id, "sage");
+  EXPECT_TRUE(job.backends[0].quantized);
+  EXPECT_DOUBLE_EQ(job.backends[0].tolerance, 6e-2);
+  EXPECT_EQ(job.backends[1].kernel_layout, KernelLayout::bhld);
+  EXPECT_TRUE(job.skipped("sage", "w"));
+  EXPECT_FALSE(job.skipped("sage", "other"));
+}
+
+TEST(Job, ErrorsNameTheValueAndTheValidSet) {
+  auto j = base();
+  j["backends"] = {"flash4"};
+  const std::string e = error_of(j);
+  EXPECT_NE(e.find("'flash4'"), std::string::npos) << e;
+  EXPECT_NE(e.find(builtin_backend_names()), std::string::npos) << e;
+  j = base();
+  j["dtype"] = "fp8";
+  EXPECT_NE(error_of(j).find("'fp8' (expected one of: bf16, fp16, fp32)"), std::string::npos);
+  j = base();
+  j["protocol"] = 2;
+  EXPECT_NE(error_of(j).find("protocol 2"), std::string::npos);
+  j = base();
+  j["workloads"] = nlohmann::json::array();
+  EXPECT_NE(error_of(j).find("workloads"), std::string::npos);
+  j = base();
+  j["python_backends"] = {{{"id", "sage"}, {"module", "m"}, {"function", "f"}}};
+  EXPECT_NE(error_of(j).find("clashes with a built-in"), std::string::npos);
+}
+
+TEST(TorchGates, VersionGates) {
+  EXPECT_EQ(native_gate("sdpa_cudnn", {2, 11}), "");
+  EXPECT_EQ(native_gate("sdpa_cudnn", {2, 2}), "LibTorch 2.2 has no cuDNN SDPA kernel (needs >= 2.3)");
+  EXPECT_NE(native_gate("sdpa_comfy", {1, 13}), "");
+  EXPECT_EQ(native_gate("sdpa_comfy", {2, 0}), "");
+  EXPECT_EQ(native_gate("sdpa_flash", {2, 0}), "");
+  EXPECT_NE(native_gate("sdpa_efficient", {1, 13}), "");
+  EXPECT_EQ(native_gate("sdpa_math", {1, 13}), "");
+  EXPECT_EQ(native_gate("split", {1, 0}), "");
+  EXPECT_EQ(native_gate("quad", {1, 0}), "");
+  EXPECT_TRUE(kSdpPriorityMin.at_least(2, 6));
+  EXPECT_FALSE((TorchVersion{2, 5}).at_least(kSdpPriorityMin.major, kSdpPriorityMin.minor));
+}
+
+}  // namespace
+}  // namespace autotune::bench

@@ -1,0 +1,253 @@
+"""Runs the real autotune-bench binary with jobs on stdin and checks its JSON lines.
+
+Usage: test_worker.py WORKER STANDINS [unittest args]. The CPU tests need no GPU; the class
+GpuWorker skips (exit 77) where the worker has no CUDA device.
+"""
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+WORKER = STANDINS = None
+
+
+def workload(id, layout="blhd_flat", batch=2, heads=2, head_dim=16, q_len=64, kv_len=48):
+    return {"id": id, "sets": ["full"], "batch": batch, "heads": heads, "head_dim": head_dim,
+            "q_len": q_len, "kv_len": kv_len, "layout": layout, "calls_per_step": 1}
+
+
+TINY = [workload("tiny-flat"), workload("tiny-bhld", layout="bhld", batch=1, head_dim=32, q_len=40, kv_len=40)]
+
+
+def job(**kw):
+    j = {"protocol": 1, "cpu": True, "dtype": "fp32", "python_paths": [STANDINS], "workloads": TINY,
+         "backends": ["sdpa_math", "split", "quad"], "max_seconds_per_measurement": 0.2}
+    j.update(kw)
+    return j
+
+
+def run(j, env=None, timeout=120):
+    p = subprocess.run([WORKER], input=json.dumps(j) + "\n", capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    lines = [json.loads(l) for l in p.stdout.splitlines()]  # every stdout line must be JSON
+    return p.returncode, lines, p.stderr
+
+
+def results(lines):
+    return {(e["backend"], e["shape"]): e for e in lines if e["event"] == "result"}
+
+
+def hello(lines):
+    assert lines[0]["event"] == "hello", lines[0]
+    return {b["backend"]: b for b in lines[0]["backends"]}
+
+
+class CpuWorker(unittest.TestCase):
+    def test_list_backends(self):
+        out = subprocess.run([WORKER, "--list-backends"], capture_output=True, text=True, check=True).stdout
+        ids = [l.split("\t")[0] for l in out.splitlines()]
+        self.assertEqual(ids, ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
+                               "split", "quad", "flash2", "flash3", "sage", "xformers"])
+
+    def test_unknown_backend_names_the_valid_set(self):
+        rc, lines, _ = run(job(backends=["sdpa_math", "flash4"]))
+        self.assertEqual(rc, 2)
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["event"], "error")
+        self.assertIn("'flash4'", lines[0]["message"])
+        self.assertIn("sdpa_comfy, sdpa_cudnn", lines[0]["message"])
+
+    def test_bad_workload_names_the_field(self):
+        bad = workload("w")
+        del bad["head_dim"]
+        rc, lines, _ = run(job(workloads=[bad]))
+        self.assertEqual(rc, 2)
+        self.assertIn("head_dim", lines[0]["message"])
+
+    def test_not_json(self):
+        p = subprocess.run([WORKER], input="{not json\n", capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(json.loads(p.stdout.splitlines()[0])["event"], "error")
+
+    def test_end_to_end_with_standins(self):
+        extra = [{"id": "t_ok", "module": "standin_ok", "function": "attn"},
+                 {"id": "t_nan", "module": "standin_nan", "function": "attn"},
+                 {"id": "t_wrong", "module": "standin_wrong_shape", "function": "attn"},
+                 {"id": "t_raises", "module": "standin_raises", "function": "attn"},
+                 {"id": "t_imp", "module": "standin_import_error", "function": "attn"},
+                 {"id": "t_prints", "module": "standin_prints", "function": "attn"}]
+        rc, lines, err = run(job(backends=[], python_backends=extra))
+        self.assertEqual(rc, 0, err)
+        h = hello(lines)
+        self.assertEqual(lines[0]["protocol"], 1)
+        self.assertRegex(lines[0]["python"], r"^3\.\d+\.\d+$")
+        self.assertEqual(lines[0]["device"], "cpu")
+        self.assertTrue(lines[0]["torch"])
+        # Every built-in is listed, then the job's own.
+        self.assertEqual(list(h)[:11], ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
+                                        "split", "quad", "flash2", "flash3", "sage", "xformers"])
+        for b in ("flash2", "flash3", "sage", "xformers", "t_ok"):
+            self.assertTrue(h[b]["installed"], h[b])
+        self.assertEqual(h["flash2"]["version"], "2.8.3+standin")
+        self.assertEqual(h["sage"]["version"], "2.2.0+standin")
+        self.assertTrue(h["sage"]["quantized"])
+        self.assertAlmostEqual(h["sage"]["tolerance"], 0.06)
+        self.assertFalse(h["t_imp"]["installed"])
+        self.assertEqual(h["t_imp"]["reason"],
+                         "ImportError: standin_import_error: libcudart.so.99: cannot open shared object file")
+        self.assertEqual(lines[-1], {"event": "done"})
+        # start, then result, for the same pair, one measurement at a time.
+        body = lines[1:-1]
+        self.assertEqual(len(body) % 2, 0)
+        for s, r in zip(body[0::2], body[1::2]):
+            self.assertEqual(s["event"], "start")
+            self.assertEqual(r["event"], "result")
+            self.assertEqual((s["backend"], s["shape"]), (r["backend"], r["shape"]))
+        res = results(lines)
+        installed = [b for b in h if h[b]["installed"]]
+        self.assertEqual(set(res), {(b, w["id"]) for b in installed for w in TINY},
+                         "one result per installed backend and shape, none for the others")
+        for shape in ("tiny-flat", "tiny-bhld"):
+            for b in ("sdpa_math", "split", "quad", "flash2", "flash3", "sage", "xformers", "t_ok", "t_prints"):
+                r = res[(b, shape)]
+                self.assertEqual(r["status"], "ok", r)
+                self.assertGreater(r["median_ms"], 0)
+                self.assertGreater(r["host_ms"], 0)
+                self.assertGreaterEqual(r["samples"], 1)
+                self.assertLess(r["rel_error"], 1e-5 if b != "sage" else 0.06, r)
+            # The sage stand-in rounds Q and K to int8: it passes only under its own bound.
+            self.assertGreater(res[("sage", shape)]["rel_error"], 1e-3)
+            self.assertEqual(res[("t_nan", shape)]["status"], "rejected")
+            self.assertEqual(res[("t_nan", shape)]["reason"], "output has NaN or Inf")
+            self.assertEqual(res[("t_wrong", shape)]["status"], "failed")
+            self.assertIn("returned shape", res[("t_wrong", shape)]["reason"])
+            self.assertEqual(res[("t_raises", shape)]["status"], "failed")
+            self.assertIn("RuntimeError: standin_raises", res[("t_raises", shape)]["reason"])
+        self.assertIn("standin_prints: called", err, "library prints go to stderr")
+
+    def test_version_gates(self):
+        rc, lines, err = run(job(backends=["sdpa_cudnn", "sdpa_comfy", "sdpa_math"], workloads=TINY[:1]))
+        self.assertEqual(rc, 0, err)
+        h = hello(lines)
+        major, minor = (int(x) for x in lines[0]["torch"].split(".")[:2])
+        res = results(lines)
+        if (major, minor) < (2, 3):
+            self.assertFalse(h["sdpa_cudnn"]["installed"])
+            self.assertIn("needs >= 2.3", h["sdpa_cudnn"]["reason"])
+            self.assertNotIn(("sdpa_cudnn", "tiny-flat"), res)
+        else:  # cuDNN SDPA exists but has no CPU kernel
+            self.assertEqual(res[("sdpa_cudnn", "tiny-flat")]["status"], "unsupported")
+        self.assertEqual(h["sdpa_comfy"]["installed"], major >= 2)
+        self.assertEqual(res[("sdpa_math", "tiny-flat")]["status"], "ok")
+
+    def test_skip_and_exclude_quantized(self):
+        rc, lines, err = run(job(backends=["sdpa_math", "split", "sage"], exclude_quantized=True,
+                                 skip=[{"backend": "split", "shape": "tiny-flat"}]))
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(hello(lines)["sage"]["excluded"])
+        pairs = {(e["backend"], e["shape"]) for e in lines if e["event"] == "start"}
+        self.assertEqual(pairs, {("sdpa_math", "tiny-flat"), ("sdpa_math", "tiny-bhld"), ("split", "tiny-bhld")})
+
+    def test_fa3_old_return_form(self):
+        env = dict(os.environ, STANDIN_FA3_RETURNS_LSE="1")
+        rc, lines, err = run(job(backends=["flash3"]), env=env)
+        self.assertEqual(rc, 0, err)
+        for r in results(lines).values():
+            self.assertEqual(r["status"], "ok", r)
+
+    def test_bf16_on_cpu(self):
+        rc, lines, err = run(job(dtype="bf16", workloads=TINY[:1], backends=["sdpa_math", "quad", "flash2"]))
+        self.assertEqual(rc, 0, err)
+        for r in results(lines).values():
+            self.assertEqual(r["status"], "ok", r)
+            self.assertGreater(r["rel_error"], 0)  # bf16 rounding shows
+            self.assertLess(r["rel_error"], 1e-2)
+
+    def _start(self, backend_module):
+        j = job(backends=["sdpa_math"], workloads=TINY[:1],
+                python_backends=[{"id": "t_bad", "module": backend_module, "function": "attn"}])
+        p = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True)
+        self.addCleanup(p.stdout.close)
+        p.stdin.write(json.dumps(j) + "\n")
+        p.stdin.close()
+        return p
+
+    def _read_until_start(self, p, backend, timeout=60):
+        # A reader thread, not select(): the pipe's text buffer may already hold the line.
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in p.stdout] and None, daemon=True).start()
+        seen = []
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                e = json.loads(lines.get(timeout=1.0))
+            except queue.Empty:
+                if p.poll() is not None:
+                    break
+                continue
+            seen.append(e)
+            if e["event"] == "start" and e["backend"] == backend:
+                return seen, lines
+        self.fail(f"no start for {backend}; saw {seen}")
+
+    def test_hang_leaves_start_and_a_live_process(self):
+        p = self._start("standin_hang")
+        try:
+            seen, _ = self._read_until_start(p, "t_bad")
+            self.assertEqual(results(seen)[("sdpa_math", "tiny-flat")]["status"], "ok")
+            time.sleep(3)
+            self.assertIsNone(p.poll(), "the worker must still be running: the parent kills it")
+        finally:
+            p.kill()
+            p.wait()
+
+    def test_crash_dies_after_its_start(self):
+        p = self._start("standin_crash")
+        try:
+            _, lines = self._read_until_start(p, "t_bad")
+            rc = p.wait(timeout=60)
+            time.sleep(0.5)  # let the reader drain the pipe
+            rest = []
+            while not lines.empty():
+                rest.append(lines.get())
+        finally:
+            if p.poll() is None:
+                p.kill()
+        self.assertEqual(rest, [], "nothing after the start of the measurement that crashed")
+        self.assertEqual(rc, -signal.SIGABRT)
+
+
+class GpuWorker(unittest.TestCase):
+    def test_sdpa_kernels_on_cuda(self):
+        shapes = [workload("gpu-flat", heads=8, head_dim=64, q_len=1024, kv_len=1024),
+                  workload("gpu-bhld", layout="bhld", batch=1, heads=8, head_dim=128, q_len=1024, kv_len=77)]
+        rc, lines, err = run(job(cpu=False, dtype="bf16", workloads=shapes,
+                                 backends=["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
+                                           "split", "quad"], max_seconds_per_measurement=1.0))
+        if rc == 2 and lines and lines[0]["event"] == "error":
+            raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(lines[0]["compute_capability"], r"^\d+\.\d+$")
+        for (b, s), r in results(lines).items():
+            self.assertIn(r["status"], ("ok", "unsupported"), r)
+            if r["status"] == "ok":
+                self.assertGreater(r["median_ms"], 0)
+                self.assertGreater(r["peak_mem_bytes"], 0, r)
+                self.assertLess(r["rel_error"], 1e-2, r)
+        self.assertEqual(results(lines)[("sdpa_comfy", "gpu-flat")]["status"], "ok")
+
+
+if __name__ == "__main__":
+    WORKER, STANDINS = sys.argv[1], sys.argv[2]
+    argv = [sys.argv[0]] + sys.argv[3:]
+    prog = unittest.main(argv=argv, exit=False, verbosity=2)
+    r = prog.result
+    if r.testsRun and len(r.skipped) == r.testsRun:
+        sys.exit(77)  # CTest: SKIP_RETURN_CODE
+    sys.exit(0 if r.wasSuccessful() else 1)

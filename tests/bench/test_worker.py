@@ -242,6 +242,29 @@ class GpuWorker(unittest.TestCase):
                 self.assertLess(r["rel_error"], 1e-2, r)
         self.assertEqual(results(lines)[("sdpa_comfy", "gpu-flat")]["status"], "ok")
 
+    def test_python_standins_on_cuda(self):
+        # The adapters and DLPack sharing on CUDA tensors, with the stand-ins computing in torch.
+        shapes = [workload("gpu-flat", heads=4, head_dim=64, q_len=512, kv_len=512),
+                  workload("gpu-bhld", layout="bhld", batch=1, heads=4, head_dim=64, q_len=512, kv_len=77)]
+        extra = [{"id": "t_nan", "module": "standin_nan", "function": "attn"}]
+        rc, lines, err = run(job(cpu=False, dtype="bf16", workloads=shapes, python_backends=extra,
+                                 backends=["flash2", "flash3", "sage", "xformers", "t_nan"],
+                                 max_seconds_per_measurement=0.5))
+        if rc == 2 and lines and lines[0]["event"] == "error":
+            raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
+        self.assertEqual(rc, 0, err)
+        h = hello(lines)
+        for b in ("flash2", "flash3", "sage", "xformers"):
+            self.assertTrue(h[b]["installed"], h[b])
+        res = results(lines)
+        for (b, s), r in res.items():
+            if b == "t_nan":
+                self.assertEqual(r["status"], "rejected", r)
+                continue
+            self.assertEqual(r["status"], "ok", r)
+            self.assertGreater(r["median_ms"], 0)
+            self.assertGreater(r["peak_mem_bytes"], 0, r)
+
 
 if __name__ == "__main__":
     WORKER, STANDINS = sys.argv[1], sys.argv[2]

@@ -230,9 +230,14 @@ Measurement measure(Runner& runner, const Workload& w, const Reference* ref, con
   m.shape = w.id;
   const auto t_begin = Clock::now();
   try {
-    // 1. First call (module loads, cuDNN plans), shape and numerical check.
+    // 1. First call (module loads, cuDNN plans), its peak memory over what the inputs hold,
+    // shape and numerical check. One call only: a video shape costs hundreds of ms a call.
+    dev.sync();
+    const std::int64_t base = dev.allocated();
+    dev.reset_peak();
     at::Tensor out = runner.output();
     dev.sync();
+    m.peak_mem_bytes = std::max<std::int64_t>(0, dev.peak() - base);
     const std::vector<int64_t> want{w.batch, w.q_len, static_cast<int64_t>(w.heads) * w.head_dim};
     if (out.sizes().vec() != want) {
       m.status = Status::failed;
@@ -252,17 +257,10 @@ Measurement measure(Runner& runner, const Workload& w, const Reference* ref, con
       }
     }
     out = at::Tensor();
-    // 2. Peak memory of one call, over what the inputs already hold.
-    dev.sync();
-    const std::int64_t base = dev.allocated();
-    dev.reset_peak();
-    runner.issue(0);
-    dev.sync();
-    m.peak_mem_bytes = std::max<std::int64_t>(0, dev.peak() - base);
-    // 3. Warm-up, synchronised per call, to size the batches.
+    // 2. Warm-up, synchronised per call, to size the batches.
     std::vector<double> warm, warm_issue;
     const auto t_warm = Clock::now();
-    while (warm.size() < 2 || (seconds_since(t_warm) < 0.03 && warm.size() < 50)) {
+    while (warm.empty() || (seconds_since(t_warm) < 0.03 && warm.size() < 50)) {
       const auto t0 = Clock::now();
       runner.issue(static_cast<int>(warm.size()) % runner.input_sets());
       warm_issue.push_back(seconds_since(t0) * 1e3);
@@ -272,7 +270,7 @@ Measurement measure(Runner& runner, const Workload& w, const Reference* ref, con
     }
     const double est_ms = std::max(stats::median(warm), 1e-3);
     const int batch = std::clamp(static_cast<int>(std::lround(opt.target_batch_ms / est_ms)), 1, opt.max_batch);
-    // 4. Samples: each is `batch` calls back to back between two events, queued behind a spin
+    // 3. Samples: each is `batch` calls back to back between two events, queued behind a spin
     // kernel so that host launch cost cannot leave gaps (GPU time), while the host clock times
     // the issuing of the same calls (host time).
     StoppingParams sp;

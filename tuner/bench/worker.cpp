@@ -10,7 +10,7 @@
 
 #ifdef AUTOTUNE_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
-#include <ATen/cuda/detail/CUDAHooks.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <cuda_runtime_api.h>
 #endif
 

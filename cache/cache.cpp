@@ -1,9 +1,13 @@
 #include "cache.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <nlohmann/json.hpp>
 
+#include "cache/records.h"
 #include "tuner/text.h"
 
 namespace autotune {
@@ -36,8 +40,10 @@ CREATE TABLE decisions(
 )sql",
 };
 
-// Why the file at `db` cannot be used, or empty. Brings an older schema up to date.
-std::string check_and_migrate(SQLite::Database& db) {
+// Why the file at `db` cannot be used, or empty; `state` says which kind of problem. Brings an
+// older schema up to date unless `read_only`.
+std::string check_file(SQLite::Database& db, bool read_only, FileState& state) {
+  state = FileState::corrupt;
   // quick_check reads every page: it is what catches truncation and torn writes. On a cache of a
   // few hundred rows it costs well under a millisecond (results/boot-benchmark.md).
   const std::string check = db.execAndGet("PRAGMA quick_check").getString();
@@ -45,10 +51,16 @@ std::string check_and_migrate(SQLite::Database& db) {
   const int version = db.execAndGet("PRAGMA user_version").getInt();
   const int app_id = db.execAndGet("PRAGMA application_id").getInt();
   const int tables = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
-  if (app_id != Cache::kApplicationId && (app_id != 0 || version != 0 || tables != 0))
+  if (app_id != Cache::kApplicationId && (app_id != 0 || version != 0 || tables != 0)) {
+    state = FileState::foreign;
     return "foreign (an SQLite file this tool did not create: application_id " + std::to_string(app_id) + ")";
-  if (version > Cache::kSchemaVersion)
+  }
+  if (version > Cache::kSchemaVersion) {
+    state = FileState::newer;
     return "newer schema " + std::to_string(version) + " than this tool's " + std::to_string(Cache::kSchemaVersion);
+  }
+  if (version < Cache::kSchemaVersion && read_only) return "schema " + std::to_string(version) + " (incomplete file)";
+  state = FileState::ok;
   if (version < Cache::kSchemaVersion) {
     SQLite::Transaction transaction(db);
     for (int v = version; v < Cache::kSchemaVersion; ++v) db.exec(kMigrations[static_cast<std::size_t>(v)]);
@@ -67,7 +79,202 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path) {
   return db;
 }
 
+CacheKey key_of(SQLite::Statement& q, int first) {
+  CacheKey k;
+  k.gpu_name = q.getColumn(first).getString();
+  k.compute_capability = q.getColumn(first + 1).getString();
+  k.sm_count = q.getColumn(first + 2).getInt();
+  k.memory_mib = static_cast<std::uint64_t>(q.getColumn(first + 3).getInt64());
+  k.driver = q.getColumn(first + 4).getString();
+  k.cuda_runtime = q.getColumn(first + 5).getString();
+  k.torch = q.getColumn(first + 6).getString();
+  k.workloads_version = q.getColumn(first + 7).getString();
+  k.harness_version = q.getColumn(first + 8).getString();
+  return k;
+}
+
+constexpr const char* kKeyColumns =
+    "e.gpu_name, e.compute_capability, e.sm_count, e.memory_mib, e.driver, e.cuda_runtime, e.torch, "
+    "e.workloads_version, e.harness_version";
+
+// Reads every record (or those of one key) from a checked file. A row this tool cannot parse (a
+// status or mechanism it does not know) is left out: a newer tool wrote it.
+RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only) {
+  RecordSet out;
+  const std::string where = only ? " WHERE e.key = ?" : "";
+  {
+    SQLite::Statement q(db, std::string("SELECT ") + kKeyColumns +
+                                ", m.backend, m.backend_version, m.shape, m.status, m.reason, m.median_ms, m.spread, "
+                                "m.host_ms, m.samples, m.peak_mem_bytes, m.rel_error, m.measured_at "
+                                "FROM measurements m JOIN environments e ON e.id = m.env_id" + where);
+    if (only) q.bind(1, only->canonical());
+    while (q.executeStep()) {
+      MeasurementRecord r;
+      r.key = key_of(q, 0);
+      r.m.backend = q.getColumn(9).getString();
+      r.m.backend_version = q.getColumn(10).getString();
+      r.m.shape = q.getColumn(11).getString();
+      try {
+        r.m.status = parse_status(q.getColumn(12).getString());
+      } catch (const std::invalid_argument&) {
+        continue;
+      }
+      r.m.reason = q.getColumn(13).getString();
+      r.m.median_ms = q.getColumn(14).getDouble();
+      r.m.spread = q.getColumn(15).getDouble();
+      r.m.host_ms = q.getColumn(16).getDouble();
+      r.m.samples = q.getColumn(17).getInt();
+      r.m.peak_mem_bytes = q.getColumn(18).getInt64();
+      r.m.rel_error = q.getColumn(19).getDouble();
+      r.measured_at = normalise_timestamp(q.getColumn(20).getString());
+      out.add(std::move(r));
+    }
+  }
+  SQLite::Statement q(db, std::string("SELECT ") + kKeyColumns +
+                              ", d.backends, d.mechanism, d.reason, d.default_backend, d.routes, d.decided_at "
+                              "FROM decisions d JOIN environments e ON e.id = d.env_id" + where);
+  if (only) q.bind(1, only->canonical());
+  while (q.executeStep()) {
+    DecisionRecord r;
+    r.key = key_of(q, 0);
+    r.backends = q.getColumn(9).getString();
+    const auto mechanism = parse_mechanism(q.getColumn(10).getString());
+    if (!mechanism) continue;
+    r.decision.mechanism = *mechanism;
+    r.decision.source = Source::cache;
+    r.decision.reason = q.getColumn(11).getString();
+    r.decision.default_backend = q.getColumn(12).getString();
+    try {
+      r.decision.routes = nlohmann::json::parse(q.getColumn(13).getString()).get<std::vector<Route>>();
+    } catch (const std::exception&) {
+      continue;
+    }
+    r.decided_at = normalise_timestamp(q.getColumn(14).getString());
+    out.add(std::move(r));
+  }
+  return out;
+}
+
+void fsync_path(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) throw fs::filesystem_error("open for fsync", path, std::error_code(errno, std::generic_category()));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw fs::filesystem_error("fsync", path, std::error_code(err, std::generic_category()));
+}
+
 }  // namespace
+
+std::string_view to_string(FileState s) {
+  switch (s) {
+    case FileState::ok: return "ok";
+    case FileState::missing: return "missing";
+    case FileState::corrupt: return "corrupt";
+    case FileState::foreign: return "foreign";
+    case FileState::newer: return "newer";
+  }
+  return "corrupt";
+}
+
+Snapshot read_snapshot(const fs::path& path, const std::optional<CacheKey>& only) {
+  Snapshot s;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) {
+    s.state = FileState::missing;
+    s.problem = "missing (" + ec.message() + ")";
+    return s;
+  }
+  if (size == 0) {  // SQLite would treat it as an empty database
+    s.state = FileState::corrupt;
+    s.problem = "corrupt (empty file)";
+    return s;
+  }
+  try {
+    // immutable=1: no locks, no journal, no change detection; the file never changes after its rename.
+    SQLite::Database db("file:" + path.string() + "?immutable=1", SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+    s.problem = check_file(db, true, s.state);
+    if (!s.problem.empty()) return s;
+    s.records = std::make_unique<RecordSet>(read_records(db, only));
+  } catch (const std::exception& e) {
+    s.state = fs::exists(path, ec) ? FileState::corrupt : FileState::missing;
+    s.problem = std::string(s.state == FileState::missing ? "missing (" : "unreadable (") + e.what() + ")";
+    s.records.reset();
+  }
+  return s;
+}
+
+void write_snapshot(const fs::path& path, const RecordSet& records) {
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    // A temporary until renamed: a crash leaves garbage that nobody reads, so no journal is needed.
+    db.exec("PRAGMA journal_mode = OFF");
+    db.exec("PRAGMA synchronous = OFF");  // the fsync below covers the whole file
+    SQLite::Transaction t(db);
+    for (const char* step : kMigrations) db.exec(step);
+    db.exec("PRAGMA application_id = " + std::to_string(Cache::kApplicationId));
+    db.exec("PRAGMA user_version = " + std::to_string(Cache::kSchemaVersion));
+    std::map<std::string, std::int64_t> env_ids;
+    const auto env = [&](const CacheKey& k) {
+      const std::string c = k.canonical();
+      if (auto it = env_ids.find(c); it != env_ids.end()) return it->second;
+      SQLite::Statement q(db,
+                          "INSERT INTO environments(key, gpu_name, compute_capability, sm_count, memory_mib, driver, "
+                          "cuda_runtime, torch, workloads_version, harness_version, created_at) "
+                          "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+      q.bind(1, c);
+      q.bind(2, k.gpu_name);
+      q.bind(3, k.compute_capability);
+      q.bind(4, k.sm_count);
+      q.bind(5, static_cast<std::int64_t>(k.memory_mib));
+      q.bind(6, k.driver);
+      q.bind(7, k.cuda_runtime);
+      q.bind(8, k.torch);
+      q.bind(9, k.workloads_version);
+      q.bind(10, k.harness_version);
+      q.bind(11, now_timestamp());
+      q.exec();
+      return env_ids[c] = db.getLastInsertRowid();
+    };
+    SQLite::Statement qm(db,
+                         "INSERT INTO measurements(env_id, backend, backend_version, shape, status, reason, median_ms, "
+                         "spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    for (const auto& [id, r] : records.measurements) {
+      qm.reset();
+      qm.bind(1, env(r.key));
+      qm.bind(2, r.m.backend);
+      qm.bind(3, r.m.backend_version);
+      qm.bind(4, r.m.shape);
+      qm.bind(5, std::string(to_string(r.m.status)));
+      qm.bind(6, r.m.reason);
+      qm.bind(7, r.m.median_ms);
+      qm.bind(8, r.m.spread);
+      qm.bind(9, r.m.host_ms);
+      qm.bind(10, r.m.samples);
+      qm.bind(11, static_cast<std::int64_t>(r.m.peak_mem_bytes));
+      qm.bind(12, r.m.rel_error);
+      qm.bind(13, r.measured_at);
+      qm.exec();
+    }
+    SQLite::Statement qd(db,
+                         "INSERT INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, decided_at) "
+                         "VALUES(?,?,?,?,?,?,?)");
+    for (const auto& [id, r] : records.decisions) {
+      qd.reset();
+      qd.bind(1, env(r.key));
+      qd.bind(2, r.backends);
+      qd.bind(3, std::string(to_string(r.decision.mechanism)));
+      qd.bind(4, r.decision.reason);
+      qd.bind(5, r.decision.default_backend);
+      qd.bind(6, nlohmann::json(r.decision.routes).dump());
+      qd.bind(7, r.decided_at);
+      qd.exec();
+    }
+    t.commit();
+  }
+  fsync_path(path, O_RDONLY);
+}
 
 std::string CacheKey::canonical() const {
   return "gpu=" + gpu_name + "|cc=" + compute_capability + "|sms=" + std::to_string(sm_count) +
@@ -114,7 +321,8 @@ Cache::Opened Cache::open(const fs::path& path) {
     std::string problem;
     try {
       auto db = open_database(path);
-      problem = check_and_migrate(*db);
+      FileState state;
+      problem = check_file(*db, false, state);
       if (problem.empty()) {
         result.cache.reset(new Cache(path, std::move(db)));
         return result;
@@ -191,7 +399,7 @@ void Cache::put_measurement(const CacheKey& key, const Measurement& m) {
   q.bind(10, m.samples);
   q.bind(11, static_cast<std::int64_t>(m.peak_mem_bytes));
   q.bind(12, m.rel_error);
-  q.bind(13, utc_timestamp());
+  q.bind(13, now_timestamp());
   q.exec();
   transaction.commit();
 }
@@ -234,7 +442,7 @@ void Cache::put_decision(const CacheKey& key, const std::string& backends, const
   q.bind(4, d.reason);
   q.bind(5, d.default_backend);
   q.bind(6, nlohmann::json(d.routes).dump());
-  q.bind(7, utc_timestamp());
+  q.bind(7, now_timestamp());
   q.exec();
   transaction.commit();
 }
@@ -277,6 +485,57 @@ std::vector<CacheKey> Cache::keys() const {
     out.push_back(std::move(k));
   }
   return out;
+}
+
+RecordSet Cache::records(const std::optional<CacheKey>& only) const { return read_records(*db_, only); }
+
+void Cache::write(const MeasurementRecord& r) {
+  const std::int64_t env = ensure_env(r.key);
+  SQLite::Statement q(*db_,
+                      "INSERT OR REPLACE INTO measurements(env_id, backend, backend_version, shape, status, reason, "
+                      "median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, env);
+  q.bind(2, r.m.backend);
+  q.bind(3, r.m.backend_version);
+  q.bind(4, r.m.shape);
+  q.bind(5, std::string(to_string(r.m.status)));
+  q.bind(6, r.m.reason);
+  q.bind(7, r.m.median_ms);
+  q.bind(8, r.m.spread);
+  q.bind(9, r.m.host_ms);
+  q.bind(10, r.m.samples);
+  q.bind(11, static_cast<std::int64_t>(r.m.peak_mem_bytes));
+  q.bind(12, r.m.rel_error);
+  q.bind(13, r.measured_at);
+  q.exec();
+}
+
+void Cache::write(const DecisionRecord& r) {
+  const std::int64_t env = ensure_env(r.key);
+  SQLite::Statement q(*db_,
+                      "INSERT OR REPLACE INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, "
+                      "decided_at) VALUES(?,?,?,?,?,?,?)");
+  q.bind(1, env);
+  q.bind(2, r.backends);
+  q.bind(3, std::string(to_string(r.decision.mechanism)));
+  q.bind(4, r.decision.reason);
+  q.bind(5, r.decision.default_backend);
+  q.bind(6, nlohmann::json(r.decision.routes).dump());
+  q.bind(7, r.decided_at);
+  q.exec();
+}
+
+int Cache::merge_in(const RecordSet& incoming) {
+  SQLite::Transaction transaction(*db_);
+  RecordSet held = read_records(*db_, std::nullopt);
+  int written = 0;
+  for (const auto& [id, r] : incoming.measurements)
+    if (held.add(r)) write(r), ++written;
+  for (const auto& [id, r] : incoming.decisions)
+    if (held.add(r)) write(r), ++written;
+  transaction.commit();
+  return written;
 }
 
 }  // namespace autotune

@@ -20,6 +20,10 @@ class Database;
 
 namespace autotune {
 
+struct RecordSet;
+struct MeasurementRecord;
+struct DecisionRecord;
+
 // What a measurement depends on, besides the backend's own version (which is on each row, so
 // upgrading one library re-tunes only that library). DESIGN.md, Cache.
 struct CacheKey {
@@ -70,14 +74,38 @@ class Cache {
 
   std::vector<CacheKey> keys() const;
 
+  // Every record with its timestamps, or those of one key (cache/records.h).
+  RecordSet records(const std::optional<CacheKey>& only = std::nullopt) const;
+  // Stores each record of `incoming` that is new here or wins over the copy held (the merge rule
+  // of records.h), in one transaction; returns how many were written. Throws SQLite::Exception.
+  int merge_in(const RecordSet& incoming);
+
  private:
   Cache(std::filesystem::path path, std::unique_ptr<SQLite::Database> db);
   std::optional<std::int64_t> find_env(const CacheKey& key) const;
   std::int64_t ensure_env(const CacheKey& key);
+  void write(const MeasurementRecord& r);
+  void write(const DecisionRecord& r);
 
   std::filesystem::path path_;
   std::unique_ptr<SQLite::Database> db_;
 };
+
+// A cache file read without locks: opened read-only as immutable (SQLite then takes no lock and
+// keeps no journal), which is right for published files because nobody writes them after their
+// rename. `state` says why the records could not be read.
+enum class FileState { ok, missing, corrupt, foreign, newer };
+std::string_view to_string(FileState s);
+struct Snapshot {
+  FileState state = FileState::ok;
+  std::string problem;  // empty when ok
+  std::unique_ptr<RecordSet> records;  // set when ok
+};
+Snapshot read_snapshot(const std::filesystem::path& path, const std::optional<CacheKey>& only = std::nullopt);
+
+// Writes `records` into a new file at `path` (which must not exist) with the current schema, and
+// fsyncs it. No journal: the file is a temporary until its caller renames it. Throws.
+void write_snapshot(const std::filesystem::path& path, const RecordSet& records);
 
 // Renames `path` to `path.<tag>-<UTC time>[-n]` and returns the new name. Throws filesystem_error.
 std::filesystem::path set_aside(const std::filesystem::path& path, const std::string& tag);

@@ -2,6 +2,7 @@
 // detect -> fingerprint -> override? -> cache hit? -> tuning -> static table -> outputs.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -25,7 +26,15 @@ using Tuner = std::function<std::optional<Decision>(const GpuInfo& gpu, const Fi
 
 struct BootOptions {
   std::filesystem::path venv = "/workspace/venv";
-  std::filesystem::path cache_path;
+  std::filesystem::path cache_path;     // this pod's local SQLite file (never on a network volume)
+  // The fleet's shared directory (<cache-dir>, on the network volume): published files and
+  // leases (cache/README.md). Empty: this pod's local file only, no sharing.
+  std::filesystem::path shared_dir;
+  // On a miss while another pod holds the key's lease: how long to wait for its published
+  // decision before the static table decides (the next boot picks the result up).
+  std::chrono::milliseconds wait_for_fleet{30000};
+  std::chrono::milliseconds lease_ttl{60000};
+  std::chrono::milliseconds fleet_poll{250};
   std::filesystem::path env_settings;   // empty: <venv>/.env_settings
   std::filesystem::path decision_file;  // empty: <venv>/.attention_decision.json
   DetectOptions detect;

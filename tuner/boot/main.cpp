@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cache/commands.h"
 #include "tuner/boot/boot.h"
 #include "tuner/boot/outputs.h"
 #include "tuner/boot/report.h"
@@ -119,6 +120,8 @@ int main(int argc, char** argv) {
   autotune::BootOptions o;
   std::string venv = "/workspace/venv";
   std::string cache_dir = "/workspace/.autotune";
+  std::string local_dir = "/var/tmp/comfyui-attention-autotune";
+  double wait_for_fleet_s = 30;
   std::string env_settings, decision_file, simulate;
   std::string nvml_library = "libnvidia-ml.so.1";
   std::string worker, workloads_dir, workload_set = "default", format = "text";
@@ -128,6 +131,13 @@ int main(int argc, char** argv) {
 
   app.add_option("--venv", venv, "ComfyUI virtual environment to fingerprint")->envname("AUTOTUNE_VENV")->capture_default_str();
   app.add_option("--cache-dir", cache_dir, "Directory of the measurement cache")->envname("AUTOTUNE_CACHE_DIR")->capture_default_str();
+  app.add_option("--local-dir", local_dir,
+                 "This pod's own cache directory, on local disk, never on a network volume (cache/README.md)")
+      ->envname("AUTOTUNE_LOCAL_DIR")->capture_default_str();
+  app.add_option("--wait-for-fleet", wait_for_fleet_s,
+                 "Seconds to wait for another pod that is tuning the same GPU and software before the static table "
+                 "decides (0: do not wait)")
+      ->envname("AUTOTUNE_WAIT_FOR_FLEET")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--env-settings", env_settings, "Where to write the shell settings [default: <venv>/.env_settings]");
   app.add_option("--decision-file", decision_file,
                  "Where to write the JSON decision [default: <venv>/.attention_decision.json]");
@@ -154,6 +164,29 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print warnings only, not the summary block");
   auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
   detect_cmd->add_flag("--json", json, "Print one JSON document");
+  // `autotune cache ...`: cache/commands.h; exit codes there (0 done, 1 problems found, 2 usage).
+  auto* cache_cmd = app.add_subcommand("cache", "Inspect and maintain the cache (cache/README.md)")->require_subcommand(1);
+  std::string cache_key, cache_file = "-";
+  int prune_min_age_s = 3600;
+  bool prune_dry_run = false;
+  auto* cache_list = cache_cmd->add_subcommand("list", "Keys in the cache (this pod's and the fleet's), with counts");
+  cache_list->add_flag("--json", json, "Print one JSON document");
+  auto* cache_show = cache_cmd->add_subcommand("show", "Records of one key [default: this GPU and venv]");
+  cache_show->add_option("--key", cache_key, "Key hash (or a prefix) from `autotune cache list`");
+  cache_show->add_flag("--json", json, "Print the records as an export document");
+  auto* cache_verify = cache_cmd->add_subcommand("verify", "Check every file under the cache dirs; set aside what is damaged");
+  cache_verify->add_flag("--json", json, "Print one JSON document");
+  auto* cache_prune = cache_cmd->add_subcommand("prune", "Compact each key's published files into one; remove old temporaries and leases");
+  cache_prune->add_option("--min-age", prune_min_age_s, "Seconds a temporary or an expired lease must be old to go")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cache_prune->add_flag("--dry-run", prune_dry_run, "Say what would be removed; change nothing");
+  auto* cache_export = cache_cmd->add_subcommand("export", "Write every record (merged) as JSON");
+  cache_export->add_option("-o,--output", cache_file, "File to write ('-': stdout)")->capture_default_str();
+  auto* cache_import = cache_cmd->add_subcommand("import", "Read an export into this pod's cache and publish it to the fleet");
+  cache_import->add_option("file", cache_file, "Export document ('-': stdin)")->required();
+  // The top-level options (--cache-dir, --local-dir, --simulate-gpu, ...) may follow the subcommand.
+  cache_cmd->fallthrough();
+  for (auto* sub : {cache_list, cache_show, cache_verify, cache_prune, cache_export, cache_import}) sub->fallthrough();
   app.footer("Environment: COMFYUI_ATTENTION_MECHANISM=" + autotune::mechanism_names("|") +
              "|auto overrides the choice; CUDA_VISIBLE_DEVICES is honoured.\n"
              "Exit codes: 0 configured, 1 the settings could not be written, 2 usage error.");
@@ -168,7 +201,9 @@ int main(int argc, char** argv) {
   }
 
   o.venv = venv;
-  o.cache_path = std::filesystem::path(cache_dir) / "cache.sqlite";
+  o.cache_path = std::filesystem::path(local_dir) / "cache.sqlite";
+  o.shared_dir = cache_dir;
+  o.wait_for_fleet = std::chrono::milliseconds(static_cast<long long>(wait_for_fleet_s * 1000));
   o.env_settings = env_settings;
   o.decision_file = decision_file;
   if (!simulate.empty()) o.detect.simulate = simulate;
@@ -215,7 +250,7 @@ int main(int argc, char** argv) {
       if (!gpu.simulated) t.gpu_uuid = gpu.uuid;
       t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
       t.policy.exclude_quantized = exclude_quantized;
-      t.worker_log = std::filesystem::path(cache_dir) / "worker.log";
+      t.worker_log = std::filesystem::path(local_dir) / "worker.log";  // pod-local: pods share cache_dir
       if (!quiet) t.log = [](const std::string& line) { std::cerr << "autotune: " << line << "\n"; };
       auto outcome = autotune::tune(t, fp, cache, key);
       if (!outcome.decision) warnings.push_back("tuning did not decide: " + outcome.reason);
@@ -227,6 +262,24 @@ int main(int argc, char** argv) {
 
   try {
     if (*detect_cmd) return detect(o, json);
+    if (*cache_cmd) {
+      const autotune::CacheCommandContext c{o.shared_dir, o.cache_path, std::cout, std::cerr};
+      if (*cache_list) return autotune::cache_list(c, json);
+      if (*cache_verify) return autotune::cache_verify(c, json);
+      if (*cache_prune) return autotune::cache_prune(c, std::chrono::seconds(prune_min_age_s), prune_dry_run);
+      if (*cache_export) return autotune::cache_export(c, cache_file);
+      if (*cache_import) return autotune::cache_import(c, cache_file);
+      std::optional<autotune::CacheKey> current;
+      if (cache_key.empty()) {
+        const auto detection = autotune::detect_gpus(o.detect);
+        if (!detection.gpus.empty())
+          current = autotune::make_cache_key(detection.gpus.front(), autotune::read_fingerprint(o.venv),
+                                             o.workloads_version, o.harness_version);
+      }
+      return autotune::cache_show(c, cache_key, current, json);
+    }
+    autotune::PolicyOptions policy;
+    policy.exclude_quantized = exclude_quantized;
     autotune::PolicyOptions policy;
     policy.exclude_quantized = exclude_quantized;
     if (want_report) return report(o, workloads, format, policy);

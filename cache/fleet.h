@@ -1,0 +1,44 @@
+// The cache as a fleet sees it: this pod's local SQLite file plus the files pods published to the
+// shared directory, merged by the rule of records.h, with records that cannot apply here left out.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cache/cache.h"
+#include "cache/records.h"
+
+namespace autotune {
+
+inline std::filesystem::path published_dir(const std::filesystem::path& shared) { return shared / "published"; }
+inline std::filesystem::path leases_dir(const std::filesystem::path& shared) { return shared / "leases"; }
+
+// The lease name for a (key, backends) pair: one tuning per pair.
+std::string lease_name(const CacheKey& key, const std::string& backends);
+
+// Removes from `records` what is impossible or, when `env` is given, claims a backend that is not
+// installed here. One warning per call naming `source`, the count and the first reason.
+void drop_invalid(RecordSet& records, const Fingerprint* env, const std::string& source,
+                  std::vector<std::string>& warnings);
+
+// The decision for (key, backends): the local file's and the published files' copies, merged,
+// validated against `env`. `shared` empty: the local file only.
+std::optional<Decision> fleet_decision(Cache* local, const std::filesystem::path& shared, const CacheKey& key,
+                                       const std::string& backends, const Fingerprint& env,
+                                       std::vector<std::string>& warnings);
+
+// Everything: the local file (if any) and every published file, merged; impossible records left
+// out (no venv check: a fleet's records may be for other venvs).
+RecordSet fleet_records(Cache* local, const std::filesystem::path& shared, std::vector<std::string>& warnings,
+                        const std::optional<CacheKey>& only = std::nullopt);
+
+// Publishes the local file's records of `key` to the shared directory, and compacts the key's
+// published files when there are more than `compact_above`. Returns warnings; never throws
+// (a failed publish costs other pods a re-tune, not this boot its decision).
+std::vector<std::string> publish_key(Cache& local, const std::filesystem::path& shared, const CacheKey& key,
+                                     int compact_above = 8);
+
+}  // namespace autotune

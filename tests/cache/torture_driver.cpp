@@ -1,0 +1,54 @@
+// Publishes without end, for tests/cache/torture.py to kill at random moments: each round commits
+// one measurement to the pod's local file, then publishes the pod's records, and every fifth round
+// compacts the key's published files. It logs what is durable, after it is durable:
+//   "L <shape>" once the local commit returned; "P <shape>" once a publish holding it was renamed.
+// Usage: cache_torture_driver LOCAL_FILE SHARED_DIR LOG_FILE
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include "cache/cache.h"
+#include "cache/fleet.h"
+#include "cache/published.h"
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::cerr << "usage: cache_torture_driver LOCAL_FILE SHARED_DIR LOG_FILE\n";
+    return 2;
+  }
+  using namespace autotune;
+  const int log = ::open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const auto say = [&](const std::string& line) {
+    const std::string l = line + "\n";
+    if (::write(log, l.data(), l.size()) < 0) std::abort();
+  };
+  auto opened = Cache::open(argv[1]);
+  for (const auto& w : opened.warnings) std::cerr << "warning: " << w << "\n";
+  if (!opened.cache) return 1;
+  CacheKey key;
+  key.gpu_name = "NVIDIA H100 80GB HBM3";
+  key.compute_capability = "9.0";
+  key.torch = "2.11.0+cu130";
+  key.workloads_version = "torture";
+  for (int round = 0;; ++round) {
+    Measurement m;
+    m.backend = "sdpa_cudnn";
+    m.backend_version = "2.11.0+cu130";
+    m.shape = "s" + std::to_string(::getpid()) + "-" + std::to_string(round);
+    m.status = Status::ok;
+    m.median_ms = 0.1 + round * 0.001;
+    m.samples = 10;
+    opened.cache->put_measurement(key, m);
+    say("L " + m.shape);
+    const auto w = publish_key(*opened.cache, argv[2], key, /*compact_above=*/1000000);
+    for (const auto& line : w) std::cerr << "warning: " << line << "\n";
+    if (w.empty()) say("P " + m.shape);
+    if (round % 5 == 4) {
+      PruneOptions o;
+      const auto r = prune(published_dir(argv[2]), o, key_hash(key));
+      for (const auto& line : r.warnings) std::cerr << "warning: " << line << "\n";
+    }
+  }
+}

@@ -28,6 +28,13 @@ std::string metadata_field(const std::string& text, std::string_view key) {
   return {};
 }
 
+// "python3.12" -> {3, 12}; compared as numbers, since "python3.9" sorts after "python3.12" as text.
+std::vector<long long> python_folder_version(const std::string& folder) {
+  std::vector<long long> out;
+  for (std::string_view part : split(std::string_view(folder).substr(6), '.')) out.push_back(parse_int(part).value_or(-1));
+  return out;
+}
+
 // lib/python3.X/site-packages, or lib64/...; the newest if there are several.
 fs::path find_site_packages(const fs::path& venv) {
   fs::path best;
@@ -36,7 +43,8 @@ fs::path find_site_packages(const fs::path& venv) {
     for (const auto& entry : fs::directory_iterator(venv / lib, ec)) {
       const std::string name = entry.path().filename().string();
       if (starts_with(name, "python") && fs::is_directory(entry.path() / "site-packages", ec) &&
-          (best.empty() || name > best.parent_path().filename().string()))
+          (best.empty() ||
+           python_folder_version(name) > python_folder_version(best.parent_path().filename().string())))
         best = entry.path() / "site-packages";
     }
     if (!best.empty()) return best;

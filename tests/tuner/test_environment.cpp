@@ -112,3 +112,18 @@ TEST(NormalisePackage, Pep503) {
 
 }  // namespace
 }  // namespace autotune
+
+namespace autotune {
+namespace {
+
+TEST(Fingerprint, NewestPythonWinsNumerically) {
+  // A venv re-created with a newer Python over an old one keeps both lib/python3.9 and
+  // lib/python3.12; "python3.9" sorts after "python3.12" as text, but 3.12 is the newer.
+  const Fingerprint fp = read_fingerprint(kVenvs / "two_pythons");
+  EXPECT_EQ(fp.site_packages, kVenvs / "two_pythons/lib/python3.12/site-packages");
+  EXPECT_EQ(fp.python_version, "3.12");
+  EXPECT_EQ(fp.packages.at("xformers"), "0.0.33");
+}
+
+}  // namespace
+}  // namespace autotune

@@ -141,7 +141,7 @@ class CpuWorker(unittest.TestCase):
             self.assertIn("needs >= 2.3", h["sdpa_cudnn"]["reason"])
             self.assertNotIn(("sdpa_cudnn", "tiny-flat"), res)
         else:  # cuDNN SDPA exists but has no CPU kernel
-            self.assertEqual(res[("sdpa_cudnn", "tiny-flat")]["status"], "unsupported")
+            self.assertEqual(res[("sdpa_cudnn", "tiny-flat")]["status"], "unsupported", res[("sdpa_cudnn", "tiny-flat")])
         self.assertEqual(h["sdpa_comfy"]["installed"], major >= 2)
         self.assertEqual(res[("sdpa_math", "tiny-flat")]["status"], "ok")
 

@@ -1,5 +1,8 @@
 // autotune: configures ComfyUI's attention at pod start. A thin CLI over run_boot().
+#include <unistd.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -8,9 +11,12 @@
 #include "cache/commands.h"
 #include "tuner/boot/boot.h"
 #include "tuner/boot/outputs.h"
+#include "tuner/boot/progress.h"
 #include "tuner/boot/report.h"
+#include "tuner/boot/report_html.h"
 #include "tuner/arch_table.h"
 #include "tuner/boot/tuning.h"
+#include "tuner/text.h"
 #include "tuner/workload.h"
 
 namespace {
@@ -85,7 +91,7 @@ int detect(const autotune::BootOptions& o, bool json) {
 }
 
 int report(const autotune::BootOptions& o, const std::vector<autotune::Workload>& workloads,
-           const std::string& format, const autotune::PolicyOptions& policy) {
+           const std::string& set, const std::string& format, const autotune::PolicyOptions& policy) {
   const auto detection = autotune::detect_gpus(o.detect);
   if (detection.gpus.empty()) {
     std::cerr << "autotune --report: " << detection.message << "\n";
@@ -101,13 +107,35 @@ int report(const autotune::BootOptions& o, const std::vector<autotune::Workload>
     for (auto& m : opened.cache->measurements(key))
       if (const auto v = autotune::backend_version(m.backend, fp); v.empty() || v == m.backend_version)
         rows.push_back(std::move(m));
-  const auto r = autotune::build_report(key, workloads, rows, autotune::comfyui_default(fp.installed("xformers")),
-                                        autotune::table_choice(&gpu, fp).mechanism, policy);
+  auto r = autotune::build_report(key, workloads, rows, autotune::comfyui_default(fp.installed("xformers")),
+                                  autotune::table_choice(&gpu, fp).mechanism, policy);
+  r.python = fp.python_version;
+  r.packages = fp.packages;
+  r.workload_set = set;
+  r.generated_at = autotune::utc_timestamp();
   if (format == "csv") std::cout << autotune::render_csv(r);
+  else if (format == "html") std::cout << autotune::render_html(r);
   else if (format == "markdown") std::cout << autotune::render_markdown(r);
   else if (format == "json") std::cout << autotune::report_json(r).dump(2) << "\n";
   else std::cout << autotune::render_text(r);
   return kConfigured;
+}
+
+// `autotune --json`: the decision as written to the decision file (read back, so it is the same
+// bytes' content), plus how long the boot took and what it wrote.
+nlohmann::json boot_json_document(const autotune::BootResult& result, const autotune::BootOptions& o) {
+  nlohmann::json doc;
+  const auto decision_file = autotune::decision_file_path(o);
+  if (std::find(result.written.begin(), result.written.end(), decision_file) != result.written.end()) {
+    std::ifstream in(decision_file);
+    doc = nlohmann::json::parse(in, nullptr, false);
+  }
+  if (!doc.is_object()) doc = autotune::decision_json(result);
+  doc["boot_ms"] = result.elapsed_ms;
+  nlohmann::json written = nlohmann::json::array();
+  for (const auto& p : result.written) written.push_back(p.string());
+  doc["written"] = written;
+  return doc;
 }
 
 }  // namespace
@@ -127,7 +155,7 @@ int main(int argc, char** argv) {
   std::string worker, workloads_dir, workload_set = "default", format = "text";
   std::vector<std::string> backends;
   double budget_s = 120;
-  bool want_report = false, quiet = false, json = false, no_tune = false, exclude_quantized = false;
+  bool want_report = false, quiet = false, json = false, boot_json = false, no_tune = false, exclude_quantized = false;
 
   app.add_option("--venv", venv, "ComfyUI virtual environment to fingerprint")->envname("AUTOTUNE_VENV")->capture_default_str();
   app.add_option("--cache-dir", cache_dir, "Directory of the measurement cache")->envname("AUTOTUNE_CACHE_DIR")->capture_default_str();
@@ -159,9 +187,12 @@ int main(int argc, char** argv) {
       ->envname("AUTOTUNE_EXCLUDE_QUANTIZED");
   app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
   app.add_option("--format", format, "Report format")
-      ->check(CLI::IsMember({"text", "csv", "markdown", "json"}))
+      ->check(CLI::IsMember({"text", "csv", "markdown", "json", "html"}))
       ->capture_default_str();
-  app.add_flag("-q,--quiet", quiet, "Print warnings only, not the summary block");
+  app.add_flag("-q,--quiet", quiet, "Print warnings only: no progress, no summary block");
+  app.add_flag("--json", boot_json,
+               "Print one JSON document on stdout (the decision file's content plus boot_ms and written); "
+               "logs go to stderr. With --report: the same as --format json");
   auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
   detect_cmd->add_flag("--json", json, "Print one JSON document");
   // `autotune cache ...`: cache/commands.h; exit codes there (0 done, 1 problems found, 2 usage).
@@ -189,7 +220,17 @@ int main(int argc, char** argv) {
   for (auto* sub : {cache_list, cache_show, cache_verify, cache_prune, cache_export, cache_import}) sub->fallthrough();
   app.footer("Environment: COMFYUI_ATTENTION_MECHANISM=" + autotune::mechanism_names("|") +
              "|auto overrides the choice; CUDA_VISIBLE_DEVICES is honoured.\n"
-             "Exit codes: 0 configured, 1 the settings could not be written, 2 usage error.");
+             "Progress: one updating line while tuning when stderr is a terminal, plain lines otherwise.\n"
+             "\n"
+             "Exit codes (tests/report/EXIT_CODES.md):\n"
+             "  0  configured: .env_settings and the decision file were written. Also when no usable GPU\n"
+             "     was found or tuning could not finish and the static table decided: ComfyUI is set up\n"
+             "     either way; the decision's \"source\" (see --json) says cache, tuning, table or override.\n"
+             "     --report, detect: the report or listing was printed.\n"
+             "  1  a decision was made but .env_settings could not be written (read-only venv, full disk).\n"
+             "  2  usage error: unknown flag or subcommand, bad --format, bad --simulate-gpu, unknown --set,\n"
+             "     unreadable --workloads, missing --worker. Nothing was written.\n"
+             "  autotune cache ...: 0 done, 1 problems found, 2 usage error.");
 
   try {
     app.parse(argc, argv);
@@ -251,8 +292,15 @@ int main(int argc, char** argv) {
       t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
       t.policy.exclude_quantized = exclude_quantized;
       t.worker_log = std::filesystem::path(local_dir) / "worker.log";  // pod-local: pods share cache_dir
-      if (!quiet) t.log = [](const std::string& line) { std::cerr << "autotune: " << line << "\n"; };
+      const char* columns = std::getenv("COLUMNS");
+      const auto width = columns ? autotune::parse_int(columns) : std::nullopt;
+      autotune::Progress progress(std::cerr, autotune::choose_display(isatty(STDERR_FILENO), std::getenv("TERM"), quiet),
+                                  t.budget, [] { return std::chrono::steady_clock::now(); },
+                                  width && *width > 0 ? static_cast<std::size_t>(*width) : 100);
+      t.log = [&progress](const std::string& line) { progress.log(line); };
+      t.progress = [&progress](const autotune::ProgressEvent& e) { progress.event(e); };
       auto outcome = autotune::tune(t, fp, cache, key);
+      progress.finish();
       if (!outcome.decision) warnings.push_back("tuning did not decide: " + outcome.reason);
       return outcome.decision;
     };
@@ -280,11 +328,11 @@ int main(int argc, char** argv) {
     }
     autotune::PolicyOptions policy;
     policy.exclude_quantized = exclude_quantized;
-    autotune::PolicyOptions policy;
-    policy.exclude_quantized = exclude_quantized;
-    if (want_report) return report(o, workloads, format, policy);
+    if (want_report) return report(o, workloads, workload_set, boot_json ? "json" : format, policy);
     const auto result = autotune::run_boot(o);
-    if (!quiet) std::cout << autotune::render_summary(result) << std::flush;
+    // stdout carries the summary, or with --json only the JSON document; everything else is stderr.
+    if (boot_json) std::cout << boot_json_document(result, o).dump(2) << "\n" << std::flush;
+    if (!quiet) (boot_json ? std::cerr : std::cout) << autotune::render_summary(result) << std::flush;
     else
       for (const auto& w : result.warnings) std::cerr << "warning: " << w << "\n";
     const bool settings_written =

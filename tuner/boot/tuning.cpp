@@ -39,9 +39,14 @@ struct Run {
     return std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
   }
 
+  void progress(ProgressEvent e) const {
+    if (o.progress) o.progress(e);
+  }
+
   void record(Measurement m) {
     if (const std::string v = backend_version(m.backend, env); !v.empty()) m.backend_version = v;
     done.insert({m.backend, m.shape});
+    progress({ProgressEvent::Kind::result, 0, m.backend, m.shape, m.status, m.median_ms, m.reason});
     if (cache) {
       // A failed write costs a re-measurement on the next boot, not this boot's decision.
       try {
@@ -135,11 +140,17 @@ struct Run {
       const std::string kind = event.value("event", "");
       if (kind == "hello") {
         hello = true;
-        for (const auto& b : event.value("backends", nlohmann::json::array()))
+        int planned = 0;  // what this worker will measure: installed, not excluded, not done
+        for (const auto& b : event.value("backends", nlohmann::json::array())) {
           if (!b.value("installed", false))
             log("backend " + b.value("backend", "?") + " not installed: " + b.value("reason", ""));
+          else if (!b.value("excluded", false))
+            for (const auto& w : o.workloads) planned += !done.count({b.value("backend", ""), w.id});
+        }
+        progress({ProgressEvent::Kind::plan, planned, {}, {}, Status::ok, 0, {}});
       } else if (kind == "start") {
         current = Pair{event.value("backend", ""), event.value("shape", "")};
+        progress({ProgressEvent::Kind::start, 0, current->first, current->second, Status::ok, 0, {}});
       } else if (kind == "result") {
         try {
           Measurement m = event.get<Measurement>();

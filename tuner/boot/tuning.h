@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
+#include "tuner/boot/progress.h"
 #include "tuner/environment.h"
 #include "tuner/policy.h"
 #include "tuner/workload.h"
@@ -41,6 +42,7 @@ struct TuneOptions {
   PolicyOptions policy;
   std::filesystem::path worker_log;  // worker's stderr; empty: inherited
   std::function<void(const std::string&)> log;  // progress lines
+  std::function<void(const ProgressEvent&)> progress;  // the same, structured, for a display
 };
 
 struct TuneOutcome {

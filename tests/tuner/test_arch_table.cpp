@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,10 @@ const std::vector<Card> kCards{
     {"NVIDIA T4", 7, 5, "fallback", "Turing"},
     {"NVIDIA GeForce GTX 1080 Ti", 6, 1, "fallback", "unknown"},
 };
+
+// gtest_discover_tests puts the printed parameter into the ctest name: keep it short and stable
+// (the default prints the object's bytes, pointers included).
+void PrintTo(const Card& card, std::ostream* os) { *os << "cc " << card.major << "." << card.minor; }
 
 GpuInfo gpu_of(const Card& card) {
   GpuInfo g;

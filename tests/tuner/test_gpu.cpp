@@ -1,5 +1,6 @@
 #include "tuner/gpu.h"
 
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -50,6 +51,10 @@ struct BadSpec {
   std::string spec;
   std::string needle;
 };
+
+// gtest_discover_tests puts the printed parameter into the ctest name; the spec's ';' and '|'
+// would split a CMake list, and the default prints raw bytes.
+void PrintTo(const BadSpec&, std::ostream* os) { *os << "bad spec"; }
 
 class SimulatedGpuErrors : public ::testing::TestWithParam<BadSpec> {};
 

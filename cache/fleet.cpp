@@ -9,40 +9,6 @@ std::string lease_name(const CacheKey& key, const std::string& backends) {
   return key_hash(key) + "-" + hash_text(backends);
 }
 
-void drop_invalid(RecordSet& records, const Fingerprint* env, const std::string& source,
-                  std::vector<std::string>& warnings) {
-  int dropped = 0;
-  std::string first;
-  const auto note = [&](const std::string& what, const std::string& why) {
-    if (dropped++ == 0) first = what + ": " + why;
-  };
-  for (auto it = records.measurements.begin(); it != records.measurements.end();) {
-    const Measurement& m = it->second.m;
-    auto why = impossible(m);
-    if (!why && env) why = not_installed_here(m, *env);
-    if (why) {
-      note(m.backend + " on " + m.shape, *why);
-      it = records.measurements.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = records.decisions.begin(); it != records.decisions.end();) {
-    const Decision& d = it->second.decision;
-    auto why = impossible(d);
-    if (!why && env) why = not_installed_here(d, *env);
-    if (why) {
-      note("decision " + std::string(to_string(d.mechanism)), *why);
-      it = records.decisions.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (dropped)
-    warnings.push_back("ignored " + std::to_string(dropped) + " record" + (dropped > 1 ? "s" : "") + " from " + source +
-                       " (" + first + (dropped > 1 ? "; and others" : "") + ")");
-}
-
 std::optional<Decision> fleet_decision(Cache* local, const fs::path& shared, const CacheKey& key,
                                        const std::string& backends, const Fingerprint& env,
                                        std::vector<std::string>& warnings) {
@@ -58,10 +24,17 @@ std::optional<Decision> fleet_decision(Cache* local, const fs::path& shared, con
     }
   }
   if (!shared.empty()) {
-    ReadReport read = lookup_decision(published_dir(shared), key, backends);
+    ReadReport read = lookup_decision(published_dir(shared), key, backends, &env);
     warnings.insert(warnings.end(), read.warnings.begin(), read.warnings.end());
+    // Each file read costs about 0.4 ms on the CI machine (100 files of one key: 64 ms against
+    // 22 ms for one; results/cache-torture.md). Tuners compact after publishing; a key whose
+    // files piled up anyway (prune never ran, several venvs) is compacted by the boot that finds
+    // them, so that later boots read one file.
+    if (static_cast<int>(read.read.size()) > kCompactAbove) {
+      const PruneReport p = prune(published_dir(shared), PruneOptions{}, key_hash(key));
+      warnings.insert(warnings.end(), p.warnings.begin(), p.warnings.end());
+    }
     read.records.measurements.clear();
-    drop_invalid(read.records, &env, "published files for this key", warnings);
     all.merge(read.records);
   }
   DecisionRecord probe;
@@ -88,7 +61,7 @@ RecordSet fleet_records(Cache* local, const fs::path& shared, std::vector<std::s
   if (!shared.empty()) {
     ReadReport read = read_published(published_dir(shared), only);
     warnings.insert(warnings.end(), read.warnings.begin(), read.warnings.end());
-    drop_invalid(read.records, nullptr, "published files", warnings);
+    drop_invalid(read.records, nullptr, "published files", warnings);  // impossible values only
     all.merge(read.records);
   }
   return all;

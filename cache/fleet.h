@@ -16,13 +16,12 @@ namespace autotune {
 inline std::filesystem::path published_dir(const std::filesystem::path& shared) { return shared / "published"; }
 inline std::filesystem::path leases_dir(const std::filesystem::path& shared) { return shared / "leases"; }
 
+// More published files than this for one key get compacted into one (by the tuner that
+// publishes, or by a boot that had to read them).
+inline constexpr int kCompactAbove = 8;
+
 // The lease name for a (key, backends) pair: one tuning per pair.
 std::string lease_name(const CacheKey& key, const std::string& backends);
-
-// Removes from `records` what is impossible or, when `env` is given, claims a backend that is not
-// installed here. One warning per call naming `source`, the count and the first reason.
-void drop_invalid(RecordSet& records, const Fingerprint* env, const std::string& source,
-                  std::vector<std::string>& warnings);
 
 // The decision for (key, backends): the local file's and the published files' copies, merged,
 // validated against `env`. `shared` empty: the local file only.
@@ -39,6 +38,6 @@ RecordSet fleet_records(Cache* local, const std::filesystem::path& shared, std::
 // published files when there are more than `compact_above`. Returns warnings; never throws
 // (a failed publish costs other pods a re-tune, not this boot its decision).
 std::vector<std::string> publish_key(Cache& local, const std::filesystem::path& shared, const CacheKey& key,
-                                     int compact_above = 8);
+                                     int compact_above = kCompactAbove);
 
 }  // namespace autotune

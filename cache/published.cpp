@@ -50,10 +50,12 @@ std::string set_aside_tag(FileState s) {
 }
 
 // Reads one file into `report`; returns its records when usable.
-std::unique_ptr<RecordSet> read_one(const PublishedFile& f, const std::optional<CacheKey>& key, ReadReport& report) {
+std::unique_ptr<RecordSet> read_one(const PublishedFile& f, const std::optional<CacheKey>& key, ReadReport& report,
+                                    const Fingerprint* env = nullptr) {
   Snapshot s = read_snapshot(f.path, key);
   if (s.state == FileState::ok) {
     report.read.push_back(f.path);
+    if (env) drop_invalid(*s.records, env, "published file " + f.path.filename().string(), report.warnings);
     return std::move(s.records);
   }
   if (s.state == FileState::missing) return nullptr;  // pruned or set aside by another pod meanwhile
@@ -144,16 +146,17 @@ fs::path publish(const fs::path& dir, const RecordSet& records) {
   }
 }
 
-ReadReport read_published(const fs::path& dir, const std::optional<CacheKey>& key) {
+ReadReport read_published(const fs::path& dir, const std::optional<CacheKey>& key, const Fingerprint* env) {
   ReadReport report;
   const auto files = list_published(dir, key ? key_hash(*key) : std::string());
   report.files_seen = static_cast<int>(files.size());
   for (const auto& f : files)
-    if (auto records = read_one(f, key, report)) report.records.merge(*records);
+    if (auto records = read_one(f, key, report, env)) report.records.merge(*records);
   return report;
 }
 
-ReadReport lookup_decision(const fs::path& dir, const CacheKey& key, const std::string& backends) {
+ReadReport lookup_decision(const fs::path& dir, const CacheKey& key, const std::string& backends,
+                           const Fingerprint* env) {
   ReadReport report;
   DecisionRecord probe;
   probe.key = key;
@@ -165,7 +168,7 @@ ReadReport lookup_decision(const fs::path& dir, const CacheKey& key, const std::
   for (const auto& f : files) {
     // Newest first: a file stamped before the best decision found cannot hold a newer one.
     if (!best_at.empty() && f.stamp < compact_stamp(best_at)) break;
-    auto records = read_one(f, key, report);
+    auto records = read_one(f, key, report, env);
     if (!records) continue;
     report.records.merge(*records);
     if (auto it = report.records.decisions.find(id); it != report.records.decisions.end())

@@ -52,11 +52,15 @@ struct ReadReport {
 };
 
 // Reads and merges every published file (of one key when `key` is given).
-ReadReport read_published(const std::filesystem::path& dir, const std::optional<CacheKey>& key = std::nullopt);
+// With `env`, each file's records that cannot apply here are left out before merging (one
+// warning per file), so that an invalid newer copy never hides a valid older one.
+ReadReport read_published(const std::filesystem::path& dir, const std::optional<CacheKey>& key = std::nullopt,
+                          const Fingerprint* env = nullptr);
 
 // The decision for (key, backends) by the merge rule, reading the key's files newest first and
 // stopping once no older file can hold a newer decision.
-ReadReport lookup_decision(const std::filesystem::path& dir, const CacheKey& key, const std::string& backends);
+ReadReport lookup_decision(const std::filesystem::path& dir, const CacheKey& key, const std::string& backends,
+                           const Fingerprint* env = nullptr);
 
 struct PruneOptions {
   // Temporaries and set-aside files are left alone until this old; a temporary younger than

@@ -176,6 +176,40 @@ std::optional<std::string> not_installed_here(const Decision& d, const Fingerpri
   return std::nullopt;
 }
 
+void drop_invalid(RecordSet& records, const Fingerprint* env, const std::string& source,
+                  std::vector<std::string>& warnings) {
+  int dropped = 0;
+  std::string first;
+  const auto note = [&](const std::string& what, const std::string& why) {
+    if (dropped++ == 0) first = what + ": " + why;
+  };
+  for (auto it = records.measurements.begin(); it != records.measurements.end();) {
+    const Measurement& m = it->second.m;
+    auto why = impossible(m);
+    if (!why && env) why = not_installed_here(m, *env);
+    if (why) {
+      note(m.backend + " on " + m.shape, *why);
+      it = records.measurements.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = records.decisions.begin(); it != records.decisions.end();) {
+    const Decision& d = it->second.decision;
+    auto why = impossible(d);
+    if (!why && env) why = not_installed_here(d, *env);
+    if (why) {
+      note("decision " + std::string(to_string(d.mechanism)), *why);
+      it = records.decisions.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (dropped)
+    warnings.push_back("ignored " + std::to_string(dropped) + " record" + (dropped > 1 ? "s" : "") + " from " + source +
+                       " (" + first + (dropped > 1 ? "; and others" : "") + ")");
+}
+
 std::string now_timestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);

@@ -81,6 +81,11 @@ std::optional<std::string> not_installed_here(const Measurement& m, const Finger
 std::optional<std::string> not_installed_here(const Decision& d, const Fingerprint& env);
 std::optional<std::string> impossible(const Decision& d);
 
+// Removes from `records` what is impossible or, when `env` is given, claims a backend that is not
+// installed here. One warning per call naming `source`, the count and the first reason.
+void drop_invalid(RecordSet& records, const Fingerprint* env, const std::string& source,
+                  std::vector<std::string>& warnings);
+
 // "2026-11-25T12:00:00.123Z", UTC, now.
 std::string now_timestamp();
 // Brings "2026-11-25T12:00:00Z" to millisecond form, so that timestamps compare as strings.

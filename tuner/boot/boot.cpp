@@ -43,11 +43,19 @@ Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::strin
 std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, BootResult& r,
                                                  std::string& why_not) {
   using Clock = std::chrono::steady_clock;
-  auto opened = Cache::open(o.cache_path);
-  r.warnings.insert(r.warnings.end(), opened.warnings.begin(), opened.warnings.end());
+  const bool fleet = !o.shared_dir.empty();
+  // A fresh pod with a fleet has no local file yet; creating one costs a few fsyncs (about 20 ms
+  // on the CI disk), so a hit from the published files does not create it: tuning does.
+  Cache::Opened opened;
+  std::error_code exists_ec;
+  const auto open_local = [&] {
+    if (opened.cache) return;
+    opened = Cache::open(o.cache_path);
+    r.warnings.insert(r.warnings.end(), opened.warnings.begin(), opened.warnings.end());
+  };
+  if (!fleet || fs::exists(o.cache_path, exists_ec)) open_local();
   const CacheKey key = make_cache_key(gpu, r.env, o.workloads_version, o.harness_version);
   const std::string backends = backends_signature(r.env);
-  const bool fleet = !o.shared_dir.empty();
   // Polling repeats the same warnings (a newer-schema file skipped); report each once.
   std::vector<std::string> seen;
   const auto lookup = [&]() {
@@ -96,11 +104,11 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
       lease->keep_alive();
     }
     // Resume from what the fleet has measured for this key (a run cut off by its budget elsewhere).
+    open_local();
     if (opened.cache) {
-      ReadReport read = read_published(published_dir(o.shared_dir), key);
+      ReadReport read = read_published(published_dir(o.shared_dir), key, &r.env);
       for (auto& w : read.warnings)
         if (std::find(seen.begin(), seen.end(), w) == seen.end()) r.warnings.push_back(w);
-      drop_invalid(read.records, &r.env, "published files for this key", r.warnings);
       try {
         opened.cache->merge_in(read.records);
       } catch (const std::exception& e) {
@@ -109,6 +117,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     }
   }
 
+  open_local();
   auto tuned = o.tuner(gpu, r.env, opened.cache.get(), key, r.warnings);
   if (tuned && opened.cache) {
     // A failed cache write costs the next boot a re-tune, not this boot its decision.

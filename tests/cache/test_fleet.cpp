@@ -1,0 +1,424 @@
+// The fleet cache without a GPU: the merge rule, record checks, export/import, publishing and
+// reading, pruning, leases (contention, take-over of an abandoned lease), and the boot against a
+// shared directory holding every kind of damaged file.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
+
+#include "cache/fleet.h"
+#include "cache/lease.h"
+#include "cache/published.h"
+#include "cache/records.h"
+#include "tuner/boot/boot.h"
+
+namespace autotune {
+namespace {
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+CacheKey key(const std::string& driver = "580.159.04") {
+  CacheKey k;
+  k.gpu_name = "NVIDIA H100 80GB HBM3";
+  k.compute_capability = "9.0";
+  k.sm_count = 132;
+  k.memory_mib = 81559;
+  k.driver = driver;
+  k.cuda_runtime = "13.0";
+  k.torch = "2.11.0+cu130";
+  k.workloads_version = "wl";
+  k.harness_version = "h";
+  return k;
+}
+
+MeasurementRecord mrec(Status s, double ms, const std::string& at, int samples = 10) {
+  MeasurementRecord r;
+  r.key = key();
+  r.m.backend = "flash3";
+  r.m.backend_version = "3.0.0b1";
+  r.m.shape = "flux-1024";
+  r.m.status = s;
+  r.m.median_ms = ms;
+  r.m.samples = samples;
+  r.measured_at = at;
+  return r;
+}
+
+DecisionRecord drec(Mechanism m, const std::string& at, const CacheKey& k = key()) {
+  DecisionRecord r;
+  r.key = k;
+  r.backends = "flash_attn_3=3.0.0b1";
+  r.decision.mechanism = m;
+  r.decision.default_backend = default_backend_of(m);
+  r.decision.reason = "test";
+  r.decided_at = at;
+  return r;
+}
+
+class Dir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("cache-fleet-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+// --- the merge rule --------------------------------------------------------------------------
+
+TEST(MergeRule, DecisiveFailureBeatsOkBeatsTransientFailure) {
+  const auto ok = mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z");
+  EXPECT_TRUE(wins(mrec(Status::crashed, 0, "2026-11-25T09:00:00.000Z"), ok));
+  EXPECT_TRUE(wins(mrec(Status::rejected, 0, "2026-11-25T09:00:00.000Z"), ok));
+  EXPECT_TRUE(wins(mrec(Status::unsupported, 0, "2026-11-25T09:00:00.000Z"), ok));
+  EXPECT_TRUE(wins(ok, mrec(Status::timeout, 0, "2026-11-25T11:00:00.000Z")));  // newer, but transient
+  EXPECT_TRUE(wins(ok, mrec(Status::oom, 0, "2026-11-25T11:00:00.000Z")));
+  EXPECT_TRUE(wins(ok, mrec(Status::failed, 0, "2026-11-25T11:00:00.000Z")));
+}
+
+TEST(MergeRule, WithinAClassNewerThenMoreSamplesThenLowerMedian) {
+  EXPECT_TRUE(wins(mrec(Status::ok, 0.40, "2026-11-25T10:00:00.001Z"), mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z")));
+  EXPECT_TRUE(wins(mrec(Status::ok, 0.40, "2026-11-25T10:00:00.000Z", 20), mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z", 10)));
+  EXPECT_TRUE(wins(mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z"), mrec(Status::ok, 0.40, "2026-11-25T10:00:00.000Z")));
+}
+
+TEST(MergeRule, OrderOfReadingDoesNotMatter) {
+  std::vector<MeasurementRecord> copies{mrec(Status::ok, 0.40, "2026-11-25T10:00:00.000Z"),
+                                        mrec(Status::timeout, 0, "2026-11-25T12:00:00.000Z"),
+                                        mrec(Status::ok, 0.38, "2026-11-25T11:00:00.000Z"),
+                                        mrec(Status::ok, 0.37, "2026-11-25T11:00:00.000Z")};
+  RecordSet forward, backward;
+  for (const auto& c : copies) forward.add(c);
+  for (auto it = copies.rbegin(); it != copies.rend(); ++it) backward.add(*it);
+  ASSERT_EQ(forward.measurements.size(), 1u);
+  EXPECT_DOUBLE_EQ(forward.measurements.begin()->second.m.median_ms, 0.37);
+  EXPECT_DOUBLE_EQ(backward.measurements.begin()->second.m.median_ms, 0.37);
+}
+
+TEST(MergeRule, NewerDecisionWins) {
+  RecordSet s;
+  s.add(drec(Mechanism::flash3, "2026-11-25T10:00:00.000Z"));
+  s.add(drec(Mechanism::sage, "2026-11-25T09:00:00.000Z"));
+  ASSERT_EQ(s.decisions.size(), 1u);
+  EXPECT_EQ(s.decisions.begin()->second.decision.mechanism, Mechanism::flash3);
+  EXPECT_EQ(normalise_timestamp("2026-11-25T10:00:00Z"), "2026-11-25T10:00:00.000Z");
+}
+
+// --- checks on records -----------------------------------------------------------------------
+
+TEST(RecordChecks, ImpossibleValues) {
+  EXPECT_TRUE(impossible(mrec(Status::ok, 0, "t").m));
+  EXPECT_TRUE(impossible(mrec(Status::ok, -1, "t").m));
+  EXPECT_TRUE(impossible(mrec(Status::ok, std::nan(""), "t").m));
+  EXPECT_TRUE(impossible(mrec(Status::ok, 1, "t", 0).m));
+  EXPECT_FALSE(impossible(mrec(Status::ok, 0.36, "t").m));
+  EXPECT_FALSE(impossible(mrec(Status::crashed, 0, "t", 0).m));
+}
+
+TEST(RecordChecks, BackendNotInstalledHere) {
+  Fingerprint env;
+  env.packages = {{"torch", "2.11.0+cu130"}};
+  auto r = mrec(Status::ok, 0.36, "t");
+  EXPECT_TRUE(not_installed_here(r.m, env));
+  r.m.status = Status::not_installed;  // says so itself
+  EXPECT_FALSE(not_installed_here(r.m, env));
+  EXPECT_TRUE(not_installed_here(drec(Mechanism::sage, "t").decision, env));
+  EXPECT_FALSE(not_installed_here(drec(Mechanism::pytorch, "t").decision, env));
+  RecordSet s;
+  s.add(mrec(Status::ok, 0.36, "t"));
+  s.add(drec(Mechanism::flash3, "t"));
+  std::vector<std::string> warnings;
+  drop_invalid(s, &env, "file X", warnings);
+  EXPECT_TRUE(s.empty());
+  ASSERT_EQ(warnings.size(), 1u);  // one warning per source, not per record
+  EXPECT_NE(warnings[0].find("file X"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("flash_attn_3"), std::string::npos) << warnings[0];
+}
+
+TEST(Export, RoundTripAndBadDocuments) {
+  RecordSet s;
+  s.add(mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z"));
+  s.add(drec(Mechanism::flash3, "2026-11-25T10:00:00.000Z"));
+  std::vector<std::string> warnings;
+  const RecordSet back = from_export_json(to_export_json(s), warnings);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_TRUE(back.covers(s) && s.covers(back));
+  EXPECT_THROW(from_export_json(nlohmann::json::array(), warnings), std::invalid_argument);
+  EXPECT_THROW(from_export_json({{"format", "other"}}, warnings), std::invalid_argument);
+  EXPECT_THROW(from_export_json({{"format", kExportFormat}, {"version", 99}}, warnings), std::invalid_argument);
+  auto doc = to_export_json(s);
+  doc["measurements"][0]["median_ms"] = -1;
+  doc["decisions"][0]["mechanism"] = "warp";
+  const RecordSet partial = from_export_json(doc, warnings);
+  EXPECT_TRUE(partial.empty());
+  EXPECT_EQ(warnings.size(), 2u);
+}
+
+// --- published files -------------------------------------------------------------------------
+
+RecordSet one_key(const std::string& at = "2026-11-25T10:00:00.000Z", Mechanism m = Mechanism::flash3) {
+  RecordSet s;
+  auto r = mrec(Status::ok, 0.36, at);
+  s.add(r);
+  s.add(drec(m, at));
+  return s;
+}
+
+TEST_F(Dir, PublishThenReadWithoutLocks) {
+  const fs::path pub = dir_ / "published";
+  const fs::path file = publish(pub, one_key());
+  EXPECT_EQ(file.filename().string().rfind("pub-" + key_hash(key()) + "-", 0), 0u) << file;
+  // Read-only directory and file: a reader never writes, not even a lock or a journal.
+  fs::permissions(file, fs::perms::owner_read);
+  fs::permissions(pub, fs::perms::owner_read | fs::perms::owner_exec);
+  ReadReport r = read_published(pub, key());
+  fs::permissions(pub, fs::perms::owner_all);
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(r.records.size(), 2u);
+  EXPECT_TRUE(read_published(pub, key("other")).records.empty());  // other keys' files are not opened
+  EXPECT_THROW(publish(pub, RecordSet{}), std::invalid_argument);
+}
+
+TEST_F(Dir, LookupTakesTheNewestDecisionAcrossFiles) {
+  const fs::path pub = dir_ / "published";
+  publish(pub, one_key("2026-11-25T10:00:00.000Z", Mechanism::sage));
+  publish(pub, one_key("2026-11-25T11:00:00.000Z", Mechanism::flash3));
+  publish(pub, one_key("2026-11-25T09:00:00.000Z", Mechanism::pytorch));
+  ReadReport r = lookup_decision(pub, key(), "flash_attn_3=3.0.0b1");
+  ASSERT_EQ(r.records.decisions.size(), 1u);
+  EXPECT_EQ(r.records.decisions.begin()->second.decision.mechanism, Mechanism::flash3);
+}
+
+TEST_F(Dir, PruneCompactsAndNeverDropsARecord) {
+  const fs::path pub = dir_ / "published";
+  RecordSet all;
+  for (int i = 0; i < 5; ++i) {
+    RecordSet s;
+    auto r = mrec(Status::ok, 0.3 + i, "2026-11-25T10:00:0" + std::to_string(i) + ".000Z");
+    r.m.shape = "shape" + std::to_string(i);
+    s.add(r);
+    all.add(r);
+    publish(pub, s);
+  }
+  std::ofstream(pub / ".tmp-old.sqlite") << "half a file";
+  fs::last_write_time(pub / ".tmp-old.sqlite", fs::file_time_type::clock::now() - std::chrono::hours(2));
+  std::ofstream(pub / ".tmp-young.sqlite") << "a publish in progress";
+  const PruneReport p = prune(pub, PruneOptions{});
+  EXPECT_TRUE(p.warnings.empty());
+  EXPECT_EQ(p.written.size(), 1u);
+  EXPECT_EQ(list_published(pub).size(), 1u);
+  EXPECT_TRUE(read_published(pub).records.covers(all));
+  EXPECT_FALSE(fs::exists(pub / ".tmp-old.sqlite"));
+  EXPECT_TRUE(fs::exists(pub / ".tmp-young.sqlite"));
+}
+
+// --- leases ----------------------------------------------------------------------------------
+
+TEST_F(Dir, OneHolderAtATime) {
+  auto a = Lease::try_acquire(dir_, "k", milliseconds(60000));
+  ASSERT_TRUE(a.lease) << a.error;
+  auto b = Lease::try_acquire(dir_, "k", milliseconds(60000));
+  EXPECT_FALSE(b.lease);
+  ASSERT_TRUE(b.holder);
+  EXPECT_EQ(b.holder->pid, ::getpid());
+  EXPECT_TRUE(a.lease->refresh());
+  a.lease->release();
+  EXPECT_TRUE(Lease::try_acquire(dir_, "k", milliseconds(60000)).lease);
+}
+
+TEST_F(Dir, AbandonedLeaseExpiresAndIsTakenOverOnce) {
+  auto dead = Lease::try_acquire(dir_, "k", milliseconds(200));
+  ASSERT_TRUE(dead.lease);
+  // A killed pod: its file stays, nobody refreshes it. Leak the object so it never releases.
+  Lease* abandoned = dead.lease.release();
+  (void)abandoned;
+  EXPECT_FALSE(Lease::try_acquire(dir_, "k", milliseconds(200)).lease);
+  std::this_thread::sleep_for(milliseconds(300));
+  // 16 threads race for the expired lease: exactly one wins.
+  std::atomic<int> winners{0};
+  std::vector<std::unique_ptr<Lease>> held(16);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i)
+    threads.emplace_back([&, i] {
+      auto a = Lease::try_acquire(dir_, "k", milliseconds(60000));
+      if (a.lease) ++winners, held[static_cast<std::size_t>(i)] = std::move(a.lease);
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_FALSE(abandoned->refresh());  // the old holder learns it lost the lease
+}
+
+// --- the boot against a shared directory ------------------------------------------------------
+
+class FleetBoot : public Dir {
+ protected:
+  void SetUp() override {
+    Dir::SetUp();
+    o_.venv = fs::path(AUTOTUNE_TEST_DATA) / "venv";
+    o_.cache_path = dir_ / "local" / "cache.sqlite";
+    o_.shared_dir = dir_ / "shared";
+    o_.env_settings = dir_ / "env";
+    o_.decision_file = dir_ / "decision.json";
+    o_.detect.simulate = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04";
+    o_.workloads_version = "wl";
+    o_.harness_version = "h";
+    o_.wait_for_fleet = milliseconds(0);
+    o_.tuner = [this](const GpuInfo&, const Fingerprint&, Cache* cache, const CacheKey& k,
+                      std::vector<std::string>&) -> std::optional<Decision> {
+      ++tunings_;
+      tuned_key_ = k;
+      Measurement m;
+      m.backend = "flash3";
+      m.backend_version = "3.0.0b1";
+      m.shape = "flux-1024";
+      m.status = Status::ok;
+      m.median_ms = 0.36;
+      m.samples = 10;
+      if (cache) cache->put_measurement(k, m);
+      return Decision{Mechanism::flash3, Source::tuning, "tuned", "flash3", {}};
+    };
+  }
+  // The key this venv and simulated GPU boot with.
+  CacheKey boot_key() {
+    BootOptions probe = o_;
+    probe.shared_dir.clear();
+    probe.cache_path = dir_ / "probe.sqlite";
+    run_boot(probe);
+    return tuned_key_;
+  }
+  // A file named for this boot's key (so the boot opens it), with `bytes` as content.
+  fs::path plant(const std::string& name_tail, const std::string& bytes) {
+    const fs::path p = published_dir(o_.shared_dir) / ("pub-" + key_hash(key_) + "-29990101T000000.000Z-" + name_tail + ".sqlite");
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+  }
+  std::string bytes_of(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  BootOptions o_;
+  int tunings_ = 0;
+  CacheKey tuned_key_, key_;
+};
+
+TEST_F(FleetBoot, TunesOncePublishesAndTheNextPodHits) {
+  const BootResult first = run_boot(o_);
+  EXPECT_EQ(first.decision.source, Source::tuning);
+  EXPECT_EQ(tunings_, 1);
+  EXPECT_EQ(list_published(published_dir(o_.shared_dir)).size(), 1u);
+  EXPECT_TRUE(lease_generations(leases_dir(o_.shared_dir), lease_name(tuned_key_, "flash_attn_3=3.0.0b1")).empty());
+  BootOptions next = o_;
+  next.cache_path = dir_ / "other-pod" / "cache.sqlite";
+  const BootResult second = run_boot(next);
+  EXPECT_EQ(second.decision.source, Source::cache);
+  EXPECT_EQ(second.decision.mechanism, Mechanism::flash3);
+  EXPECT_EQ(tunings_, 1);
+  EXPECT_FALSE(fs::exists(next.cache_path)) << "a hit from the fleet creates no local file";
+}
+
+TEST_F(FleetBoot, WaitsForTheHolderThenUsesTheTable) {
+  key_ = boot_key();
+  tunings_ = 0;
+  auto held = Lease::try_acquire(leases_dir(o_.shared_dir), lease_name(key_, "flash_attn_3=3.0.0b1"), milliseconds(60000));
+  ASSERT_TRUE(held.lease);
+  o_.wait_for_fleet = milliseconds(300);
+  o_.fleet_poll = milliseconds(50);
+  const BootResult r = run_boot(o_);
+  EXPECT_EQ(tunings_, 0);
+  EXPECT_EQ(r.decision.source, Source::table);
+  EXPECT_NE(r.decision.reason.find("is tuning this GPU"), std::string::npos) << r.decision.reason;
+  // The holder publishes; the next boot picks it up.
+  RecordSet s;
+  s.add(drec(Mechanism::flash3, now_timestamp(), key_));
+  publish(published_dir(o_.shared_dir), s);
+  held.lease->release();
+  EXPECT_EQ(run_boot(o_).decision.source, Source::cache);
+}
+
+TEST_F(FleetBoot, EveryKindOfDamagedFileIsSetAsideAndTheBootDecides) {
+  key_ = boot_key();
+  tunings_ = 0;
+  // A good file with the decision, and damaged ones named for the same key.
+  RecordSet good;
+  good.add(drec(Mechanism::flash3, "2026-11-25T10:00:00.000Z", key_));
+  const fs::path good_file = publish(published_dir(o_.shared_dir), good);
+  const std::string good_bytes = bytes_of(good_file);
+
+  plant("truncated", good_bytes.substr(0, good_bytes.size() / 2));
+  std::string corrupt = good_bytes;
+  for (std::size_t i = 4096; i < corrupt.size() && i < 4096 + 600; ++i) corrupt[i] = static_cast<char>(0xA5);
+  plant("corrupt", corrupt);
+  plant("empty", "");
+  plant("garbage", "this is not an SQLite file at all, just text on the volume\n");
+  const fs::path foreign = plant("foreign", "");
+  fs::remove(foreign);
+  {
+    SQLite::Database db(foreign.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA application_id = 1234; CREATE TABLE notes(x TEXT); INSERT INTO notes VALUES('hello');");
+  }
+  const fs::path newer = plant("newer", good_bytes);
+  {
+    SQLite::Database db(newer.string(), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = 99");
+  }
+  // Records that must be ignored: sage is not installed in this venv; an ok with zero latency.
+  RecordSet bad;
+  bad.add(drec(Mechanism::sage, "2999-01-01T00:00:00.000Z", key_));
+  auto zero = mrec(Status::ok, 0, "2999-01-01T00:00:00.000Z");
+  zero.key = key_;
+  bad.add(zero);
+  publish(published_dir(o_.shared_dir), bad);
+
+  const BootResult r = run_boot(o_);
+  EXPECT_EQ(r.decision.source, Source::cache);
+  EXPECT_EQ(r.decision.mechanism, Mechanism::flash3);
+  EXPECT_EQ(tunings_, 0);
+  int set_aside_warnings = 0;
+  for (const auto& w : r.warnings) set_aside_warnings += w.find("set aside as") != std::string::npos;
+  EXPECT_EQ(set_aside_warnings, 5) << ::testing::PrintToString(r.warnings);  // one each; newer is kept
+  bool ignored = false, kept_newer = false;
+  for (const auto& w : r.warnings) {
+    ignored |= w.find("ignored 2 records") != std::string::npos;  // the zero latency and the sage decision
+    kept_newer |= w.find("newer schema") != std::string::npos && w.find("kept") != std::string::npos;
+  }
+  EXPECT_TRUE(ignored) << ::testing::PrintToString(r.warnings);
+  EXPECT_TRUE(kept_newer) << ::testing::PrintToString(r.warnings);
+  // Renamed, never deleted: 7 files for the key were planted or published, 2 remain readable
+  // plus the newer one kept; 5 set aside, all still on disk.
+  int aside = 0;
+  for (const auto& e : fs::directory_iterator(published_dir(o_.shared_dir)))
+    aside += e.path().filename().string().find(".sqlite.") != std::string::npos;
+  EXPECT_EQ(aside, 5);
+  EXPECT_EQ(list_published(published_dir(o_.shared_dir), key_hash(key_)).size(), 3u);
+
+  // A damaged local file too: set aside, and the boot still decides from the fleet.
+  fs::create_directories(o_.cache_path.parent_path());
+  std::ofstream(o_.cache_path) << "garbage";
+  const BootResult again = run_boot(o_);
+  EXPECT_EQ(again.decision.mechanism, Mechanism::flash3);
+  EXPECT_EQ(again.decision.source, Source::cache);
+}
+
+TEST_F(FleetBoot, OnlyDamagedFilesMeansTuning) {
+  key_ = boot_key();
+  tunings_ = 0;
+  plant("garbage", "not a database");
+  const BootResult r = run_boot(o_);
+  EXPECT_EQ(r.decision.source, Source::tuning);
+  EXPECT_EQ(r.decision.mechanism, Mechanism::flash3);
+  EXPECT_EQ(tunings_, 1);
+}
+
+}  // namespace
+}  // namespace autotune

@@ -54,6 +54,7 @@ TEST(Progress, TerminalRewritesOneLineWithCountElapsedAndBudget) {
   p.event(result("sage", "flux-1024"));
   p.log("measured sage on flux-1024: ok 0.506 ms");  // said by the status line, not printed
   EXPECT_EQ(p.done(), 1);
+  EXPECT_EQ(p.status(), "[1/4] sage on flux-1024 done  0:12 elapsed, 1:48 of budget left");
   p.event(start("flash3", "sd15-512-self-256"));
   p.log("crash: the worker died (signal 11) during flash3 on sd15-512-self-256");
   p.finish();

@@ -89,6 +89,17 @@ TEST_F(ReportCli, DetectHelp) {
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(contains(r.out, "--json")) << r.out;
   EXPECT_TRUE(contains(r.out, "attention libraries")) << r.out;
+  EXPECT_TRUE(contains(r.out, "--simulate-gpu")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Exit codes")) << r.out;
+}
+
+// What detect's help promises: the boot's options work after the subcommand.
+TEST_F(ReportCli, DetectTakesTheBootOptionsAfterTheSubcommand) {
+  const auto r = autotune("detect --json --venv '" + fixture::kVenv.string() + "'" + h100());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("gpus").at(0).at("name"), "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(j.at("torch"), "2.11.0+cu130");
 }
 
 // The exit-code table in the help is the one documented for the README.

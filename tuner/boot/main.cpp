@@ -195,6 +195,9 @@ int main(int argc, char** argv) {
                "logs go to stderr. With --report: the same as --format json");
   auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
   detect_cmd->add_flag("--json", json, "Print one JSON document");
+  detect_cmd->fallthrough();  // `autotune detect --venv X --simulate-gpu Y`: the boot's options apply
+  detect_cmd->footer("Takes autotune's --venv, --simulate-gpu and --nvml-library (and their AUTOTUNE_* variables)\n"
+                     "and honours CUDA_VISIBLE_DEVICES. Exit codes: 0 printed (also with no GPU), 2 usage error.");
   // `autotune cache ...`: cache/commands.h; exit codes there (0 done, 1 problems found, 2 usage).
   auto* cache_cmd = app.add_subcommand("cache", "Inspect and maintain the cache (cache/README.md)")->require_subcommand(1);
   std::string cache_key, cache_file = "-";

@@ -50,7 +50,8 @@ std::string Progress::clock_text() const {
 std::string Progress::status() const {
   const std::string count =
       "[" + std::to_string(done_) + "/" + (total_ ? std::to_string(total_) : std::string("?")) + "]";
-  return count + " " + (current_.empty() ? std::string("starting the worker") : current_) + "  " + clock_text();
+  const std::string what = !current_.empty() ? current_ : !last_.empty() ? last_ + " done" : "starting the worker";
+  return count + " " + what + "  " + clock_text();
 }
 
 void Progress::draw() {
@@ -86,6 +87,7 @@ void Progress::event(const ProgressEvent& e) {
       ++done_;
       if (total_ < done_) total_ = done_;
       current_.clear();
+      last_ = e.backend + " on " + e.shape;
       if (display_ == Display::lines) {
         char ms[32];
         std::snprintf(ms, sizeof ms, e.median_ms < 1 ? "%.4f ms" : "%.3f ms", e.median_ms);

@@ -78,6 +78,7 @@ class Progress {
   bool events_ = false;
   bool drawn_ = false;
   std::string current_;  // "sage on flux-1024", while it runs
+  std::string last_;     // the last one that finished
 };
 
 // "1:05" for 65 s, "1:02:03" past an hour; negative durations read as 0:00.

@@ -23,7 +23,8 @@ const char* kH100 = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=5
 // A scratch directory holding a cache with the decision for `options` already in it.
 class Scene {
  public:
-  explicit Scene(bool nvml) {
+  // `rows` extra measurements make the cache file the size of a tuned one (quick_check reads every page).
+  explicit Scene(bool nvml, int rows = 0) {
     std::string pattern = (fs::temp_directory_path() / "autotune-bench-XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
@@ -48,7 +49,16 @@ class Scene {
     d.reason = "seeded";
     d.default_backend = "sdpa_cudnn";
     d.routes = {{"flux_1024", 1, 24, 128, 4352, 4352, "flash3", 0.361}};
-    Cache::open(options.cache_path).cache->put_decision(key, backends, d);
+    auto cache = std::move(Cache::open(options.cache_path).cache);
+    cache->put_decision(key, backends, d);
+    for (int i = 0; i < rows; ++i) {
+      Measurement m;
+      m.backend = i % 2 ? "sdpa_cudnn" : "flash3";
+      m.shape = "shape-" + std::to_string(i / 2);
+      m.status = Status::ok;
+      m.median_ms = 0.1 * i;
+      cache->put_measurement(key, m);
+    }
   }
   ~Scene() {
     std::error_code ec;
@@ -99,7 +109,7 @@ void BM_Fingerprint(benchmark::State& state) {
 }
 
 void BM_CacheOpenAndLookup(benchmark::State& state) {
-  Scene scene(false);
+  Scene scene(false, static_cast<int>(state.range(0)));
   for (auto _ : state) {
     auto opened = Cache::open(scene.options.cache_path);
     auto hit = opened.cache->decision(scene.key, scene.backends);
@@ -129,7 +139,7 @@ BENCHMARK(BM_CacheHitBoot_FakeNvml)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DetectSimulated)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DetectFakeNvml)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Fingerprint)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CacheOpenAndLookup)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CacheOpenAndLookup)->Arg(0)->Arg(500)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WriteOutputs)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# On the GPU machine (device `run`): a cold-cache boot of `autotune` with the real worker, then
+# the report of the cache it left, in every format, under $OUT. The PNG is rendered afterwards on
+# a machine with Chromium: scripts/render_report_png.sh report.html report.png
+#
+#   AUTOTUNE=.carry/autotune bash scripts/device_report.sh [SET]        (SET: default)
+#
+# The GPU machine has no SQLiteCpp, so `autotune` is built on the dev machine and carried:
+#   cmake --build build-report --target autotune && mkdir -p .carry/lib &&
+#   strip -o .carry/autotune build-report/tuner/boot/autotune &&
+#   cp -L /lib/x86_64-linux-gnu/libsqlite3.so.0 .carry/lib/      (in case the device lacks it)
+# and run with carry [".carry"]. The worker is built here, as scripts/device_bench.sh builds it,
+# unless WORKER names one.
+set -u
+set_name=${1:-default}
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+autotune=${AUTOTUNE:-.carry/autotune}
+[ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+PY=$(command -v python3)
+venv=${VENV:-$($PY -c 'import sys; print(sys.prefix)')}
+worker=${WORKER:-build-dev/tuner/bench/autotune-bench}
+
+if [ ! -x "$worker" ]; then
+  TORCH_PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  export TORCH_CUDA_ARCH_LIST=9.0
+  cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTOTUNE_BUILD_BOOT=OFF -DAUTOTUNE_BUILD_TESTS=OFF \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DPython_EXECUTABLE="$PY" > "$OUT/build.log" 2>&1 &&
+    cmake --build build-dev -j16 --target autotune-bench >> "$OUT/build.log" 2>&1 ||
+    { echo "worker build failed"; tail -30 "$OUT/build.log"; exit 1; }
+fi
+
+work=$(mktemp -d)
+"$autotune" --help >/dev/null || { echo "cannot run $autotune"; exit 1; }
+common=(--venv "$venv" --local-dir "$work/local" --cache-dir "$work/shared" --set "$set_name")
+echo "== cold boot (tunes ${set_name})"
+start=$(date +%s%N)
+"$autotune" "${common[@]}" --env-settings "$work/env_settings" --decision-file "$work/decision.json" \
+  --worker "$worker" --budget 600 --json > "$OUT/boot.json" 2> "$OUT/boot.log"
+echo "rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
+tail -5 "$OUT/boot.log"
+echo "== warm boot (cache hit)"
+start=$(date +%s%N)
+"$autotune" "${common[@]}" --env-settings "$work/env_settings" --decision-file "$work/decision.json" \
+  --worker "$worker" --quiet --json > "$OUT/boot-warm.json"
+echo "rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
+echo "== report"
+for f in html:html text:txt markdown:md json:json csv:csv; do
+  "$autotune" "${common[@]}" --report --format "${f%%:*}" > "$OUT/report.${f#*:}" || echo "--format ${f%%:*} failed"
+done
+cat "$OUT/report.txt" | tail -25
+{ echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; } > "$OUT/env.txt"
+rm -rf "$work"

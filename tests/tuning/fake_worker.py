@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A stand-in for autotune-bench that speaks its protocol, for testing the parent.
 
-FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "silent", "slow:SECONDS",
-"refuse". FAKE_WORKER_JOBS: a file each job is appended to (one JSON line per worker start).
+FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "fatal:BACKEND:SHAPE" (result,
+then a "fatal" event and exit 3, as after an illegal address), "silent", "slow:SECONDS", "refuse".
+FAKE_WORKER_JOBS: a file each job is appended to (one JSON line per worker start).
 Medians come from FAKE_WORKER_MS, e.g. "sdpa_comfy=1.0,flash3=0.8" (default 1.0)."""
 import json
 import os
@@ -49,6 +50,11 @@ for w in job["workloads"]:
             os.kill(os.getpid(), signal.SIGSEGV)
         if mode == "hang:%s:%s" % (b, w["id"]):
             time.sleep(3600)
+        if mode == "fatal:%s:%s" % (b, w["id"]):
+            emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"],
+                  "status": "failed", "reason": "an illegal memory access was encountered"})
+            emit({"event": "fatal", "message": "illegal address", "backend": b, "shape": w["id"]})
+            sys.exit(3)
         if mode.startswith("slow:"):
             time.sleep(float(mode[5:]))
         emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"], "status": "ok",

@@ -103,6 +103,16 @@ TEST_F(TuningTest, ACrashIsBlamedOnItsMeasurementAndTheWorkerRespawns) {
   EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
 }
 
+TEST_F(TuningTest, AWorkerThatEndsAfterAPoisonedContextIsReplaced) {
+  ::setenv("FAKE_WORKER_MODE", "fatal:flash3:flux-1024", 1);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(o.respawns, 1);
+  EXPECT_EQ(row(o, "flash3", "flux-1024")->status, Status::failed);
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::ok);  // measured by the fresh worker
+  EXPECT_EQ(o.measurements.size(), 4u);
+  EXPECT_TRUE(o.decision);
+}
+
 TEST_F(TuningTest, AHangIsKilledAtItsDeadlineAndRecordedAsTimeout) {
   ::setenv("FAKE_WORKER_MODE", "hang:sdpa_comfy:sdxl-1024", 1);
   options_.measurement_deadline = milliseconds(500);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/commands.h"
+#include "cache/fleet.h"
 #include "tuner/boot/boot.h"
 #include "tuner/boot/outputs.h"
 #include "tuner/boot/progress.h"
@@ -99,14 +100,18 @@ int report(const autotune::BootOptions& o, const std::vector<autotune::Workload>
   }
   const auto& gpu = detection.gpus.front();
   const auto fp = autotune::read_fingerprint(o.venv);
-  auto opened = autotune::Cache::open(o.cache_path);
-  for (const auto& w : opened.warnings) std::cerr << "warning: " << w << "\n";
+  // This pod's file and the fleet's published ones, merged as a boot sees them.
+  autotune::Cache::Opened opened;
+  std::error_code ec;
+  if (std::filesystem::exists(o.cache_path, ec)) opened = autotune::Cache::open(o.cache_path);
+  std::vector<std::string> warnings = opened.warnings;
   const auto key = autotune::make_cache_key(gpu, fp, o.workloads_version, o.harness_version);
+  const auto records = autotune::fleet_records(opened.cache.get(), o.shared_dir, warnings, key);
+  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
   std::vector<autotune::Measurement> rows;
-  if (opened.cache)
-    for (auto& m : opened.cache->measurements(key))
-      if (const auto v = autotune::backend_version(m.backend, fp); v.empty() || v == m.backend_version)
-        rows.push_back(std::move(m));
+  for (const auto& [id, record] : records.measurements)
+    if (const auto v = autotune::backend_version(record.m.backend, fp); v.empty() || v == record.m.backend_version)
+      rows.push_back(record.m);
   auto r = autotune::build_report(key, workloads, rows, autotune::comfyui_default(fp.installed("xformers")),
                                   autotune::table_choice(&gpu, fp).mechanism, policy);
   r.python = fp.python_version;

@@ -88,6 +88,7 @@ struct Run {
       return End::give_up;
     }
     bool hello = false;
+    int measured_this_spawn = 0;
     std::optional<Pair> current;
     for (;;) {
       const milliseconds step = !hello ? o.start_deadline : o.measurement_deadline;
@@ -118,6 +119,13 @@ struct Run {
       if (read == ChildProcess::Read::eof) {
         const std::string status = child->wait();
         if (!current) {
+          // After its hello the worker may end between measurements on purpose: a backend that
+          // poisoned the CUDA context (illegal address) leaves it unusable, and the worker says
+          // "fatal" and exits so that a fresh process goes on. Before its hello nothing worked.
+          if (hello && measured_this_spawn > 0) {
+            log("the worker ended (" + status + ") between measurements; starting a fresh one");
+            return End::respawn;
+          }
           outcome.reason = "the worker ended (" + status + ") " + (hello ? "between measurements" : "before its hello");
           return End::give_up;
         }
@@ -158,6 +166,7 @@ struct Run {
               (m.status == Status::ok ? " " + std::to_string(m.median_ms) + " ms" : " " + m.reason));
           record(std::move(m));
           ++outcome.measured_now;
+          ++measured_this_spawn;
         } catch (const std::exception& e) {
           log("warning: malformed result from the worker (" + std::string(e.what()) + "): " + line);
         }
@@ -165,6 +174,9 @@ struct Run {
       } else if (kind == "done") {
         child->wait();
         return End::finished;
+      } else if (kind == "fatal") {
+        log("the worker's CUDA context is unusable after " + event.value("backend", "?") + " on " +
+            event.value("shape", "?") + ": " + event.value("message", ""));
       } else if (kind == "error") {
         outcome.reason = "the worker refused the job: " + event.value("message", line);
         return End::give_up;

@@ -44,7 +44,8 @@ grep -E "tests passed|Failed|Skipped|\*\*\*" "$log" | tail -20 >&3
 run_job() {  # name, then bench_job.py args
   local name=$1; shift
   $PY scripts/bench_job.py --python-path "$SITE" "$@" > "$OUT/$name.job"
-  local s=$(date +%s%N)
+  local s
+  s=$(date +%s%N)
   $W < "$OUT/$name.job" > "$OUT/$name.jsonl" 2>> "$OUT/worker.log"
   local rc=$?
   say "$name: rc=$rc wall $(( ($(date +%s%N) - s) / 1000000 )) ms, $(grep -c '"result"' "$OUT/$name.jsonl") results"

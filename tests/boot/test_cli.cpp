@@ -36,9 +36,11 @@ class Cli : public ::testing::Test {
     return testing::run_command(command, dir.path());
   }
 
-  // Every path into the scratch directory, the fixture catalogue, and no tuning.
+  // Every path into the scratch directory (never the real /workspace or /var/tmp), the fixture
+  // catalogue, and no tuning.
   std::string paths(const fs::path& env_settings = {}) const {
-    return "--venv '" + (kVenvs / "full").string() + "' --cache-dir '" + (dir / "cache").string() +
+    return "--venv '" + (kVenvs / "full").string() + "' --cache-dir '" + (dir / "shared").string() +
+           "' --local-dir '" + (dir / "local").string() +
            "' --env-settings '" + (env_settings.empty() ? dir / "env_settings" : env_settings).string() +
            "' --decision-file '" +
            (dir / "decision.json").string() + "' --workloads '" + kWorkloads.string() + "' --no-tune";
@@ -175,7 +177,7 @@ TEST_F(Cli, ReportOnAnEmptyCache) {
 
 TEST_F(Cli, ReportOnASeededCache) {
   {
-    auto opened = Cache::open(dir / "cache/cache.sqlite");
+    auto opened = Cache::open(dir / "local/cache.sqlite");  // this pod's own cache file
     ASSERT_NE(opened.cache, nullptr);
     // The key the CLI computes: this GPU and venv, the fixture catalogue, the harness version.
     const Fingerprint fp = read_fingerprint(kVenvs / "full");

@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include "cache/fleet.h"
 #include "tuner/boot/boot.h"
 #include "tuner/boot/outputs.h"
 
@@ -20,16 +21,21 @@ using namespace autotune;
 const fs::path kVenv = fs::path(AUTOTUNE_FIXTURES) / "venvs/full";
 const char* kH100 = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04;sms=132";
 
-// A scratch directory holding a cache with the decision for `options` already in it.
+// A scratch directory holding a cache with the decision for `options` already in it, as the CLI
+// sees it: this pod's local file, and the same records published to the shared directory.
+enum class Hit { local, published_only };
+
 class Scene {
  public:
   // `rows` extra measurements make the cache file the size of a tuned one (quick_check reads every page).
-  explicit Scene(bool nvml, int rows = 0) {
+  // Hit::published_only: another pod tuned; this pod's local file does not exist yet.
+  explicit Scene(bool nvml, int rows = 0, Hit hit = Hit::local) {
     std::string pattern = (fs::temp_directory_path() / "autotune-bench-XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
     options.venv = kVenv;
-    options.cache_path = dir_ / "cache/cache.sqlite";
+    options.cache_path = dir_ / "tuner-pod/cache.sqlite";
+    options.shared_dir = dir_ / "shared";
     options.env_settings = dir_ / "out/.env_settings";
     options.decision_file = dir_ / "out/decision.json";
     options.workloads_version = "w1";
@@ -59,6 +65,8 @@ class Scene {
       m.median_ms = 0.1 * i;
       cache->put_measurement(key, m);
     }
+    for (const auto& w : publish_key(*cache, options.shared_dir, key)) throw std::runtime_error(w);
+    if (hit == Hit::published_only) options.cache_path = dir_ / "this-pod/cache.sqlite";
   }
   ~Scene() {
     std::error_code ec;
@@ -74,8 +82,8 @@ class Scene {
   fs::path dir_;
 };
 
-void run_cache_hit(benchmark::State& state, bool nvml) {
-  Scene scene(nvml);
+void run_cache_hit(benchmark::State& state, bool nvml, Hit hit = Hit::local) {
+  Scene scene(nvml, 0, hit);
   for (auto _ : state) {
     const BootResult r = run_boot(scene.options);
     if (r.decision.source != Source::cache || r.written.size() != 2) {
@@ -88,6 +96,7 @@ void run_cache_hit(benchmark::State& state, bool nvml) {
 
 void BM_CacheHitBoot_Simulated(benchmark::State& state) { run_cache_hit(state, false); }
 void BM_CacheHitBoot_FakeNvml(benchmark::State& state) { run_cache_hit(state, true); }
+void BM_CacheHitBoot_PublishedOnly(benchmark::State& state) { run_cache_hit(state, false, Hit::published_only); }
 
 // The parts, to see where the time goes.
 void BM_DetectSimulated(benchmark::State& state) {
@@ -136,6 +145,7 @@ void BM_WriteOutputs(benchmark::State& state) {
 
 BENCHMARK(BM_CacheHitBoot_Simulated)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CacheHitBoot_FakeNvml)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CacheHitBoot_PublishedOnly)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DetectSimulated)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DetectFakeNvml)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Fingerprint)->Unit(benchmark::kMicrosecond);

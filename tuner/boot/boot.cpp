@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +41,11 @@ Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::strin
 // The cache step: a hit (this pod's file or a published one) returns the stored decision; a miss
 // takes the key's lease and tunes, or, while another pod holds the lease, waits for its published
 // decision up to wait_for_fleet. cache/README.md has the design.
-std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, BootResult& r,
+// `env` is shared read-only between threads; `warnings` is the caller's own. `open_mutex` serialises
+// opening the local file between the threads of a multi-GPU boot: the first open of a fresh file
+// creates its schema, and two threads doing that at once would see each other's half-made tables.
+std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
+                                                 std::vector<std::string>& warnings, std::mutex& open_mutex,
                                                  std::string& why_not) {
   using Clock = std::chrono::steady_clock;
   const bool fleet = !o.shared_dir.empty();
@@ -50,21 +55,22 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
   std::error_code exists_ec;
   const auto open_local = [&] {
     if (opened.cache) return;
+    const std::lock_guard<std::mutex> lock(open_mutex);
     opened = Cache::open(o.cache_path);
-    r.warnings.insert(r.warnings.end(), opened.warnings.begin(), opened.warnings.end());
+    warnings.insert(warnings.end(), opened.warnings.begin(), opened.warnings.end());
   };
   if (!fleet || fs::exists(o.cache_path, exists_ec)) open_local();
-  const CacheKey key = make_cache_key(gpu, r.env, o.workloads_version, o.harness_version);
-  const std::string backends = backends_signature(r.env);
+  const CacheKey key = make_cache_key(gpu, env, o.workloads_version, o.harness_version);
+  const std::string backends = backends_signature(env);
   // Polling repeats the same warnings (a newer-schema file skipped); report each once.
   std::vector<std::string> seen;
   const auto lookup = [&]() {
     std::vector<std::string> w;
-    auto hit = fleet_decision(opened.cache.get(), o.shared_dir, key, backends, r.env, w);
+    auto hit = fleet_decision(opened.cache.get(), o.shared_dir, key, backends, env, w);
     for (auto& line : w)
       if (std::find(seen.begin(), seen.end(), line) == seen.end()) {
         seen.push_back(line);
-        r.warnings.push_back(line);
+        warnings.push_back(line);
       }
     return hit;
   };
@@ -84,7 +90,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
         break;
       }
       if (!attempt.error.empty()) {
-        r.warnings.push_back(attempt.error + "; tuning without asking the other pods");
+        warnings.push_back(attempt.error + "; tuning without asking the other pods");
         break;
       }
       const auto now = Clock::now();
@@ -106,32 +112,32 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     // Resume from what the fleet has measured for this key (a run cut off by its budget elsewhere).
     open_local();
     if (opened.cache) {
-      ReadReport read = read_published(published_dir(o.shared_dir), key, &r.env);
+      ReadReport read = read_published(published_dir(o.shared_dir), key, &env);
       for (auto& w : read.warnings)
-        if (std::find(seen.begin(), seen.end(), w) == seen.end()) r.warnings.push_back(w);
+        if (std::find(seen.begin(), seen.end(), w) == seen.end()) warnings.push_back(w);
       try {
         opened.cache->merge_in(read.records);
       } catch (const std::exception& e) {
-        r.warnings.push_back("could not copy the fleet's measurements into " + o.cache_path.string() + ": " + e.what());
+        warnings.push_back("could not copy the fleet's measurements into " + o.cache_path.string() + ": " + e.what());
       }
     }
   }
 
   open_local();
-  auto tuned = o.tuner(gpu, r.env, opened.cache.get(), key, r.warnings);
+  auto tuned = o.tuner(gpu, env, opened.cache.get(), key, warnings);
   if (tuned && opened.cache) {
     // A failed cache write costs the next boot a re-tune, not this boot its decision.
     try {
       opened.cache->put_decision(key, backends, *tuned);
     } catch (const std::exception& e) {
-      r.warnings.push_back("could not store the decision in " + o.cache_path.string() + ": " + e.what());
+      warnings.push_back("could not store the decision in " + o.cache_path.string() + ": " + e.what());
     }
   }
   // Publish before releasing the lease, so a pod that takes it next finds the result. Partial
   // measurements are published too: the next tuner resumes from them.
   if (fleet && opened.cache) {
     auto w = publish_key(*opened.cache, o.shared_dir, key);
-    r.warnings.insert(r.warnings.end(), w.begin(), w.end());
+    warnings.insert(warnings.end(), w.begin(), w.end());
   }
   if (lease) lease->release();
   if (!tuned) {
@@ -139,6 +145,83 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     return std::nullopt;
   }
   return tuned;
+}
+
+// One model's decision: override, else cache or tuning, else the static table. `gpu` is null
+// when no GPU is visible. Warnings go to `warnings`, which belongs to the caller's thread.
+Decision decide_for_model(const BootOptions& o, const GpuInfo* gpu, const Fingerprint& env,
+                          std::vector<std::string>& warnings, std::mutex& open_mutex) {
+  const Override over = parse_override(o.override_value, o.written_marker, env, gpu);
+  if (over.mechanism)
+    return {*over.mechanism, Source::override_, over.message, default_backend_of(*over.mechanism), {}};
+  if (!over.message.empty()) warnings.push_back(over.message);
+  std::string why_not;
+  std::optional<Decision> measured;
+  if (gpu) measured = decide_from_measurements(o, *gpu, env, warnings, open_mutex, why_not);
+  return measured ? *measured : from_table(gpu, env, why_not);
+}
+
+// "GPU 0,1" for a group's members, by NVML index.
+std::string members_label(const BootResult& r, const GpuGroup& group) {
+  std::string out = "GPU ";
+  for (std::size_t i = 0; i < group.members.size(); ++i)
+    out += (i ? "," : "") + std::to_string(r.detection.gpus[group.members[i]].index);
+  return out;
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Several GPU models: one thread per model, each deciding for its model's first visible GPU,
+// all at the same time, so that tuning 2 models takes about as long as tuning 1. Each thread
+// opens its own handle on the local file (an SQLite connection must not be shared between
+// threads) and, with a fleet, takes its own key's lease.
+void decide_in_parallel(const BootOptions& o, BootResult& r) {
+  struct Outcome {
+    Decision decision;
+    std::vector<std::string> warnings;
+    double ms = 0;
+  };
+  std::vector<Outcome> outcomes(r.groups.size());
+  std::mutex open_mutex;
+  std::vector<std::thread> threads;
+  threads.reserve(r.groups.size());
+  for (std::size_t g = 0; g < r.groups.size(); ++g) {
+    threads.emplace_back([&, g] {
+      const auto start = std::chrono::steady_clock::now();
+      const GpuInfo& gpu = r.detection.gpus[r.groups[g].members.front()];
+      Outcome& out = outcomes[g];
+      // An exception must not leave the thread (std::terminate); the model gets the table.
+      try {
+        out.decision = decide_for_model(o, &gpu, r.env, out.warnings, open_mutex);
+      } catch (const std::exception& e) {
+        out.decision = from_table(&gpu, r.env, std::string("deciding failed: ") + e.what());
+      } catch (...) {
+        out.decision = from_table(&gpu, r.env, "deciding failed: unknown exception");
+      }
+      out.ms = ms_since(start);
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  // Warnings every model gave alike (a bad override) once as they are; the others named by GPU.
+  for (std::size_t g = 0; g < outcomes.size(); ++g) {
+    for (const auto& w : outcomes[g].warnings) {
+      bool everywhere = true;
+      for (const auto& other : outcomes)
+        everywhere = everywhere && std::find(other.warnings.begin(), other.warnings.end(), w) != other.warnings.end();
+      std::string line = everywhere ? w : members_label(r, r.groups[g]) + " (" + r.groups[g].model.name + "): " + w;
+      if (std::find(r.warnings.begin(), r.warnings.end(), line) == r.warnings.end()) r.warnings.push_back(line);
+    }
+  }
+  for (std::size_t g = 0; g < r.groups.size(); ++g)
+    for (const std::size_t position : r.groups[g].members) {
+      const GpuInfo& gpu = r.detection.gpus[position];
+      r.per_gpu[position] = {position, g, std::string(arch_row(gpu.cc_major, gpu.cc_minor).architecture),
+                             outcomes[g].decision, outcomes[g].ms};
+    }
+  r.decision = r.per_gpu.front().decision;
 }
 
 }  // namespace
@@ -151,26 +234,41 @@ BootResult run_boot(const BootOptions& o) {
   r.warnings = r.env.warnings;
   const GpuInfo* gpu = r.gpu();
   r.architecture = gpu ? std::string(arch_row(gpu->cc_major, gpu->cc_minor).architecture) : "none";
+  r.groups = group_by_model(r.detection.gpus);
+  r.per_gpu.resize(r.detection.gpus.size());
+  if (o.on_groups && !r.groups.empty()) o.on_groups(r.groups);
 
-  const Override over = parse_override(o.override_value, o.written_marker, r.env, gpu);
-  if (over.mechanism) {
-    r.decision = {*over.mechanism, Source::override_, over.message, default_backend_of(*over.mechanism), {}};
+  if (r.groups.size() > 1) {
+    decide_in_parallel(o, r);
   } else {
-    if (!over.message.empty()) r.warnings.push_back(over.message);
-    std::string why_not;
-    std::optional<Decision> measured;
-    if (gpu) measured = decide_from_measurements(o, *gpu, r, why_not);
-    r.decision = measured ? *measured : from_table(gpu, r.env, why_not);
+    // No GPU or one model: on this thread, as it always was; identical GPUs share the decision.
+    const auto decide_start = std::chrono::steady_clock::now();
+    std::mutex open_mutex;
+    r.decision = decide_for_model(o, gpu, r.env, r.warnings, open_mutex);
+    const double ms = ms_since(decide_start);
+    for (std::size_t i = 0; i < r.per_gpu.size(); ++i) r.per_gpu[i] = {i, 0, r.architecture, r.decision, ms};
   }
 
-  r.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  r.elapsed_ms = ms_since(start);
   const fs::path settings = env_settings_path(o);
   const fs::path decision = decision_file_path(o);
   if (auto e = atomic_write(decision, decision_json(r).dump(2) + "\n")) r.warnings.push_back(*e);
   else r.written.push_back(decision);
   if (auto e = atomic_write(settings, render_env_settings(r, decision))) r.warnings.push_back(*e);
   else r.written.push_back(settings);
-  r.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // One ComfyUI per GPU: each instance sources its own GPU's files (multi_gpu.h names them).
+  if (r.per_gpu.size() > 1) {
+    for (const auto& one : r.per_gpu) {
+      const int index = r.detection.gpus[one.position].index;
+      const fs::path one_decision = per_gpu_decision_path(decision, index);
+      const fs::path one_settings = per_gpu_env_settings_path(settings, index);
+      if (auto e = atomic_write(one_decision, decision_json(r, one).dump(2) + "\n")) r.warnings.push_back(*e);
+      else r.written.push_back(one_decision);
+      if (auto e = atomic_write(one_settings, render_env_settings(r, one, one_decision))) r.warnings.push_back(*e);
+      else r.written.push_back(one_settings);
+    }
+  }
+  r.elapsed_ms = ms_since(start);
   return r;
 }
 

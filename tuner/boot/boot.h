@@ -12,6 +12,7 @@
 #include "cache/cache.h"
 #include "tuner/decision.h"
 #include "tuner/environment.h"
+#include "tuner/boot/multi_gpu.h"
 #include "tuner/gpu.h"
 
 namespace autotune {
@@ -21,6 +22,9 @@ struct BootResult;
 // Tuning, when a worker exists: measures, stores what it measured in the cache, and returns the
 // decision; nullopt when it could not finish (no worker, budget spent), with the reason in
 // `warnings`. The boot then falls back to the static table.
+// With several GPU models visible it is called once per model, from one thread per model, at the
+// same time (`gpu` is the model's first visible GPU; `cache` is that thread's own handle), so it
+// must be safe to call concurrently.
 using Tuner = std::function<std::optional<Decision>(const GpuInfo& gpu, const Fingerprint& env, Cache* cache,
                                                     const CacheKey& key, std::vector<std::string>& warnings)>;
 
@@ -44,16 +48,31 @@ struct BootOptions {
   std::string harness_version;
   Tuner tuner;                     // empty: no tuning, for the reason below
   std::string tuning_off_reason = "tuning is off";
+  // Called once, before any cache lookup or tuning, with the visible GPUs grouped by model. With
+  // more than one group the tuner runs on several threads at once; the CLI uses this to print
+  // plain lines tagged with the GPU instead of one status line.
+  std::function<void(const std::vector<GpuGroup>&)> on_groups;
+};
+
+// One visible GPU's decision: the one its own ComfyUI instance gets.
+struct GpuDecision {
+  std::size_t position = 0;  // in Detection::gpus
+  std::size_t group = 0;     // in BootResult::groups
+  std::string architecture;
+  Decision decision;
+  double decide_ms = 0;      // its group's cache lookup and tuning, wall time
 };
 
 struct BootResult {
   Detection detection;
   Fingerprint env;
   std::string architecture;
-  Decision decision;
+  Decision decision;  // for the first visible GPU (per_gpu[0] when there is one)
   std::vector<std::string> warnings;
   std::vector<std::filesystem::path> written;
   double elapsed_ms = 0;
+  std::vector<GpuGroup> groups;      // the visible GPUs by model; empty without a GPU
+  std::vector<GpuDecision> per_gpu;  // one per visible GPU, in visible order
 
   const GpuInfo* gpu() const { return detection.gpus.empty() ? nullptr : &detection.gpus.front(); }
 };

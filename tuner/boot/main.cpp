@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <streambuf>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "cache/commands.h"
 #include "cache/fleet.h"
 #include "tuner/boot/boot.h"
+#include "tuner/boot/multi_gpu.h"
 #include "tuner/boot/outputs.h"
 #include "tuner/boot/progress.h"
 #include "tuner/boot/report.h"
@@ -31,6 +34,37 @@ std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::optional<std::string>(v) : std::nullopt;
 }
+
+// Several GPU models tune at once, one thread each: their progress goes out as whole plain lines
+// tagged with the GPU ("[GPU 2] autotune: ..."), since one status line rewritten in place cannot
+// show several tunings, and characters of two threads' lines must not interleave.
+class TaggedLines : public std::streambuf {
+ public:
+  TaggedLines(std::ostream& out, std::mutex& mutex, std::string tag) : out_(out), mutex_(mutex), tag_(std::move(tag)) {}
+  ~TaggedLines() override {
+    if (!line_.empty()) emit();
+  }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    line_ += traits_type::to_char_type(c);
+    if (traits_type::to_char_type(c) == '\n') emit();
+    return c;
+  }
+
+ private:
+  void emit() {
+    if (line_.back() != '\n') line_ += '\n';
+    const std::lock_guard<std::mutex> lock(mutex_);
+    out_ << tag_ << line_ << std::flush;
+    line_.clear();
+  }
+  std::ostream& out_;
+  std::mutex& mutex_;
+  std::string tag_;
+  std::string line_;
+};
 
 std::filesystem::path self_dir() {
   std::error_code ec;
@@ -289,6 +323,10 @@ int main(int argc, char** argv) {
   }
   if (worker_path.empty()) tuning_off = "the benchmark worker autotune-bench is not installed beside autotune";
   if (no_tune) tuning_off = "tuning is off (--no-tune)";
+  // Set by run_boot before any tuning starts (so before its threads exist): several models tune at once.
+  bool parallel_models = false;
+  std::mutex stderr_mutex;
+  o.on_groups = [&parallel_models](const std::vector<autotune::GpuGroup>& groups) { parallel_models = groups.size() > 1; };
   if (tuning_off.empty()) {
     o.tuner = [&](const autotune::GpuInfo& gpu, const autotune::Fingerprint& fp, autotune::Cache* cache,
                   const autotune::CacheKey& key, std::vector<std::string>& warnings) -> std::optional<autotune::Decision> {
@@ -296,14 +334,20 @@ int main(int argc, char** argv) {
       t.worker_argv = {worker_path.string()};
       t.workloads = workloads;
       t.backends = backends;
-      if (!gpu.simulated) t.gpu_uuid = gpu.uuid;
+      t.gpu_uuid = autotune::worker_pin(gpu);
       t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
       t.policy.exclude_quantized = exclude_quantized;
-      t.worker_log = std::filesystem::path(local_dir) / "worker.log";  // pod-local: pods share cache_dir
+      // Pod-local: pods share cache_dir. One log per worker when several run at once.
+      t.worker_log = std::filesystem::path(local_dir) /
+                     (parallel_models ? "worker.gpu" + std::to_string(gpu.index) + ".log" : std::string("worker.log"));
       const char* columns = std::getenv("COLUMNS");
       const auto width = columns ? autotune::parse_int(columns) : std::nullopt;
-      autotune::Progress progress(std::cerr, autotune::choose_display(isatty(STDERR_FILENO), std::getenv("TERM"), quiet),
-                                  t.budget, [] { return std::chrono::steady_clock::now(); },
+      TaggedLines tagged(std::cerr, stderr_mutex, "[GPU " + std::to_string(gpu.index) + "] ");
+      std::ostream tagged_stream(&tagged);
+      auto display = autotune::choose_display(isatty(STDERR_FILENO), std::getenv("TERM"), quiet);
+      if (parallel_models && display == autotune::Display::terminal) display = autotune::Display::lines;
+      autotune::Progress progress(parallel_models ? tagged_stream : std::cerr, display, t.budget,
+                                  [] { return std::chrono::steady_clock::now(); },
                                   width && *width > 0 ? static_cast<std::size_t>(*width) : 100);
       t.log = [&progress](const std::string& line) { progress.log(line); };
       t.progress = [&progress](const autotune::ProgressEvent& e) { progress.event(e); };

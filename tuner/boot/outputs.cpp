@@ -73,24 +73,28 @@ std::string installed_backends(const Fingerprint& env) {
 
 }  // namespace
 
-std::string render_env_settings(const BootResult& r, const fs::path& decision_file) {
-  const std::string mechanism(to_string(r.decision.mechanism));
+namespace {
+
+// `extra`: lines placed before the marker line, which stays last.
+std::string env_settings_text(const Decision& decision, const fs::path& decision_file, const std::string& extra) {
+  const std::string mechanism(to_string(decision.mechanism));
   std::ostringstream out;
   out << "# comfyui-attention-autotune " AUTOTUNE_VERSION ", " << utc_timestamp() << "\n"
       << "# Source this file before starting ComfyUI; pass $COMFYUI_ATTENTION_ARGS to main.py.\n"
       << "export COMFYUI_ATTENTION_MECHANISM=" << mechanism << "\n"
-      << "export COMFYUI_ATTENTION_ARGS=" << shell_quote(join(comfyui_args(r.decision.mechanism), " ")) << "\n"
-      << "export COMFYUI_ATTENTION_SOURCE=" << to_string(r.decision.source) << "\n"
-      << "export COMFYUI_ATTENTION_REASON=" << shell_quote(r.decision.reason) << "\n"
+      << "export COMFYUI_ATTENTION_ARGS=" << shell_quote(join(comfyui_args(decision.mechanism), " ")) << "\n"
+      << "export COMFYUI_ATTENTION_SOURCE=" << to_string(decision.source) << "\n"
+      << "export COMFYUI_ATTENTION_REASON=" << shell_quote(decision.reason) << "\n"
       << "export COMFYUI_ATTENTION_DECISION=" << shell_quote(decision_file.string()) << "\n"
+      << extra
       // Lets the next `autotune` tell our own earlier output from a user's override.
       << "export AUTOTUNE_WRITTEN_MECHANISM=" << mechanism << "\n";
   return out.str();
 }
 
-nlohmann::json decision_json(const BootResult& r) {
+nlohmann::json decision_document(const BootResult& r, const GpuInfo* g, const Decision& decision) {
   nlohmann::json gpu = nullptr;
-  if (const GpuInfo* g = r.gpu()) {
+  if (g) {
     gpu = {{"index", g->index},
            {"name", g->name},
            {"uuid", g->uuid},
@@ -103,10 +107,10 @@ nlohmann::json decision_json(const BootResult& r) {
   return {{"schema", 1},
           {"tool_version", AUTOTUNE_VERSION},
           {"decided_at", utc_timestamp()},
-          {"mechanism", std::string(to_string(r.decision.mechanism))},
-          {"comfyui_args", comfyui_args(r.decision.mechanism)},
-          {"source", std::string(to_string(r.decision.source))},
-          {"reason", r.decision.reason},
+          {"mechanism", std::string(to_string(decision.mechanism))},
+          {"comfyui_args", comfyui_args(decision.mechanism)},
+          {"source", std::string(to_string(decision.source))},
+          {"reason", decision.reason},
           {"gpu", gpu},
           {"environment",
            {{"venv", r.env.venv.string()},
@@ -114,9 +118,28 @@ nlohmann::json decision_json(const BootResult& r) {
             {"torch", r.env.torch_version},
             {"torch_cuda", r.env.torch_cuda},
             {"packages", r.env.packages}}},
-          {"default_backend", r.decision.default_backend},
-          {"routes", r.decision.routes},
+          {"default_backend", decision.default_backend},
+          {"routes", decision.routes},
           {"warnings", r.warnings}};
+}
+
+}  // namespace
+
+std::string render_env_settings(const BootResult& r, const fs::path& decision_file) {
+  return env_settings_text(r.decision, decision_file, "");
+}
+
+std::string render_env_settings(const BootResult& r, const GpuDecision& one, const fs::path& decision_file) {
+  const GpuInfo& g = r.detection.gpus.at(one.position);
+  return env_settings_text(one.decision, decision_file,
+                           "export COMFYUI_ATTENTION_GPU_INDEX=" + std::to_string(g.index) + "\n" +
+                               "export COMFYUI_ATTENTION_GPU_UUID=" + shell_quote(g.uuid) + "\n");
+}
+
+nlohmann::json decision_json(const BootResult& r) { return decision_document(r, r.gpu(), r.decision); }
+
+nlohmann::json decision_json(const BootResult& r, const GpuDecision& one) {
+  return decision_document(r, &r.detection.gpus.at(one.position), one.decision);
 }
 
 std::string render_summary(const BootResult& r) {
@@ -143,6 +166,23 @@ std::string render_summary(const BootResult& r) {
                            ", Python " + r.env.python_version);
   line("Backends:", installed_backends(r.env));
   line("Selected Mechanism:", std::string(to_string(r.decision.mechanism)));
+  // One ComfyUI per GPU: each GPU's own mechanism, and whose tuning it shares.
+  if (r.per_gpu.size() > 1) {
+    for (const auto& one : r.per_gpu) {
+      const GpuInfo& g = r.detection.gpus.at(one.position);
+      std::string value = std::string(to_string(one.decision.mechanism)) + " (" + g.name;
+      const std::size_t first = r.groups.at(one.group).members.front();
+      if (first != one.position) {
+        value += ", same model as GPU " + std::to_string(r.detection.gpus.at(first).index) + ")";
+      } else {
+        char ms[32];
+        std::snprintf(ms, sizeof ms, "%.1f s", one.decide_ms / 1000);
+        value += ", " + std::string(to_string(one.decision.source)) + " in " + ms + ")";
+      }
+      const std::string label = "GPU " + std::to_string(g.index) + " mechanism:";
+      line(label.c_str(), value);
+    }
+  }
   line("ComfyUI arguments:", join(comfyui_args(r.decision.mechanism), " "));
   line("Decided by:", std::string(to_string(r.decision.source)) + ": " + r.decision.reason);
   if (!r.decision.routes.empty()) line("Per-shape routes:", std::to_string(r.decision.routes.size()) + " (custom node)");

@@ -19,6 +19,15 @@ std::optional<std::string> atomic_write(const std::filesystem::path& path, const
 
 std::string render_env_settings(const BootResult& result, const std::filesystem::path& decision_file);
 nlohmann::json decision_json(const BootResult& result);
+// The summary lists each visible GPU's mechanism when there are several; its `Selected Mechanism:`
+// line is the first visible GPU's, as with one.
 std::string render_summary(const BootResult& result);
+
+// One GPU's files on a pod with several (multi_gpu.h names them): the same content as above for
+// that GPU and its decision. The env file also exports COMFYUI_ATTENTION_GPU_INDEX (nvidia-smi's
+// number) and COMFYUI_ATTENTION_GPU_UUID, so a launch script can pin its ComfyUI by UUID.
+std::string render_env_settings(const BootResult& result, const GpuDecision& gpu,
+                                const std::filesystem::path& decision_file);
+nlohmann::json decision_json(const BootResult& result, const GpuDecision& gpu);
 
 }  // namespace autotune

@@ -22,6 +22,9 @@ packages=(
   shellcheck
 )
 
+# The HTML report's test renders it in headless Chromium; only the tests need it.
+[[ ${1:-} == --test ]] && packages+=(chromium)
+
 install_packages() {
   local missing=() p
   for p in "${packages[@]}"; do

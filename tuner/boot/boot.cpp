@@ -41,11 +41,68 @@ Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::strin
 // The cache step: a hit (this pod's file or a published one) returns the stored decision; a miss
 // takes the key's lease and tunes, or, while another pod holds the lease, waits for its published
 // decision up to wait_for_fleet. cache/README.md has the design.
-// `env` is shared read-only between threads; `warnings` is the caller's own. `open_mutex` serialises
-// opening the local file between the threads of a multi-GPU boot: the first open of a fresh file
-// creates its schema, and two threads doing that at once would see each other's half-made tables.
+// This pod's local file, as the threads of a multi-GPU boot share it (one thread per GPU model, each
+// with its own connection). SQLite's busy timeout does not make two connections that write one
+// file safe: a deferred transaction that has read and then wants to write gets SQLITE_BUSY at
+// once, without waiting, while the other connection commits (sqlite.org, sqlite3_busy_handler:
+// waiting would deadlock). Seen here as "database is locked" on 1 boot in 12 with two fake
+// workers; a measurement lost that way is missing from the decision tune() makes from the cache.
+// So every write from here takes `mutex` (the first open of a fresh file too: it creates the
+// schema), and with several models tune()'s own writes, made as results arrive, go to a scratch
+// file of the thread's own, merged into the local file under `mutex` when tuning ends.
+struct LocalFile {
+  std::mutex mutex;
+  bool parallel = false;
+};
+
+// Tuning on a scratch copy of this key's records: <cache>.tuning-gpu<N>, on the same local disk.
+std::optional<Decision> tune_on_scratch(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
+                                        Cache& main, const CacheKey& key, std::vector<std::string>& warnings,
+                                        LocalFile& local) {
+  const fs::path path = o.cache_path.string() + ".tuning-gpu" + std::to_string(gpu.index);
+  std::error_code ec;
+  std::unique_ptr<Cache> scratch;
+  {
+    const std::lock_guard<std::mutex> lock(local.mutex);
+    // One left by a boot that was killed while tuning holds measurements worth keeping.
+    if (fs::exists(path, ec)) {
+      auto left = Cache::open(path);
+      try {
+        if (left.cache) main.merge_in(left.cache->records());
+      } catch (const std::exception& e) {
+        warnings.push_back("could not recover the measurements in " + path.string() + ": " + e.what());
+      }
+    }
+    fs::remove(path, ec);
+    auto opened = Cache::open(path);
+    warnings.insert(warnings.end(), opened.warnings.begin(), opened.warnings.end());
+    scratch = std::move(opened.cache);
+    try {
+      if (scratch) scratch->merge_in(main.records(key));  // what is measured already: tune() resumes
+    } catch (const std::exception& e) {
+      warnings.push_back("could not copy " + o.cache_path.string() + " to " + path.string() + ": " + e.what());
+    }
+  }
+  // Without a scratch file tune() keeps its results in memory: the decision is right, only the
+  // next boot cannot resume from them.
+  auto tuned = o.tuner(gpu, env, scratch.get(), key, warnings);
+  if (scratch) {
+    const std::lock_guard<std::mutex> lock(local.mutex);
+    try {
+      main.merge_in(scratch->records(key));
+      scratch.reset();
+      fs::remove(path, ec);
+    } catch (const std::exception& e) {
+      warnings.push_back("could not copy the measurements in " + path.string() + " to " + o.cache_path.string() +
+                         ": " + e.what() + "; the next multi-GPU boot does");
+    }
+  }
+  return tuned;
+}
+
+// `env` is shared read-only between threads; `warnings` is the caller's own.
 std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
-                                                 std::vector<std::string>& warnings, std::mutex& open_mutex,
+                                                 std::vector<std::string>& warnings, LocalFile& local,
                                                  std::string& why_not) {
   using Clock = std::chrono::steady_clock;
   const bool fleet = !o.shared_dir.empty();
@@ -55,7 +112,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
   std::error_code exists_ec;
   const auto open_local = [&] {
     if (opened.cache) return;
-    const std::lock_guard<std::mutex> lock(open_mutex);
+    const std::lock_guard<std::mutex> lock(local.mutex);
     opened = Cache::open(o.cache_path);
     warnings.insert(warnings.end(), opened.warnings.begin(), opened.warnings.end());
   };
@@ -116,6 +173,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
       for (auto& w : read.warnings)
         if (std::find(seen.begin(), seen.end(), w) == seen.end()) warnings.push_back(w);
       try {
+        const std::lock_guard<std::mutex> lock(local.mutex);
         opened.cache->merge_in(read.records);
       } catch (const std::exception& e) {
         warnings.push_back("could not copy the fleet's measurements into " + o.cache_path.string() + ": " + e.what());
@@ -124,10 +182,12 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
   }
 
   open_local();
-  auto tuned = o.tuner(gpu, env, opened.cache.get(), key, warnings);
+  auto tuned = local.parallel && opened.cache ? tune_on_scratch(o, gpu, env, *opened.cache, key, warnings, local)
+                                             : o.tuner(gpu, env, opened.cache.get(), key, warnings);
   if (tuned && opened.cache) {
     // A failed cache write costs the next boot a re-tune, not this boot its decision.
     try {
+      const std::lock_guard<std::mutex> lock(local.mutex);
       opened.cache->put_decision(key, backends, *tuned);
     } catch (const std::exception& e) {
       warnings.push_back("could not store the decision in " + o.cache_path.string() + ": " + e.what());
@@ -150,14 +210,14 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
 // One model's decision: override, else cache or tuning, else the static table. `gpu` is null
 // when no GPU is visible. Warnings go to `warnings`, which belongs to the caller's thread.
 Decision decide_for_model(const BootOptions& o, const GpuInfo* gpu, const Fingerprint& env,
-                          std::vector<std::string>& warnings, std::mutex& open_mutex) {
+                          std::vector<std::string>& warnings, LocalFile& local) {
   const Override over = parse_override(o.override_value, o.written_marker, env, gpu);
   if (over.mechanism)
     return {*over.mechanism, Source::override_, over.message, default_backend_of(*over.mechanism), {}};
   if (!over.message.empty()) warnings.push_back(over.message);
   std::string why_not;
   std::optional<Decision> measured;
-  if (gpu) measured = decide_from_measurements(o, *gpu, env, warnings, open_mutex, why_not);
+  if (gpu) measured = decide_from_measurements(o, *gpu, env, warnings, local, why_not);
   return measured ? *measured : from_table(gpu, env, why_not);
 }
 
@@ -184,7 +244,8 @@ void decide_in_parallel(const BootOptions& o, BootResult& r) {
     double ms = 0;
   };
   std::vector<Outcome> outcomes(r.groups.size());
-  std::mutex open_mutex;
+  LocalFile local;
+  local.parallel = true;
   std::vector<std::thread> threads;
   threads.reserve(r.groups.size());
   for (std::size_t g = 0; g < r.groups.size(); ++g) {
@@ -194,7 +255,7 @@ void decide_in_parallel(const BootOptions& o, BootResult& r) {
       Outcome& out = outcomes[g];
       // An exception must not leave the thread (std::terminate); the model gets the table.
       try {
-        out.decision = decide_for_model(o, &gpu, r.env, out.warnings, open_mutex);
+        out.decision = decide_for_model(o, &gpu, r.env, out.warnings, local);
       } catch (const std::exception& e) {
         out.decision = from_table(&gpu, r.env, std::string("deciding failed: ") + e.what());
       } catch (...) {
@@ -243,8 +304,8 @@ BootResult run_boot(const BootOptions& o) {
   } else {
     // No GPU or one model: on this thread, as it always was; identical GPUs share the decision.
     const auto decide_start = std::chrono::steady_clock::now();
-    std::mutex open_mutex;
-    r.decision = decide_for_model(o, gpu, r.env, r.warnings, open_mutex);
+    LocalFile local;
+    r.decision = decide_for_model(o, gpu, r.env, r.warnings, local);
     const double ms = ms_since(decide_start);
     for (std::size_t i = 0; i < r.per_gpu.size(); ++i) r.per_gpu[i] = {i, 0, r.architecture, r.decision, ms};
   }

@@ -166,6 +166,9 @@ std::string render_summary(const BootResult& r) {
                            ", Python " + r.env.python_version);
   line("Backends:", installed_backends(r.env));
   line("Selected Mechanism:", std::string(to_string(r.decision.mechanism)));
+  line("ComfyUI arguments:", join(comfyui_args(r.decision.mechanism), " "));
+  line("Decided by:", std::string(to_string(r.decision.source)) + ": " + r.decision.reason);
+  if (!r.decision.routes.empty()) line("Per-shape routes:", std::to_string(r.decision.routes.size()) + " (custom node)");
   // One ComfyUI per GPU: each GPU's own mechanism, and whose tuning it shares.
   if (r.per_gpu.size() > 1) {
     for (const auto& one : r.per_gpu) {
@@ -183,9 +186,6 @@ std::string render_summary(const BootResult& r) {
       line(label.c_str(), value);
     }
   }
-  line("ComfyUI arguments:", join(comfyui_args(r.decision.mechanism), " "));
-  line("Decided by:", std::string(to_string(r.decision.source)) + ": " + r.decision.reason);
-  if (!r.decision.routes.empty()) line("Per-shape routes:", std::to_string(r.decision.routes.size()) + " (custom node)");
   for (const auto& warning : r.warnings) line("Warning:", warning);
   char ms[32];
   std::snprintf(ms, sizeof ms, "%.1f ms", r.elapsed_ms);

@@ -62,8 +62,11 @@ std::string check_file(SQLite::Database& db, bool read_only, FileState& state) {
   if (version < Cache::kSchemaVersion && read_only) return "schema " + std::to_string(version) + " (incomplete file)";
   state = FileState::ok;
   if (version < Cache::kSchemaVersion) {
-    SQLite::Transaction transaction(db);
-    for (int v = version; v < Cache::kSchemaVersion; ++v) db.exec(kMigrations[static_cast<std::size_t>(v)]);
+    // Two processes may create the same file at once: take the write lock first, then read the
+    // version again, so the second one finds the first one's schema instead of re-creating it.
+    SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+    const int now = db.execAndGet("PRAGMA user_version").getInt();
+    for (int v = now; v < Cache::kSchemaVersion; ++v) db.exec(kMigrations[static_cast<std::size_t>(v)]);
     db.exec("PRAGMA application_id = " + std::to_string(Cache::kApplicationId));
     db.exec("PRAGMA user_version = " + std::to_string(Cache::kSchemaVersion));
     transaction.commit();
@@ -155,6 +158,61 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
   return out;
 }
 
+std::int64_t insert_env(SQLite::Database& db, const CacheKey& k) {
+  SQLite::Statement q(db,
+                      "INSERT INTO environments(key, gpu_name, compute_capability, sm_count, memory_mib, driver, "
+                      "cuda_runtime, torch, workloads_version, harness_version, created_at) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, k.canonical());
+  q.bind(2, k.gpu_name);
+  q.bind(3, k.compute_capability);
+  q.bind(4, k.sm_count);
+  q.bind(5, static_cast<std::int64_t>(k.memory_mib));
+  q.bind(6, k.driver);
+  q.bind(7, k.cuda_runtime);
+  q.bind(8, k.torch);
+  q.bind(9, k.workloads_version);
+  q.bind(10, k.harness_version);
+  q.bind(11, now_timestamp());
+  q.exec();
+  return db.getLastInsertRowid();
+}
+
+void insert_measurement(SQLite::Database& db, std::int64_t env, const MeasurementRecord& r) {
+  SQLite::Statement q(db,
+                      "INSERT OR REPLACE INTO measurements(env_id, backend, backend_version, shape, status, reason, "
+                      "median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, env);
+  q.bind(2, r.m.backend);
+  q.bind(3, r.m.backend_version);
+  q.bind(4, r.m.shape);
+  q.bind(5, std::string(to_string(r.m.status)));
+  q.bind(6, r.m.reason);
+  q.bind(7, r.m.median_ms);
+  q.bind(8, r.m.spread);
+  q.bind(9, r.m.host_ms);
+  q.bind(10, r.m.samples);
+  q.bind(11, static_cast<std::int64_t>(r.m.peak_mem_bytes));
+  q.bind(12, r.m.rel_error);
+  q.bind(13, r.measured_at);
+  q.exec();
+}
+
+void insert_decision(SQLite::Database& db, std::int64_t env, const DecisionRecord& r) {
+  SQLite::Statement q(db,
+                      "INSERT OR REPLACE INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, "
+                      "decided_at) VALUES(?,?,?,?,?,?,?)");
+  q.bind(1, env);
+  q.bind(2, r.backends);
+  q.bind(3, std::string(to_string(r.decision.mechanism)));
+  q.bind(4, r.decision.reason);
+  q.bind(5, r.decision.default_backend);
+  q.bind(6, nlohmann::json(r.decision.routes).dump());
+  q.bind(7, r.decided_at);
+  q.exec();
+}
+
 void fsync_path(const fs::path& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) throw fs::filesystem_error("open for fsync", path, std::error_code(errno, std::generic_category()));
@@ -217,60 +275,12 @@ void write_snapshot(const fs::path& path, const RecordSet& records) {
     db.exec("PRAGMA user_version = " + std::to_string(Cache::kSchemaVersion));
     std::map<std::string, std::int64_t> env_ids;
     const auto env = [&](const CacheKey& k) {
-      const std::string c = k.canonical();
-      if (auto it = env_ids.find(c); it != env_ids.end()) return it->second;
-      SQLite::Statement q(db,
-                          "INSERT INTO environments(key, gpu_name, compute_capability, sm_count, memory_mib, driver, "
-                          "cuda_runtime, torch, workloads_version, harness_version, created_at) "
-                          "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-      q.bind(1, c);
-      q.bind(2, k.gpu_name);
-      q.bind(3, k.compute_capability);
-      q.bind(4, k.sm_count);
-      q.bind(5, static_cast<std::int64_t>(k.memory_mib));
-      q.bind(6, k.driver);
-      q.bind(7, k.cuda_runtime);
-      q.bind(8, k.torch);
-      q.bind(9, k.workloads_version);
-      q.bind(10, k.harness_version);
-      q.bind(11, now_timestamp());
-      q.exec();
-      return env_ids[c] = db.getLastInsertRowid();
+      const auto [it, added] = env_ids.try_emplace(k.canonical(), 0);
+      if (added) it->second = insert_env(db, k);
+      return it->second;
     };
-    SQLite::Statement qm(db,
-                         "INSERT INTO measurements(env_id, backend, backend_version, shape, status, reason, median_ms, "
-                         "spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    for (const auto& [id, r] : records.measurements) {
-      qm.reset();
-      qm.bind(1, env(r.key));
-      qm.bind(2, r.m.backend);
-      qm.bind(3, r.m.backend_version);
-      qm.bind(4, r.m.shape);
-      qm.bind(5, std::string(to_string(r.m.status)));
-      qm.bind(6, r.m.reason);
-      qm.bind(7, r.m.median_ms);
-      qm.bind(8, r.m.spread);
-      qm.bind(9, r.m.host_ms);
-      qm.bind(10, r.m.samples);
-      qm.bind(11, static_cast<std::int64_t>(r.m.peak_mem_bytes));
-      qm.bind(12, r.m.rel_error);
-      qm.bind(13, r.measured_at);
-      qm.exec();
-    }
-    SQLite::Statement qd(db,
-                         "INSERT INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, decided_at) "
-                         "VALUES(?,?,?,?,?,?,?)");
-    for (const auto& [id, r] : records.decisions) {
-      qd.reset();
-      qd.bind(1, env(r.key));
-      qd.bind(2, r.backends);
-      qd.bind(3, std::string(to_string(r.decision.mechanism)));
-      qd.bind(4, r.decision.reason);
-      qd.bind(5, r.decision.default_backend);
-      qd.bind(6, nlohmann::json(r.decision.routes).dump());
-      qd.bind(7, r.decided_at);
-      qd.exec();
-    }
+    for (const auto& [id, r] : records.measurements) insert_measurement(db, env(r.key), r);
+    for (const auto& [id, r] : records.decisions) insert_decision(db, env(r.key), r);
     t.commit();
   }
   fsync_path(path, O_RDONLY);
@@ -361,46 +371,15 @@ std::optional<std::int64_t> Cache::find_env(const CacheKey& key) const {
 
 std::int64_t Cache::ensure_env(const CacheKey& key) {
   if (auto id = find_env(key)) return *id;
-  SQLite::Statement q(*db_,
-                      "INSERT INTO environments(key, gpu_name, compute_capability, sm_count, memory_mib, driver, "
-                      "cuda_runtime, torch, workloads_version, harness_version, created_at) "
-                      "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, key.canonical());
-  q.bind(2, key.gpu_name);
-  q.bind(3, key.compute_capability);
-  q.bind(4, key.sm_count);
-  q.bind(5, static_cast<std::int64_t>(key.memory_mib));
-  q.bind(6, key.driver);
-  q.bind(7, key.cuda_runtime);
-  q.bind(8, key.torch);
-  q.bind(9, key.workloads_version);
-  q.bind(10, key.harness_version);
-  q.bind(11, utc_timestamp());
-  q.exec();
-  return db_->getLastInsertRowid();
+  return insert_env(*db_, key);
 }
 
+// Writers take the write lock up front (IMMEDIATE): a deferred transaction that reads and then
+// writes while another connection commits gets "database is locked" at once, without waiting for
+// the busy timeout (SQLite's deadlock avoidance), which lost rows when several GPUs tuned at once.
 void Cache::put_measurement(const CacheKey& key, const Measurement& m) {
-  SQLite::Transaction transaction(*db_);
-  const std::int64_t env = ensure_env(key);
-  SQLite::Statement q(*db_,
-                      "INSERT OR REPLACE INTO measurements(env_id, backend, backend_version, shape, status, reason, "
-                      "median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) "
-                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, env);
-  q.bind(2, m.backend);
-  q.bind(3, m.backend_version);
-  q.bind(4, m.shape);
-  q.bind(5, std::string(to_string(m.status)));
-  q.bind(6, m.reason);
-  q.bind(7, m.median_ms);
-  q.bind(8, m.spread);
-  q.bind(9, m.host_ms);
-  q.bind(10, m.samples);
-  q.bind(11, static_cast<std::int64_t>(m.peak_mem_bytes));
-  q.bind(12, m.rel_error);
-  q.bind(13, now_timestamp());
-  q.exec();
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  write(MeasurementRecord{key, m, now_timestamp()});
   transaction.commit();
 }
 
@@ -431,19 +410,8 @@ std::vector<Measurement> Cache::measurements(const CacheKey& key) const {
 }
 
 void Cache::put_decision(const CacheKey& key, const std::string& backends, const Decision& d) {
-  SQLite::Transaction transaction(*db_);
-  const std::int64_t env = ensure_env(key);
-  SQLite::Statement q(*db_,
-                      "INSERT OR REPLACE INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, "
-                      "decided_at) VALUES(?,?,?,?,?,?,?)");
-  q.bind(1, env);
-  q.bind(2, backends);
-  q.bind(3, std::string(to_string(d.mechanism)));
-  q.bind(4, d.reason);
-  q.bind(5, d.default_backend);
-  q.bind(6, nlohmann::json(d.routes).dump());
-  q.bind(7, now_timestamp());
-  q.exec();
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  write(DecisionRecord{key, backends, d, now_timestamp()});
   transaction.commit();
 }
 
@@ -489,45 +457,12 @@ std::vector<CacheKey> Cache::keys() const {
 
 RecordSet Cache::records(const std::optional<CacheKey>& only) const { return read_records(*db_, only); }
 
-void Cache::write(const MeasurementRecord& r) {
-  const std::int64_t env = ensure_env(r.key);
-  SQLite::Statement q(*db_,
-                      "INSERT OR REPLACE INTO measurements(env_id, backend, backend_version, shape, status, reason, "
-                      "median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error, measured_at) "
-                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, env);
-  q.bind(2, r.m.backend);
-  q.bind(3, r.m.backend_version);
-  q.bind(4, r.m.shape);
-  q.bind(5, std::string(to_string(r.m.status)));
-  q.bind(6, r.m.reason);
-  q.bind(7, r.m.median_ms);
-  q.bind(8, r.m.spread);
-  q.bind(9, r.m.host_ms);
-  q.bind(10, r.m.samples);
-  q.bind(11, static_cast<std::int64_t>(r.m.peak_mem_bytes));
-  q.bind(12, r.m.rel_error);
-  q.bind(13, r.measured_at);
-  q.exec();
-}
+void Cache::write(const MeasurementRecord& r) { insert_measurement(*db_, ensure_env(r.key), r); }
 
-void Cache::write(const DecisionRecord& r) {
-  const std::int64_t env = ensure_env(r.key);
-  SQLite::Statement q(*db_,
-                      "INSERT OR REPLACE INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, "
-                      "decided_at) VALUES(?,?,?,?,?,?,?)");
-  q.bind(1, env);
-  q.bind(2, r.backends);
-  q.bind(3, std::string(to_string(r.decision.mechanism)));
-  q.bind(4, r.decision.reason);
-  q.bind(5, r.decision.default_backend);
-  q.bind(6, nlohmann::json(r.decision.routes).dump());
-  q.bind(7, r.decided_at);
-  q.exec();
-}
+void Cache::write(const DecisionRecord& r) { insert_decision(*db_, ensure_env(r.key), r); }
 
 int Cache::merge_in(const RecordSet& incoming) {
-  SQLite::Transaction transaction(*db_);
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
   RecordSet held = read_records(*db_, std::nullopt);
   int written = 0;
   for (const auto& [id, r] : incoming.measurements)

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <map>
 
+#include "tuner/text.h"
+
 namespace autotune {
 
 namespace {
@@ -31,11 +33,7 @@ int mechanism_rank(Mechanism m) {
   return static_cast<int>(std::find(order.begin(), order.end(), m) - order.begin());
 }
 
-std::string ms(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3f ms", v);
-  return buffer;
-}
+std::string ms(double v) { return format_number("%.3f ms", v); }
 
 // Statuses after which ComfyUI goes on with its PyTorch path for that call. A crash or a hang
 // takes the ComfyUI process down with it, so those are not survivable.

@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 
 namespace autotune {
@@ -48,6 +49,12 @@ std::string shell_quote(std::string_view s) {
     else out += c;
   }
   return out + "'";
+}
+
+std::string format_number(const char* format, double v) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, v);
+  return buffer;
 }
 
 std::string utc_timestamp() {

@@ -16,6 +16,8 @@ std::vector<std::string_view> split(std::string_view s, char separator);
 std::optional<long long> parse_int(std::string_view s);
 // Quotes for a POSIX shell: 'it'\''s'.
 std::string shell_quote(std::string_view s);
+// One number through a printf format: format_number("%.3f ms", 0.4162) == "0.416 ms".
+std::string format_number(const char* format, double v);
 // "2026-11-25T12:00:00Z", UTC, now.
 std::string utc_timestamp();
 

@@ -9,15 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/text.h"
+
 namespace autotune {
 
 namespace {
-
-std::string fmt(const char* format, double v) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, v);
-  return buffer;
-}
 
 std::string dims(const Workload& w) {
   return std::to_string(w.batch) + "x" + std::to_string(w.heads) + "x" + std::to_string(w.q_len) + "/" +
@@ -63,7 +59,7 @@ std::string speedup(const Report& r, Mechanism over) {
   const auto pick = r.step_ms(r.policy.decision->mechanism);
   const auto other = r.step_ms(over);
   if (!pick || !other || *pick <= 0) return "n/a (" + std::string(to_string(over)) + " " + why_no_cost(r, over) + ")";
-  return fmt("%.2fx", *other / *pick) + " (" + std::string(to_string(over)) + " " + fmt("%.3f ms", *other) + ")";
+  return format_number("%.2fx", *other / *pick) + " (" + std::string(to_string(over)) + " " + format_number("%.3f ms", *other) + ")";
 }
 
 // Whole-word, case-insensitive: "L4" must not match "L40S", "H100" must match "H100-SXM5-80GB".
@@ -106,7 +102,7 @@ std::string clipped(const std::string& text, std::size_t width, std::size_t inde
 
 std::string with_peak(const Report& r, double tf) {
   const auto peak = peak_bf16(r.key.gpu_name);
-  return peak && tf > 0 ? fmt("%.0f%%", 100 * tf / peak->tflops) : "-";
+  return peak && tf > 0 ? format_number("%.0f%%", 100 * tf / peak->tflops) : "-";
 }
 
 }  // namespace
@@ -241,7 +237,7 @@ std::string render_text(const Report& r) {
     return out.str();
   }
   const auto peak = peak_bf16(r.key.gpu_name);
-  out << wrap(peak ? "Peak dense bf16: " + fmt("%.0f", peak->tflops) + " TFLOP/s (" + std::string(peak->card) +
+  out << wrap(peak ? "Peak dense bf16: " + format_number("%.0f", peak->tflops) + " TFLOP/s (" + std::string(peak->card) +
                          "); %peak is TFLOP/s against it."
                    : "Peak bf16 throughput of this card is not in the table: no %peak.",
               W, 4);
@@ -254,12 +250,12 @@ std::string render_text(const Report& r) {
     std::string steps = "Per sampling step:";
     for (const auto& c : f.policy.costs)
       steps += " " + std::string(to_string(c.mechanism)) +
-               (c.eligible ? " " + fmt("%.3f", c.step_ms) + " ms" : " not eligible") + ",";
-    steps += " routed " + fmt("%.3f", f.policy.routed_step_ms) + " ms";
+               (c.eligible ? " " + format_number("%.3f", c.step_ms) + " ms" : " not eligible") + ",";
+    steps += " routed " + format_number("%.3f", f.policy.routed_step_ms) + " ms";
     out << wrap(steps, W, 4);
     for (const auto& w : f.workloads) {
       out << cut(w.id + "  " + dims(w) + ", " + std::to_string(w.calls_per_step) + " calls/step, " +
-                     fmt("%.3f", w.flops() / 1e12) + " TFLOP/call",
+                     format_number("%.3f", w.flops() / 1e12) + " TFLOP/call",
                  W)
           << "\n";
       out << "    backend         median ms  spread  host ms  TFLOP/s  %peak  mem MiB   rel err  status\n";
@@ -269,11 +265,11 @@ std::string render_text(const Report& r) {
         const std::string mark = std::string(m->backend == winner ? "*" : " ") + (m->backend == pick_backend ? ">" : " ");
         char line[256];
         std::snprintf(line, sizeof line, "  %s%-15s %9s %7s %8s %8s %6s %8s %9s  %s", mark.c_str(),
-                      cut(m->backend, 15).c_str(), ok ? fmt("%.3f", m->median_ms).c_str() : "-",
-                      ok ? fmt("%.1f%%", m->spread * 100).c_str() : "-", ok ? fmt("%.3f", m->host_ms).c_str() : "-",
-                      ok ? fmt("%.1f", tflops(w, *m)).c_str() : "-", ok ? with_peak(r, tflops(w, *m)).c_str() : "-",
-                      m->peak_mem_bytes ? fmt("%.1f", m->peak_mem_bytes / 1048576.0).c_str() : "-",
-                      m->rel_error > 0 || ok ? fmt("%.1e", m->rel_error).c_str() : "-",
+                      cut(m->backend, 15).c_str(), ok ? format_number("%.3f", m->median_ms).c_str() : "-",
+                      ok ? format_number("%.1f%%", m->spread * 100).c_str() : "-", ok ? format_number("%.3f", m->host_ms).c_str() : "-",
+                      ok ? format_number("%.1f", tflops(w, *m)).c_str() : "-", ok ? with_peak(r, tflops(w, *m)).c_str() : "-",
+                      m->peak_mem_bytes ? format_number("%.1f", m->peak_mem_bytes / 1048576.0).c_str() : "-",
+                      m->rel_error > 0 || ok ? format_number("%.1e", m->rel_error).c_str() : "-",
                       std::string(to_string(m->status)).c_str());
         out << cut(line, W) << "\n";
         if (!m->reason.empty()) out << clipped(m->reason, W, 6, 2);
@@ -285,7 +281,7 @@ std::string render_text(const Report& r) {
     const std::string name = std::string(to_string(c.mechanism));
     if (c.eligible)
       out << cut("  " + std::string(name.size() < 10 ? 10 - name.size() : 0, ' ') + name + "  " +
-                     fmt("%10.3f ms", c.step_ms) +
+                     format_number("%10.3f ms", c.step_ms) +
                      (c.fallback_shapes ? "  (" + std::to_string(c.fallback_shapes) + " shapes fall back to PyTorch)"
                                         : ""),
                  W)
@@ -296,8 +292,8 @@ std::string render_text(const Report& r) {
   }
   if (r.policy.decision) {
     out << "Pick: " << to_string(r.policy.decision->mechanism)
-        << fmt(", %.3f ms per step", *r.step_ms(r.policy.decision->mechanism))
-        << fmt("; with per-shape routing %.3f ms", r.policy.routed_step_ms) << "\n";
+        << format_number(", %.3f ms per step", *r.step_ms(r.policy.decision->mechanism))
+        << format_number("; with per-shape routing %.3f ms", r.policy.routed_step_ms) << "\n";
     out << wrap("Speedup over ComfyUI's default: " + speedup(r, r.comfyui_default), W, 4);
     out << wrap("Speedup over the static table's choice: " + speedup(r, r.table_choice), W, 4);
   } else {
@@ -318,9 +314,9 @@ std::string render_csv(const Report& r) {
         if (c == '"' || c == '\n') c = '\'';
       out << w.id << ',' << w.family << ',' << w.batch << ',' << w.heads << ',' << w.q_len << ',' << w.kv_len << ','
           << w.head_dim << ',' << w.calls_per_step << ',' << m->backend << ',' << m->backend_version << ','
-          << to_string(m->status) << ',' << fmt("%.5f", m->median_ms) << ',' << fmt("%.4f", m->spread) << ','
-          << fmt("%.5f", m->host_ms) << ',' << fmt("%.1f", tflops(w, *m)) << ','
-          << fmt("%.1f", m->peak_mem_bytes / 1048576.0) << ',' << fmt("%.2e", m->rel_error) << ',' << m->samples
+          << to_string(m->status) << ',' << format_number("%.5f", m->median_ms) << ',' << format_number("%.4f", m->spread) << ','
+          << format_number("%.5f", m->host_ms) << ',' << format_number("%.1f", tflops(w, *m)) << ','
+          << format_number("%.1f", m->peak_mem_bytes / 1048576.0) << ',' << format_number("%.2e", m->rel_error) << ',' << m->samples
           << ',' << (m->backend == winner ? "yes" : "") << ",\"" << reason << "\"\n";
     }
   }
@@ -348,15 +344,15 @@ std::string render_markdown(const Report& r) {
         if (m.shape == w.id && m.backend == b) found = &m;
       if (!found) out << " - |";
       else if (found->status != Status::ok) out << ' ' << to_string(found->status) << " |";
-      else if (b == winner) out << " **" << fmt("%.3f", found->median_ms) << "** |";
-      else out << ' ' << fmt("%.3f", found->median_ms) << " |";
+      else if (b == winner) out << " **" << format_number("%.3f", found->median_ms) << "** |";
+      else out << ' ' << format_number("%.3f", found->median_ms) << " |";
     }
     out << "\n";
   }
   if (r.policy.decision) {
     out << "\nPick: **" << to_string(r.policy.decision->mechanism) << "**, "
-        << fmt("%.3f ms per sampling step", *r.step_ms(r.policy.decision->mechanism))
-        << fmt(" (per-shape routing: %.3f ms). ", r.policy.routed_step_ms)
+        << format_number("%.3f ms per sampling step", *r.step_ms(r.policy.decision->mechanism))
+        << format_number(" (per-shape routing: %.3f ms). ", r.policy.routed_step_ms)
         << "Speedup over ComfyUI's default: " << speedup(r, r.comfyui_default)
         << "; over the static table's choice: " << speedup(r, r.table_choice) << ".\n";
   }

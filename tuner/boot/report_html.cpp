@@ -10,18 +10,12 @@ namespace autotune {
 
 namespace {
 
-std::string fmt(const char* format, double v) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, v);
-  return buffer;
-}
-
 // Milliseconds with three significant-ish digits: 0.0135, 0.361, 12.3, 1430.
 std::string ms(double v) {
-  if (v < 0.1) return fmt("%.4f", v);
-  if (v < 10) return fmt("%.3f", v);
-  if (v < 1000) return fmt("%.1f", v);
-  return fmt("%.0f", v);
+  if (v < 0.1) return format_number("%.4f", v);
+  if (v < 10) return format_number("%.3f", v);
+  if (v < 1000) return format_number("%.1f", v);
+  return format_number("%.0f", v);
 }
 
 std::string e(std::string_view s) { return html_escape(s); }
@@ -82,9 +76,9 @@ void bar_chart(std::ostringstream& out, const std::vector<Bar>& bars) {
     const double w = std::max(1.0, plot_w * b.value / top);
     out << "<text x=\"" << label_w - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\""
         << (b.colour == kPick ? " font-weight=\"bold\"" : "") << ">" << e(b.label) << "</text>"
-        << "<rect x=\"" << label_w << "\" y=\"" << y + 3 << "\" width=\"" << fmt("%.1f", w)
+        << "<rect x=\"" << label_w << "\" y=\"" << y + 3 << "\" width=\"" << format_number("%.1f", w)
         << "\" height=\"" << row - 6 << "\" fill=\"" << b.colour << "\"/>"
-        << "<text x=\"" << fmt("%.1f", label_w + w + 6) << "\" y=\"" << y + 14 << "\">" << ms(b.value) << " ms"
+        << "<text x=\"" << format_number("%.1f", label_w + w + 6) << "\" y=\"" << y + 14 << "\">" << ms(b.value) << " ms"
         << e(b.note) << "</text>\n";
     y += row;
   }
@@ -98,7 +92,7 @@ void shape_table(std::ostringstream& out, const Report& r, const Workload& w, co
                  const std::string& pick_backend) {
   out << "<h3>" << e(w.id) << "</h3>\n<p class=\"sub\">" << e(w.model) << ": B " << w.batch << ", H " << w.heads
       << ", Lq " << w.q_len << ", Lk " << w.kv_len << ", D " << w.head_dim << ", layout " << e(to_string(w.layout))
-      << "; " << w.calls_per_step << " calls per step; " << fmt("%.3f", w.flops() / 1e12) << " TFLOP per call</p>\n";
+      << "; " << w.calls_per_step << " calls per step; " << format_number("%.3f", w.flops() / 1e12) << " TFLOP per call</p>\n";
   out << "<table><tr><th class=\"l\">backend</th><th>median ms</th><th>spread</th><th>host ms</th>"
          "<th>TFLOP/s</th>"
       << (peak ? "<th class=\"l\">of peak</th>" : "")
@@ -110,20 +104,20 @@ void shape_table(std::ostringstream& out, const Report& r, const Workload& w, co
     out << "<tr" << (m->backend == winner ? " class=\"win\"" : ok ? "" : " class=\"bad\"") << "><td class=\"l\">"
         << e(m->backend) << (m->backend == winner ? " &#9733;" : "") << (m->backend == pick_backend ? " (pick)" : "")
         << "</td><td>" << (ok ? ms(m->median_ms) : "-") << "</td><td>"
-        << (ok ? fmt("%.1f%%", m->spread * 100) : "-") << "</td><td>" << (ok ? fmt("%.3f", m->host_ms) : "-")
-        << "</td><td>" << (ok ? fmt("%.1f", tf) : "-") << "</td>";
+        << (ok ? format_number("%.1f%%", m->spread * 100) : "-") << "</td><td>" << (ok ? format_number("%.3f", m->host_ms) : "-")
+        << "</td><td>" << (ok ? format_number("%.1f", tf) : "-") << "</td>";
     if (peak) {
       const double pct = ok ? 100 * tf / peak->tflops : 0;
       out << "<td class=\"l\">";
       if (ok)
-        out << "<span class=\"peak\" style=\"width:" << fmt("%.0f", std::min(100.0, pct) * 0.6) << "px\"></span> "
-            << fmt("%.0f%%", pct);
+        out << "<span class=\"peak\" style=\"width:" << format_number("%.0f", std::min(100.0, pct) * 0.6) << "px\"></span> "
+            << format_number("%.0f%%", pct);
       else
         out << "-";
       out << "</td>";
     }
-    out << "<td>" << (m->peak_mem_bytes ? fmt("%.1f", m->peak_mem_bytes / 1048576.0) : "-") << "</td><td>"
-        << (ok || m->rel_error > 0 ? fmt("%.1e", m->rel_error) : "-") << "</td><td class=\"l\">"
+    out << "<td>" << (m->peak_mem_bytes ? format_number("%.1f", m->peak_mem_bytes / 1048576.0) : "-") << "</td><td>"
+        << (ok || m->rel_error > 0 ? format_number("%.1e", m->rel_error) : "-") << "</td><td class=\"l\">"
         << e(to_string(m->status)) << "</td><td class=\"why\">" << e(m->reason) << "</td></tr>\n";
   }
   out << "</table>\n";
@@ -178,7 +172,7 @@ std::string render_html(const Report& r) {
                                          {"the static table's choice", r.table_choice}}) {
         const auto o = r.step_ms(other);
         out << "<p>Over " << label << " (" << e(to_string(other)) << "): "
-            << (o && step > 0 ? fmt("%.2fx", *o / step) + " (" + ms(*o) + " ms)" : e(why_no_cost(r, other)))
+            << (o && step > 0 ? format_number("%.2fx", *o / step) + " (" + ms(*o) + " ms)" : e(why_no_cost(r, other)))
             << "</p>";
       }
     } else {
@@ -193,7 +187,7 @@ std::string render_html(const Report& r) {
         << "<p class=\"sub\">A backend that cannot run a shape is charged ComfyUI's fallback there (its PyTorch "
            "path, sdpa_comfy), as ComfyUI falls back per call; one that crashed, hung or returned wrong numbers "
            "is not eligible. &#9733; marks each shape's fastest backend."
-        << (peak ? " TFLOP/s is against the " + e(peak->card) + "'s " + fmt("%.0f", peak->tflops) +
+        << (peak ? " TFLOP/s is against the " + e(peak->card) + "'s " + format_number("%.0f", peak->tflops) +
                        " TFLOP/s dense bf16 peak."
                  : std::string(" This card's peak is not in the table, so no ratio is shown."))
         << "</p>\n";
@@ -235,7 +229,7 @@ std::string render_html(const Report& r) {
         any = true;
         out << "<tr><td class=\"l\">" << e(m->backend) << "</td><td class=\"l\">" << e(m->shape)
             << "</td><td class=\"l\">" << e(to_string(m->status)) << "</td><td>"
-            << (m->rel_error > 0 ? fmt("%.1e", m->rel_error) : "-") << "</td><td class=\"why\">" << e(m->reason)
+            << (m->rel_error > 0 ? format_number("%.1e", m->rel_error) : "-") << "</td><td class=\"why\">" << e(m->reason)
             << "</td></tr>\n";
       }
     out << (any ? "</table>\n" : "<p>None: every backend ran every shape.</p>\n");
@@ -265,7 +259,7 @@ std::string render_html(const Report& r) {
     if (name != "torch") row(name, version);
   row("workload set", r.workload_set.empty() ? "" : r.workload_set + " (" + r.key.workloads_version + ")");
   row("harness", r.key.harness_version);
-  row("peak dense bf16", peak ? fmt("%.0f TFLOP/s", peak->tflops) + " (" + std::string(peak->source) + ")"
+  row("peak dense bf16", peak ? format_number("%.0f TFLOP/s", peak->tflops) + " (" + std::string(peak->source) + ")"
                               : "unknown for this card");
   row("report generated", r.generated_at);
   out << "</table>\n<footer>autotune " << e(AUTOTUNE_VERSION)

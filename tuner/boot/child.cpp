@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -41,6 +42,21 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The child's environment is built here, before fork: the boot forks from several threads
+  // (one per GPU model), and setenv/putenv in a child could wait forever on a lock that another
+  // thread held at the moment of the fork.
+  std::vector<std::string> merged(env);
+  for (char** e = environ; *e; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    const bool overridden = std::any_of(env.begin(), env.end(), [&](const std::string& o) {
+      return std::string_view(o).substr(0, o.find('=') + 1) == name;
+    });
+    if (!overridden) merged.emplace_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& e : merged) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -49,8 +65,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
     if (err_fd >= 0) dup2(err_fd, 2);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));  // ours is single-threaded
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     const int e = errno;
     (void)!::write(exec_error[1], &e, sizeof e);
     _exit(127);

@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
              "|auto overrides the choice; CUDA_VISIBLE_DEVICES is honoured.\n"
              "Progress: one updating line while tuning when stderr is a terminal, plain lines otherwise.\n"
              "\n"
-             "Exit codes (tests/report/EXIT_CODES.md):\n"
+             "Exit codes (README.md, Exit codes):\n"
              "  0  configured: .env_settings and the decision file were written. Also when no usable GPU\n"
              "     was found or tuning could not finish and the static table decided: ComfyUI is set up\n"
              "     either way; the decision's \"source\" (see --json) says cache, tuning, table or override.\n"

@@ -41,64 +41,13 @@ Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::strin
 // The cache step: a hit (this pod's file or a published one) returns the stored decision; a miss
 // takes the key's lease and tunes, or, while another pod holds the lease, waits for its published
 // decision up to wait_for_fleet. cache/README.md has the design.
-// This pod's local file, as the threads of a multi-GPU boot share it (one thread per GPU model, each
-// with its own connection). SQLite's busy timeout does not make two connections that write one
-// file safe: a deferred transaction that has read and then wants to write gets SQLITE_BUSY at
-// once, without waiting, while the other connection commits (sqlite.org, sqlite3_busy_handler:
-// waiting would deadlock). Seen here as "database is locked" on 1 boot in 12 with two fake
-// workers; a measurement lost that way is missing from the decision tune() makes from the cache.
-// So every write from here takes `mutex` (the first open of a fresh file too: it creates the
-// schema), and with several models tune()'s own writes, made as results arrive, go to a scratch
-// file of the thread's own, merged into the local file under `mutex` when tuning ends.
+// This pod's local file, as the threads of a multi-GPU boot share it (one thread per GPU model,
+// each with its own connection). The cache's writes take SQLite's write lock up front
+// (IMMEDIATE), so concurrent writers wait on the busy timeout instead of failing; `mutex` also
+// keeps the writes made from here, the first open of a fresh file included, one at a time.
 struct LocalFile {
   std::mutex mutex;
-  bool parallel = false;
 };
-
-// Tuning on a scratch copy of this key's records: <cache>.tuning-gpu<N>, on the same local disk.
-std::optional<Decision> tune_on_scratch(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
-                                        Cache& main, const CacheKey& key, std::vector<std::string>& warnings,
-                                        LocalFile& local) {
-  const fs::path path = o.cache_path.string() + ".tuning-gpu" + std::to_string(gpu.index);
-  std::error_code ec;
-  std::unique_ptr<Cache> scratch;
-  {
-    const std::lock_guard<std::mutex> lock(local.mutex);
-    // One left by a boot that was killed while tuning holds measurements worth keeping.
-    if (fs::exists(path, ec)) {
-      auto left = Cache::open(path);
-      try {
-        if (left.cache) main.merge_in(left.cache->records());
-      } catch (const std::exception& e) {
-        warnings.push_back("could not recover the measurements in " + path.string() + ": " + e.what());
-      }
-    }
-    fs::remove(path, ec);
-    auto opened = Cache::open(path);
-    warnings.insert(warnings.end(), opened.warnings.begin(), opened.warnings.end());
-    scratch = std::move(opened.cache);
-    try {
-      if (scratch) scratch->merge_in(main.records(key));  // what is measured already: tune() resumes
-    } catch (const std::exception& e) {
-      warnings.push_back("could not copy " + o.cache_path.string() + " to " + path.string() + ": " + e.what());
-    }
-  }
-  // Without a scratch file tune() keeps its results in memory: the decision is right, only the
-  // next boot cannot resume from them.
-  auto tuned = o.tuner(gpu, env, scratch.get(), key, warnings);
-  if (scratch) {
-    const std::lock_guard<std::mutex> lock(local.mutex);
-    try {
-      main.merge_in(scratch->records(key));
-      scratch.reset();
-      fs::remove(path, ec);
-    } catch (const std::exception& e) {
-      warnings.push_back("could not copy the measurements in " + path.string() + " to " + o.cache_path.string() +
-                         ": " + e.what() + "; the next multi-GPU boot does");
-    }
-  }
-  return tuned;
-}
 
 // `env` is shared read-only between threads; `warnings` is the caller's own.
 std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
@@ -182,8 +131,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
   }
 
   open_local();
-  auto tuned = local.parallel && opened.cache ? tune_on_scratch(o, gpu, env, *opened.cache, key, warnings, local)
-                                             : o.tuner(gpu, env, opened.cache.get(), key, warnings);
+  auto tuned = o.tuner(gpu, env, opened.cache.get(), key, warnings);
   if (tuned && opened.cache) {
     // A failed cache write costs the next boot a re-tune, not this boot its decision.
     try {
@@ -245,7 +193,6 @@ void decide_in_parallel(const BootOptions& o, BootResult& r) {
   };
   std::vector<Outcome> outcomes(r.groups.size());
   LocalFile local;
-  local.parallel = true;
   std::vector<std::thread> threads;
   threads.reserve(r.groups.size());
   for (std::size_t g = 0; g < r.groups.size(); ++g) {

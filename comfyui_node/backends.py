@@ -134,30 +134,27 @@ def _import(module, attr, backend_id):
         raise Unavailable("{} needs {}.{}: {}: {}".format(backend_id, module, attr, type(e).__name__, e))
 
 
-def _flash2_adapter():
-    flash_attn_func = _import("flash_attn", "flash_attn_func", "flash2")
-
+def _blhd_adapter(fn, **fixed):
+    """An adapter for a library function that takes and returns (B, L, H, D): fn(q, k, v, **fixed).
+    Called directly, with no extra Python frame: this runs on every routed attention call."""
     def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
                   skip_output_reshape=False, **kwargs):
         q, k, v, b, d = _to_blhd(q, k, v, heads, skip_reshape)
-        out = flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False)
-        return _from_blhd(out, b, heads, d, skip_output_reshape)
-
-    return attention
-
-
-def _flash3_adapter():
-    flash_attn_func = _import("flash_attn_interface", "flash_attn_func", "flash3")
-
-    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
-                  skip_output_reshape=False, **kwargs):
-        q, k, v, b, d = _to_blhd(q, k, v, heads, skip_reshape)
-        out = flash_attn_func(q, k, v, softmax_scale=None, causal=False)
+        out = fn(q, k, v, **fixed)
         if isinstance(out, tuple):  # some FA3 builds return (out, softmax_lse)
             out = out[0]
         return _from_blhd(out, b, heads, d, skip_output_reshape)
 
     return attention
+
+
+def _flash2_adapter():
+    return _blhd_adapter(_import("flash_attn", "flash_attn_func", "flash2"),
+                         dropout_p=0.0, softmax_scale=None, causal=False)
+
+
+def _flash3_adapter():
+    return _blhd_adapter(_import("flash_attn_interface", "flash_attn_func", "flash3"), softmax_scale=None, causal=False)
 
 
 def _sage_adapter():
@@ -176,15 +173,7 @@ def _sage_adapter():
 
 
 def _xformers_adapter():
-    memory_efficient_attention = _import("xformers.ops", "memory_efficient_attention", "xformers")
-
-    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
-                  skip_output_reshape=False, **kwargs):
-        q, k, v, b, d = _to_blhd(q, k, v, heads, skip_reshape)
-        out = memory_efficient_attention(q, k, v, attn_bias=None)
-        return _from_blhd(out, b, heads, d, skip_output_reshape)
-
-    return attention
+    return _blhd_adapter(_import("xformers.ops", "memory_efficient_attention", "xformers"), attn_bias=None)
 
 
 def _comfy_adapter(backend_id, attention_module):

@@ -11,6 +11,18 @@ final=$OUT
 mkdir -p "$final/e2e"
 export OUT=$final/e2e PYTHONUNBUFFERED=1
 bash scripts/device_report.sh default 2>&1 | tee "$OUT/device_report.log"
+W=${WORKER:-build-dev/tuner/bench/autotune-bench}
+if [ -x "$W" ]; then
+  echo "== worker, SDPA kernels, default set twice (run to run), then the fidelity probe"
+  SITE=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+  for run in 1 2; do
+    python3 scripts/bench_job.py --python-path "$SITE" --set default --max-seconds 1.0 \
+      --backends sdpa_comfy,sdpa_cudnn,sdpa_flash,sdpa_efficient > "$OUT/sdpa.job"
+    "$W" < "$OUT/sdpa.job" > "$OUT/sdpa-run$run.jsonl" 2>> "$OUT/worker.log"
+    echo "run $run: rc=$? $(grep -c '"result"' "$OUT/sdpa-run$run.jsonl") results"
+  done
+  python3 scripts/fidelity_probe.py "$OUT/sdpa-run1.jsonl" "$OUT/fidelity.csv" 2>&1 | tail -40
+fi
 if [ -f "$OUT/decision.json" ]; then
   echo "== node step bench"
   python3 scripts/node_step_bench.py --decision "$OUT/decision.json" --workloads workloads \

@@ -8,17 +8,25 @@ runs one sampling step's attention calls (each workload's shape, calls_per_step 
 back, no synchronisation inside the step) through:
   routed             ComfyUI's attention_pytorch with the node's router as
                      optimized_attention_override (what a pod with the node and
-                     --use-pytorch-cross-attention runs)
+                     --use-pytorch-cross-attention runs), ComfyUI with its priority context
+  routed_nopriority  the same with ComfyUI's SDPA without the context (recent ComfyUI on Linux;
+                     only calls the router leaves to ComfyUI see the difference)
   comfy_pytorch      ComfyUI's attention_pytorch under its sdpa_kernel priority context
                      (CUDNN, FLASH, EFFICIENT, MATH; DESIGN.md)
   comfy_pytorch_nopriority  the same without the context (recent ComfyUI on Linux)
   flag_sage / flag_flash / flag_xformers   ComfyUI's --use-sage-attention, --use-flash-attention
                      and xformers paths, where the library imports
   flag_split / flag_quad  with --slow-flags only (they materialise the score matrix)
-GPU time per step comes from CUDA events around the step (median of --repeats steps after a
-warm-up step). Host time per call is measured separately, for the routed call and for a direct
-call of the function it routes to, with --host-calls calls between two synchronisations (few
-enough that the launch queue never fills, so the wall time is the host's).
+GPU time per step comes from CUDA events around the step: a warm-up step per variant, then
+--repeats rounds, each running every variant once in a rotating order, so that clock and heat
+drift fall on all variants alike; the median per variant. Host time per call, two ways:
+  router_us          what routing adds, alone: ComfyUI's wrapper with the router as override,
+                     the router's adapters replaced by a function that does nothing, against
+                     the same wrapper and function without the override (no GPU work: exact)
+  routed/target      the routed call against a direct call of the function it routes to, real
+                     kernels, --host-calls calls between two synchronisations (few enough that
+                     the launch queue never fills, so the wall time is the host's); median of
+                     15 interleaved samples each; comfy/comfy_nopriority: ComfyUI's own call
 
 ComfyUI's attention module is the stand-in in tests/node/fake_comfy (same functions, signatures
 and call path as ComfyUI's comfy/ldm/modules/attention.py). --cpu --tiny shrinks every shape and
@@ -125,6 +133,7 @@ def main(argv=None):
     # The node's package before comfy: imported with comfy loaded, it would install itself.
     from comfyui_node import decision as decision_mod
     from comfyui_node.install import build_router
+    from comfyui_node.router import Router
     import comfy.ldm.modules.attention as attention
     import comfy.ops
 
@@ -138,20 +147,26 @@ def main(argv=None):
 
     dec = decision_mod.load(args.decision)
     if cuda:
-        name = torch.cuda.get_device_name(torch.cuda.current_device())
-        stale = decision_mod.staleness(dec, name, torch.__version__)
+        device_name = torch.cuda.get_device_name(torch.cuda.current_device())
+        stale = decision_mod.staleness(dec, device_name, torch.__version__)
         if stale and not args.no_staleness_check:
             raise SystemExit(stale + " (pass --no-staleness-check to time it anyway)")
     else:
-        name = "cpu"
+        device_name = "cpu"
     if args.tiny:
         for r in dec.routes:
             t = tiny_shape(vars_of(r))
             r.heads, r.q_len, r.kv_len = t["heads"], t["q_len"], t["kv_len"]
     router = build_router(dec, attention)
+    # The router's own cost: the same table, every adapter a function that does nothing.
+    noop = lambda *a, **kw: None  # noqa: E731
+    noop_router = Router(router.table, {b: noop for b in router.adapters}, router.unavailable)
+    noop_wrapped = attention.wrap_attn(noop)
+    noop_options = {"optimized_attention_override": noop_router}
 
     groups = load_workloads(args.workloads, [s.strip() for s in args.models.split(",") if s.strip()])
     variants = [("routed", attention.attention_pytorch, True, True),
+                ("routed_nopriority", attention.attention_pytorch, True, False),
                 ("comfy_pytorch", attention.attention_pytorch, False, True),
                 ("comfy_pytorch_nopriority", attention.attention_pytorch, False, False)]
     for flag, fn, available in (("flag_sage", attention.attention_sage, attention.SAGE_ATTENTION_IS_AVAILABLE),
@@ -181,35 +196,39 @@ def main(argv=None):
                 kw = {}
             calls.append((w, mk(w["q_len"]), mk(w["kv_len"]), mk(w["kv_len"]), kw))
 
-        for variant, fn, routed, priority in variants:
+        def step(variant, marks=None):
+            _, fn, routed, priority = variant
             comfy.ops.set_priority_context(priority)
             options = {"optimized_attention_override": router} if routed else {}
+            for w, q, k, v, kw in calls:
+                for _ in range(w["calls_per_step"]):
+                    fn(q, k, v, w["heads"], transformer_options=options, **kw)
+                if marks is not None:
+                    marks.append(timer.mark())
 
-            def step(marks=None):
-                for w, q, k, v, kw in calls:
-                    for _ in range(w["calls_per_step"]):
-                        fn(q, k, v, w["heads"], transformer_options=options, **kw)
-                    if marks is not None:
-                        marks.append(timer.mark())
-            step()  # warm-up: module loading, cuDNN plans, Triton compilation
-            timer.sync()
-            per_workload = [[] for _ in calls]
-            totals = []
-            for _ in range(args.repeats):
+        for variant in variants:
+            step(variant)  # warm-up: module loading, cuDNN plans, Triton compilation
+        timer.sync()
+        per_workload = {v[0]: [[] for _ in calls] for v in variants}
+        totals = {v[0]: [] for v in variants}
+        for r in range(args.repeats):
+            for i in range(len(variants)):
+                variant = variants[(r + i) % len(variants)]
                 marks = [timer.mark()]
-                step(marks)
+                step(variant, marks)
                 timer.sync()
-                totals.append(timer.ms(marks[0], marks[-1]))
-                for i in range(len(calls)):
-                    per_workload[i].append(timer.ms(marks[i], marks[i + 1]))
-            for (w, *_), samples in zip(calls, per_workload):
-                gpu_rows.append({"model": model, "workload": w["id"], "variant": variant,
+                totals[variant[0]].append(timer.ms(marks[0], marks[-1]))
+                for j in range(len(calls)):
+                    per_workload[variant[0]][j].append(timer.ms(marks[j], marks[j + 1]))
+        for name, *_ in variants:
+            for (w, *_), samples in zip(calls, per_workload[name]):
+                gpu_rows.append({"model": model, "workload": w["id"], "variant": name,
                                  "calls_per_step": w["calls_per_step"],
                                  "ms_per_step": round(statistics.median(samples), 4),
                                  "ms_per_call": round(statistics.median(samples) / w["calls_per_step"], 5)})
-            gpu_rows.append({"model": model, "workload": "(step)", "variant": variant,
+            gpu_rows.append({"model": model, "workload": "(step)", "variant": name,
                              "calls_per_step": sum(w["calls_per_step"] for w, *_ in calls),
-                             "ms_per_step": round(statistics.median(totals), 4), "ms_per_call": ""})
+                             "ms_per_step": round(statistics.median(totals[name]), 4), "ms_per_call": ""})
 
         comfy.ops.set_priority_context(True)
         options = {"optimized_attention_override": router}
@@ -220,22 +239,37 @@ def main(argv=None):
             target = fn_target or attention.attention_pytorch.__wrapped__
             inside = dict(kw, transformer_options=options, _inside_attn_wrapper=True)
 
-            def per_call_us(f):
+            def per_call_us(f, n):
                 timer.sync()
                 t0 = time.perf_counter()
-                for _ in range(args.host_calls):
+                for _ in range(n):
                     f()
                 t1 = time.perf_counter()
                 timer.sync()
-                return (t1 - t0) / args.host_calls * 1e6
-            routed_us, target_us = [], []
-            for _ in range(5):
-                routed_us.append(per_call_us(
-                    lambda: attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options, **kw)))
-                target_us.append(per_call_us(lambda: target(q, k, v, w["heads"], **inside)))
+                return (t1 - t0) / n * 1e6
+
+            def comfy_call(priority):
+                comfy.ops.set_priority_context(priority)
+                attention.attention_pytorch(q, k, v, w["heads"], transformer_options={}, **kw)
+            fns = {"routed": lambda: attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options,
+                                                                 **kw),
+                   "target": lambda: target(q, k, v, w["heads"], **inside),
+                   "comfy": lambda: comfy_call(True),
+                   "comfy_nopriority": lambda: comfy_call(False),
+                   "noop_routed": lambda: noop_wrapped(q, k, v, w["heads"], transformer_options=noop_options, **kw),
+                   "noop_plain": lambda: noop_wrapped(q, k, v, w["heads"], transformer_options={}, **kw)}
+            us = {fn_name: [] for fn_name in fns}
+            for _ in range(15):  # interleaved, so that drift hits every function alike
+                for fn_name, f in fns.items():
+                    us[fn_name].append(per_call_us(f, 200 if fn_name.startswith("noop") else args.host_calls))
+            comfy.ops.set_priority_context(True)
+            med = {fn_name: statistics.median(v) for fn_name, v in us.items()}
             host_rows.append({"model": model, "workload": w["id"], "route": stat,
-                              "host_us_routed": round(min(routed_us), 2), "host_us_target": round(min(target_us), 2),
-                              "overhead_us": round(min(routed_us) - min(target_us), 2)})
+                              "router_us": round(med["noop_routed"] - med["noop_plain"], 2),
+                              "host_us_routed": round(med["routed"], 2), "host_us_target": round(med["target"], 2),
+                              "overhead_us": round(med["routed"] - med["target"], 2),
+                              "host_us_comfy": round(med["comfy"], 2),
+                              "host_us_comfy_nopriority": round(med["comfy_nopriority"], 2)})
 
             ref = attention.attention_pytorch(q, k, v, w["heads"], transformer_options={}, **kw).float()
             out = attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options, **kw).float()
@@ -250,7 +284,7 @@ def main(argv=None):
     write_csv(os.path.join(args.out, "step_gpu.csv"), gpu_rows)
     write_csv(os.path.join(args.out, "host_overhead.csv"), host_rows)
     write_csv(os.path.join(args.out, "numerics.csv"), num_rows)
-    summary = summarize(args, dec, name, torch.__version__, router, gpu_rows, host_rows, num_rows)
+    summary = summarize(args, dec, device_name, torch.__version__, router, gpu_rows, host_rows, num_rows)
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write(summary)
     print(summary)
@@ -281,32 +315,46 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
              "", "## GPU time per sampling step (ms, median)", ""]
     steps = [r for r in gpu_rows if r["workload"] == "(step)"]
     variants = list(dict.fromkeys(r["variant"] for r in steps))
-    lines.append("| model | " + " | ".join(variants) + " | routed vs comfy_pytorch | routed vs best flag |")
-    lines.append("|---" * (len(variants) + 3) + "|")
+    lines.append("| model | " + " | ".join(variants) + " | routed vs comfy_pytorch | routed_nopriority vs "
+                 "comfy_pytorch_nopriority | routed vs best flag |")
+    lines.append("|---" * (len(variants) + 4) + "|")
     verdicts = []
     for model in dict.fromkeys(r["model"] for r in steps):
         t = {r["variant"]: r["ms_per_step"] for r in steps if r["model"] == model}
-        flags = {v: ms for v, ms in t.items() if v != "routed"}
+        flags = {v: ms for v, ms in t.items() if not v.startswith("routed")}
         best = min(flags, key=flags.get)
-        lines.append("| {} | {} | {:+.1%} | {:+.1%} ({}) |".format(
+        routed = min(t["routed"], t.get("routed_nopriority", t["routed"]))
+        lines.append("| {} | {} | {:+.1%} | {:+.1%} | {:+.1%} ({}) |".format(
             model, " | ".join("{:.3f}".format(t[v]) if v in t else "-" for v in variants),
-            t["routed"] / t["comfy_pytorch"] - 1, t["routed"] / flags[best] - 1, best))
-        verdicts.append((model, t["routed"] <= t["comfy_pytorch"], t["routed"] <= flags[best]))
-    lines += ["", "## Host time per call (us): routed call against a direct call of its target", "",
-              "| model | workload | route | routed | target | overhead |", "|---|---|---|---|---|---|"]
+            t["routed"] / t["comfy_pytorch"] - 1,
+            t.get("routed_nopriority", t["routed"]) / t["comfy_pytorch_nopriority"] - 1,
+            routed / flags[best] - 1, best))
+        verdicts.append((model, t["routed"] <= t["comfy_pytorch"],
+                         t.get("routed_nopriority", t["routed"]) <= t["comfy_pytorch_nopriority"],
+                         max(t["routed"], t.get("routed_nopriority", t["routed"])) <= flags[best]))
+    lines += ["", "## Host time per call (us)", "",
+              "router: what routing adds, measured alone (no-op adapters, see the script's doc); routed and "
+              "target: the routed call and a direct call of its target with real kernels; comfy: ComfyUI's "
+              "PyTorch path with and without its priority context.", "",
+              "| model | workload | route | router | routed | target | routed - target | comfy | comfy, no priority |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in host_rows:
-        lines.append("| {model} | {workload} | {route} | {host_us_routed} | {host_us_target} | {overhead_us} |".format(**r))
+        lines.append("| {model} | {workload} | {route} | {router_us} | {host_us_routed} | {host_us_target} | "
+                     "{overhead_us} | {host_us_comfy} | {host_us_comfy_nopriority} |".format(**r))
     lines += ["", "## Numerics: routed output against comfy_pytorch's", "",
               "| model | workload | route | max abs diff | relative L2 | finite |", "|---|---|---|---|---|---|"]
     for r in num_rows:
         lines.append("| {model} | {workload} | {route} | {max_abs_diff} | {rel_l2_diff} | {finite} |".format(**r))
-    worst = max((r["overhead_us"] for r in host_rows), default=0.0)
+    worst = max((r["router_us"] for r in host_rows), default=0.0)
+    worst_e2e = max((r["overhead_us"] for r in host_rows), default=0.0)
     lines += ["", "## Targets (issue 4)", ""]
-    for model, not_slower, beats_flags in verdicts:
-        lines.append("- {}: routed GPU time <= comfy_pytorch: {}; <= every single flag timed: {}".format(
-            model, "yes" if not_slower else "NO", "yes" if beats_flags else "NO"))
-    lines.append("- routing host overhead, worst workload: {:.2f} us (target <= {:.0f} us): {}".format(
-        worst, HOST_TARGET_US, "yes" if worst <= HOST_TARGET_US else "NO"))
+    yes = {True: "yes", False: "NO"}
+    for model, prio, noprio, beats_flags in verdicts:
+        lines.append("- {}: routed <= comfy_pytorch: {}; routed_nopriority <= comfy_pytorch_nopriority: {}; "
+                     "both <= every single flag timed: {}".format(model, yes[prio], yes[noprio], yes[beats_flags]))
+    lines.append("- host time routing adds, worst workload: {:.2f} us alone (target <= {:.0f} us): {}; "
+                 "routed - target with real kernels, worst: {:.2f} us".format(
+                     worst, HOST_TARGET_US, yes[worst <= HOST_TARGET_US], worst_e2e))
     lines += ["", "Router counters: " + router.summary(), ""]
     return "\n".join(lines)
 

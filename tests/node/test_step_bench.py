@@ -46,8 +46,8 @@ class StepBenchTest(unittest.TestCase):
         rows = read_csv(os.path.join(self.out, "step_gpu.csv"))
         steps = {(r["model"], r["variant"]) for r in rows if r["workload"] == "(step)"}
         for model in ("Flux.1 dev @1024", "SDXL @1024"):
-            for variant in ("routed", "comfy_pytorch", "comfy_pytorch_nopriority", "flag_sage", "flag_flash",
-                            "flag_xformers"):
+            for variant in ("routed", "routed_nopriority", "comfy_pytorch", "comfy_pytorch_nopriority", "flag_sage",
+                            "flag_flash", "flag_xformers"):
                 self.assertIn((model, variant), steps)
         sdxl_calls = [int(r["calls_per_step"]) for r in rows
                       if r["model"] == "SDXL @1024" and r["variant"] == "routed" and r["workload"] != "(step)"]
@@ -60,6 +60,9 @@ class StepBenchTest(unittest.TestCase):
         self.assertEqual(host["flux-1024"]["route"], "route:flash3")
         self.assertEqual(host["sdxl-1024-cross-1024"]["route"], "route:xformers")
         self.assertEqual(host["sdxl-1024-self-4096"]["route"], "default:flash2")
+        for r in host.values():  # the router alone: a dict lookup and a call, no tensor work
+            self.assertGreater(float(r["router_us"]), 0.0, r)
+            self.assertLess(float(r["router_us"]), 1000.0, r)
         for r in read_csv(os.path.join(self.out, "numerics.csv")):
             self.assertEqual(r["finite"], "True")
             self.assertLess(float(r["rel_l2_diff"]), 1e-5, r)
@@ -69,7 +72,8 @@ class StepBenchTest(unittest.TestCase):
             text = f.read()
         self.assertIn("CPU, tiny shapes", text)
         self.assertIn("## Targets (issue 4)", text)
-        self.assertIn("routing host overhead, worst workload", text)
+        self.assertIn("host time routing adds, worst workload", text)
+        self.assertIn("Device: cpu;", text)
         self.assertIn("route:flash3", text)
 
     def test_bad_workload_directory_is_named(self):

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Why the worker's median and triton's do_bench differ: times the same SDPA call five ways in
+one process, each changing one thing, and puts the worker's median beside them.
+
+  fidelity_probe.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1] [--backends sdpa_cudnn,...]
+
+  do_bench        triton.testing.do_bench, median: one call between two events, a 256 MB memset
+                  (L2 flush) before each, the host launching as it goes
+  call_flush      the same per-call events and memset, queued behind a spin kernel so that the
+                  host cannot leave the GPU idle between calls
+  call_rotate     per-call events behind a spin, no memset, inputs rotated over the worker's
+                  input sets (>= 4x L2)
+  call_same       per-call events behind a spin, no memset, one input set
+  batch_rotate    the worker's method in Python: a batch of calls between two events behind a
+                  spin, inputs rotated; the sample is the batch's mean
+
+Each variant but do_bench: median of the per-call (or per-batch) samples of 8 rounds. The call
+is ComfyUI's attention_pytorch (views in, transpose+reshape out) with the kernel chosen outside
+the timed function. Runs on the GPU machine, in the venv with torch and triton.
+"""
+import argparse
+import csv
+import glob
+import json
+import math
+import os
+import statistics
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from triton.testing import do_bench
+
+KERNELS = {"sdpa_cudnn": SDPBackend.CUDNN_ATTENTION, "sdpa_flash": SDPBackend.FLASH_ATTENTION,
+           "sdpa_efficient": SDPBackend.EFFICIENT_ATTENTION}
+VARIANTS = ["do_bench", "call_flush", "call_rotate", "call_same", "batch_rotate"]
+
+
+def spin(ms):
+    torch.cuda._sleep(int(ms * 1.98e6))  # H100 SXM boost clock, cycles per ms
+
+
+def per_call(fn, sets, calls, flush=None):
+    """Per-call GPU times (ms) of `calls` calls queued behind a spin long enough for the host."""
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(calls)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(calls)]
+    torch.cuda.synchronize()
+    spin(0.2 * calls + 1)
+    for i in range(calls):
+        if flush is not None:
+            flush.zero_()
+        starts[i].record()
+        fn(sets[i % len(sets)])
+        ends[i].record()
+    torch.cuda.synchronize()
+    return [s.elapsed_time(e) for s, e in zip(starts, ends)]
+
+
+def batch(fn, sets, calls):
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    spin(0.2 * calls + 1)
+    a.record()
+    for i in range(calls):
+        fn(sets[i % len(sets)])
+    b.record()
+    torch.cuda.synchronize()
+    return a.elapsed_time(b) / calls
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("out")
+    ap.add_argument("--min-ms", type=float, default=0.1)
+    ap.add_argument("--backends", default="sdpa_cudnn,sdpa_flash,sdpa_efficient")
+    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+    a = ap.parse_args()
+    wanted = a.backends.split(",")
+    ws = {}
+    for f in glob.glob(os.path.join(a.workloads, "*.json")):
+        doc = json.load(open(f))
+        for w in doc["workloads"] if isinstance(doc, dict) else doc:
+            ws[w["id"]] = w
+    results = [json.loads(line) for line in open(a.run)]
+    results = [e for e in results if e.get("event") == "result" and e.get("status") == "ok"
+               and e["backend"] in wanted and e["median_ms"] >= a.min_ms]
+    flush = torch.empty(int(256e6 // 4), dtype=torch.int32, device="cuda")
+    rows = []
+    for e in results:
+        w = ws[e["shape"]]
+        b, h, d = w["batch"], w["heads"], w["head_dim"]
+        bhld = w["layout"] == "bhld"
+
+        def shape(n):
+            return (b, h, n, d) if bhld else (b, n, h * d)
+        set_bytes = 2 * b * h * d * (2 * w["q_len"] + 2 * w["kv_len"])
+        nsets = max(1, min(8, math.ceil(200e6 / set_bytes)))  # as tuner/bench/harness.cpp
+        sets = [tuple(torch.randn(shape(n), dtype=torch.bfloat16, device="cuda")
+                      for n in (w["q_len"], w["kv_len"], w["kv_len"])) for _ in range(nsets)]
+
+        def call(qkv):
+            q, k, v = qkv
+            if not bhld:
+                q, k, v = (t.view(b, -1, h, d).transpose(1, 2) for t in (q, k, v))
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0, is_causal=False)
+            return out.transpose(1, 2).reshape(b, -1, h * d)
+
+        est = e["median_ms"]
+        calls = max(4, min(200, int(20 / est)))
+        got = {}
+        with sdpa_kernel([KERNELS[e["backend"]]]):
+            for _ in range(3):
+                call(sets[0])
+            got["do_bench"] = do_bench(lambda: call(sets[0]), warmup=25, rep=200, return_mode="median")
+            samples = {v: [] for v in VARIANTS[1:]}
+            for _ in range(8):  # rounds interleave the variants: clock and heat drift hit all alike
+                samples["call_flush"] += per_call(call, sets[:1], calls, flush)
+                samples["call_rotate"] += per_call(call, sets, calls)
+                samples["call_same"] += per_call(call, sets[:1], calls)
+                samples["batch_rotate"].append(batch(call, sets, calls))
+            for v, s in samples.items():
+                got[v] = statistics.median(s)
+        row = {"shape": e["shape"], "backend": e["backend"], "worker": round(est, 4)}
+        for v in VARIANTS:
+            row[v] = round(got[v], 4)
+        row["worker_vs_do_bench_pct"] = round((est / got["do_bench"] - 1) * 100, 2)
+        row["call_flush_vs_do_bench_pct"] = round((got["call_flush"] / got["do_bench"] - 1) * 100, 2)
+        row["worker_vs_call_rotate_pct"] = round((est / got["call_rotate"] - 1) * 100, 2)
+        rows.append(row)
+        print(" ".join("{}={}".format(k, v) for k, v in row.items()), flush=True)
+        del sets
+        torch.cuda.empty_cache()
+    with open(a.out, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["shape"])
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,9 @@ SDPA_KERNELS = {
     "sdpa_math": "MATH",
 }
 # ComfyUI's own functions, by registry name (comfy/ldm/modules/attention.py registers these).
+# sdpa_comfy uses ComfyUI's "pytorch" function only where torch lacks what _sdpa_comfy_adapter needs.
 COMFY_REGISTERED = {"sdpa_comfy": "pytorch", "split": "split", "quad": "sub_quad"}
+NO_KERNEL = "No available kernel"  # torch's RuntimeError when no enabled SDPA kernel takes the call
 
 
 class Unavailable(Exception):
@@ -59,7 +61,9 @@ def _from_blhd(out, b, heads, d, skip_output_reshape):
     return out.reshape(b, -1, heads * d)
 
 
-def _sdpa_adapter(backend_id):
+def _sdpa_adapter(kernels):
+    """SDPA with only `kernels` (SDPBackend member names) enabled: with one, torch raises instead
+    of silently using another kernel, and the router falls back to ComfyUI's function."""
     F = torch.nn.functional
     if not hasattr(F, "scaled_dot_product_attention"):
         raise Unavailable("torch {} has no scaled_dot_product_attention (needs torch 2.0 or later)".format(
@@ -69,13 +73,12 @@ def _sdpa_adapter(backend_id):
     except ImportError:
         raise Unavailable("torch {} has no torch.nn.attention.sdpa_kernel (needs torch 2.3 or later)".format(
             torch.__version__))
-    member = getattr(SDPBackend, SDPA_KERNELS[backend_id], None)
-    if member is None:
-        raise Unavailable("torch {} has no SDPBackend.{}".format(torch.__version__, SDPA_KERNELS[backend_id]))
+    only = [getattr(SDPBackend, k, None) for k in kernels]
+    if None in only:
+        raise Unavailable("torch {} has no SDPBackend.{}".format(torch.__version__, kernels[only.index(None)]))
     sdpa = F.scaled_dot_product_attention
-    switch = _flag_switch(SDPA_KERNELS[backend_id])
+    switch = _flag_switch(kernels)
     if switch is None:  # torch without the flag functions: the public context manager
-        only = [member]
 
         def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
                       skip_output_reshape=False, **kwargs):
@@ -90,8 +93,6 @@ def _sdpa_adapter(backend_id):
     def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
                   skip_output_reshape=False, **kwargs):
         q, k, v, b, d = _to_bhld(q, k, v, heads, skip_reshape)
-        # Exactly one kernel enabled: torch raises instead of silently using another, and the
-        # router then falls back to ComfyUI's function for this shape.
         previous = [get() for get in getters]
         for set_flag, on in zip(setters, wanted):
             set_flag(on)
@@ -117,14 +118,48 @@ _FLAG_FUNCTIONS = {
 }
 
 
-def _flag_switch(kernel):
+def _flag_switch(kernels):
     C = torch._C
     try:
         getters = [getattr(C, g) for g, _ in _FLAG_FUNCTIONS.values()]
         setters = [getattr(C, s) for _, s in _FLAG_FUNCTIONS.values()]
     except AttributeError:
         return None
-    return getters, setters, [name == kernel for name in _FLAG_FUNCTIONS]
+    return getters, setters, [name in kernels for name in _FLAG_FUNCTIONS]
+
+
+def cudnn_first(cudnn, others):
+    """ComfyUI's SDPA priority (CUDNN, then FLASH, EFFICIENT, MATH), as what the worker timed as
+    sdpa_comfy: `cudnn` runs SDPA with only cuDNN enabled; a shape it refuses (torch's "No
+    available kernel") goes to `others`, SDPA with cuDNN off and the rest in torch's own order
+    (flash, efficient, math), from then on without trying cuDNN again.
+
+    Why not ComfyUI's own function: recent ComfyUI applies its priority context on Windows only,
+    so on Linux its PyTorch path runs torch's own pick: FlashAttention-2 for Flux on the H100,
+    47.1 ms of attention per step against 24.1 with cuDNN (node_step_bench.py, 2026-11-25); and its
+    context manager cost 47-85 us of host time per call there, where setting the flags costs a few."""
+    refused = set()
+
+    def attention(q, k, v, heads, *args, **kwargs):
+        key = (q.shape, k.shape, heads)
+        if key not in refused:
+            try:
+                return cudnn(q, k, v, heads, *args, **kwargs)
+            except RuntimeError as e:
+                if NO_KERNEL not in str(e):
+                    raise
+                refused.add(key)
+        return others(q, k, v, heads, *args, **kwargs)
+
+    return attention
+
+
+def _sdpa_comfy_adapter(attention_module):
+    try:
+        return cudnn_first(_sdpa_adapter(["CUDNN_ATTENTION"]),
+                           _sdpa_adapter(["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"]))
+    except Unavailable:
+        return _comfy_adapter("sdpa_comfy", attention_module)
 
 
 def _import(module, attr, backend_id):
@@ -189,7 +224,9 @@ def _comfy_adapter(backend_id, attention_module):
 def make_adapter(backend_id, attention_module):
     """Returns the adapter for `backend_id`, or raises Unavailable / KeyError (unknown id)."""
     if backend_id in SDPA_KERNELS:
-        return _sdpa_adapter(backend_id)
+        return _sdpa_adapter([SDPA_KERNELS[backend_id]])
+    if backend_id == "sdpa_comfy":
+        return _sdpa_comfy_adapter(attention_module)
     if backend_id in COMFY_REGISTERED:
         return _comfy_adapter(backend_id, attention_module)
     factories = {"flash2": _flash2_adapter, "flash3": _flash3_adapter, "sage": _sage_adapter,

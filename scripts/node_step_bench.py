@@ -25,8 +25,9 @@ drift fall on all variants alike; the median per variant. Host time per call, tw
                      the same wrapper and function without the override (no GPU work: exact)
   routed/target      the routed call against a direct call of the function it routes to, real
                      kernels, --host-calls calls between two synchronisations (few enough that
-                     the launch queue never fills, so the wall time is the host's); median of
-                     15 interleaved samples each; comfy/comfy_nopriority: ComfyUI's own call
+                     the launch queue never fills, so the wall time is the host's); 15 rounds
+                     in a rotating order, the median of each round's routed - target difference;
+                     comfy/comfy_nopriority: ComfyUI's own call
 
 ComfyUI's attention module is the stand-in in tests/node/fake_comfy (same functions, signatures
 and call path as ComfyUI's comfy/ldm/modules/attention.py). --cpu --tiny shrinks every shape and
@@ -259,15 +260,19 @@ def main(argv=None):
                    "noop_routed": lambda: noop_wrapped(q, k, v, w["heads"], transformer_options=noop_options, **kw),
                    "noop_plain": lambda: noop_wrapped(q, k, v, w["heads"], transformer_options={}, **kw)}
             us = {fn_name: [] for fn_name in fns}
-            for _ in range(15):  # interleaved, so that drift hits every function alike
-                for fn_name, f in fns.items():
-                    us[fn_name].append(per_call_us(f, 200 if fn_name.startswith("noop") else args.host_calls))
+            order = list(fns)
+            for i in range(15):  # interleaved in a rotating order, so that drift hits all alike
+                for fn_name in order[i % len(order):] + order[:i % len(order)]:
+                    us[fn_name].append(per_call_us(fns[fn_name], 200 if fn_name.startswith("noop") else args.host_calls))
             comfy.ops.set_priority_context(True)
             med = {fn_name: statistics.median(v) for fn_name, v in us.items()}
+
+            def added(a, b):  # median of the paired differences of one round's samples
+                return statistics.median(x - y for x, y in zip(us[a], us[b]))
             host_rows.append({"model": model, "workload": w["id"], "route": stat,
-                              "router_us": round(med["noop_routed"] - med["noop_plain"], 2),
+                              "router_us": round(added("noop_routed", "noop_plain"), 2),
                               "host_us_routed": round(med["routed"], 2), "host_us_target": round(med["target"], 2),
-                              "overhead_us": round(med["routed"] - med["target"], 2),
+                              "overhead_us": round(added("routed", "target"), 2),
                               "host_us_comfy": round(med["comfy"], 2),
                               "host_us_comfy_nopriority": round(med["comfy_nopriority"], 2)})
 

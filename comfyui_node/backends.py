@@ -89,10 +89,33 @@ def _sdpa_adapter(kernels):
 
         return attention
     getters, setters, wanted = switch
+    choice = getattr(torch, "_fused_sdp_choice", None) if len(only) == 1 else None
+    return flag_switched(sdpa, getters, setters, wanted, choice, int(only[0]))
+
+
+def flag_switched(sdpa, getters, setters, wanted, choice=None, backend=None):
+    """SDPA called with torch's kernel flags set to `wanted` and restored after the call.
+
+    Where torch's own pick for a shape (`choice(q, k, v)`, torch._fused_sdp_choice) is already
+    `backend`, the one kernel wanted (cuDNN on Hopper with recent torch and cuDNN), the flags are
+    left alone: asked once per shape, then SDPA is called as ComfyUI calls it, which saves the
+    host time of eight flag calls per call."""
+    plain = {}
 
     def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
                   skip_output_reshape=False, **kwargs):
         q, k, v, b, d = _to_bhld(q, k, v, heads, skip_reshape)
+        key = (q.shape, k.shape)
+        use_plain = plain.get(key)
+        if use_plain is None:
+            try:
+                use_plain = choice is not None and choice(q, k, v) == backend
+            except Exception:  # a torch whose private chooser differs: switch the flags
+                use_plain = False
+            plain[key] = use_plain
+        if use_plain:
+            out = sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False)
+            return _from_bhld(out, b, heads, d, skip_output_reshape)
         previous = [get() for get in getters]
         for set_flag, on in zip(setters, wanted):
             set_flag(on)
@@ -134,10 +157,12 @@ def cudnn_first(cudnn, others):
     available kernel") goes to `others`, SDPA with cuDNN off and the rest in torch's own order
     (flash, efficient, math), from then on without trying cuDNN again.
 
-    Why not ComfyUI's own function: recent ComfyUI applies its priority context on Windows only,
-    so on Linux its PyTorch path runs torch's own pick: FlashAttention-2 for Flux on the H100,
-    47.1 ms of attention per step against 24.1 with cuDNN (node_step_bench.py, 2026-11-25); and its
-    context manager cost 47-85 us of host time per call there, where setting the flags costs a few."""
+    Why not ComfyUI's own function: what it runs depends on things the tuner did not see. Recent
+    ComfyUI applies its priority context on Windows only, and torch (2.11 with cuDNN 9.19 on the
+    H100) puts cuDNN first by default on sm90/sm100 only if no priority was set before its first
+    SDPA call: after one context, its own pick for Flux was FlashAttention-2, 47.1 ms of
+    attention per step against 24.1 with cuDNN (node_step_bench.py, 2026-11-25). The context
+    manager also cost 47-85 us of host time per call there; this costs a few."""
     refused = set()
 
     def attention(q, k, v, heads, *args, **kwargs):

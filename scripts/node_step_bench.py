@@ -146,6 +146,15 @@ def main(argv=None):
     if args.cpu and args.dtype != "fp32":
         dtype = torch.float32  # CPU matmuls in half precision are slow or missing in old torch
 
+    if cuda:
+        # torch 2.11 (cuDNN 9.19, H100) settles its default SDPA order, cuDNN first on sm90/sm100,
+        # at its first SDPA call, unless a priority was set before that call: after one priority
+        # context had run first, its own pick for Flux stayed FlashAttention-2 for the whole
+        # process (scripts/sdpa_state_probe.py). ComfyUI on Linux makes its first call without a
+        # context; so does this script, before any variant runs.
+        x = torch.randn(1, 1, 64, 64, device=device, dtype=dtype)
+        torch.nn.functional.scaled_dot_product_attention(x, x, x)
+
     dec = decision_mod.load(args.decision)
     if cuda:
         device_name = torch.cuda.get_device_name(torch.cuda.current_device())

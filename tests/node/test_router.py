@@ -337,6 +337,67 @@ class CudnnFirstTest(unittest.TestCase):
         else:
             self.assertIs(adapter, attention.attention_pytorch.__wrapped__)
 
+
+class FlagSwitchedTest(unittest.TestCase):
+    """backends.flag_switched with fake torch flags: the SDPA adapters' hot path."""
+
+    def setUp(self):
+        from comfyui_node import backends
+        self.backends = backends
+        self.flags = [True, True, True, True]  # cudnn, flash, efficient, math as torch holds them
+        self.seen = []  # the flags each SDPA call ran under
+        self.asked = []
+        getters = [lambda i=i: self.flags[i] for i in range(4)]
+        setters = [lambda on, i=i: self.flags.__setitem__(i, on) for i in range(4)]
+        self.switch = (getters, setters, [True, False, False, False])
+
+    def sdpa(self, q, k, v, **kwargs):
+        self.seen.append(list(self.flags))
+        if self.fail:
+            raise RuntimeError("No available kernel. Aborting execution.")
+        return q
+
+    def choice(self, pick):
+        def choose(q, k, v):
+            self.asked.append(tuple(q.shape))
+            return pick
+        return choose
+
+    def run_calls(self, pick, fail=False):
+        self.fail = fail
+        fn = self.backends.flag_switched(self.sdpa, *self.switch, choice=self.choice(pick), backend=3)
+        q = torch.zeros(2, 8, 4 * 16)  # (B, L, H*D), 4 heads
+        for _ in range(3):
+            try:
+                out = fn(q, q, q, 4)
+                self.assertEqual(tuple(out.shape), (2, 8, 64))
+            except RuntimeError:
+                pass
+        return fn
+
+    def test_torchs_own_pick_already_right_leaves_the_flags_alone(self):
+        self.run_calls(pick=3)
+        self.assertEqual(self.seen, [[True, True, True, True]] * 3)
+        self.assertEqual(self.asked, [(2, 4, 8, 16)])  # asked once, on the (B, H, L, D) view
+
+    def test_another_pick_switches_to_the_one_kernel_and_restores(self):
+        self.run_calls(pick=1)
+        self.assertEqual(self.seen, [[True, False, False, False]] * 3)
+        self.assertEqual(self.flags, [True, True, True, True])
+        self.assertEqual(len(self.asked), 1)
+
+    def test_flags_restored_when_the_kernel_refuses(self):
+        self.run_calls(pick=1, fail=True)
+        self.assertEqual(len(self.seen), 3)
+        self.assertEqual(self.flags, [True, True, True, True])
+
+    def test_no_chooser_switches_the_flags(self):
+        self.fail = False
+        fn = self.backends.flag_switched(self.sdpa, *self.switch)
+        q = torch.zeros(1, 4, 8, 16)
+        fn(q, q, q, 4, skip_reshape=True, skip_output_reshape=True)
+        self.assertEqual(self.seen, [[True, False, False, False]])
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     unittest.main()

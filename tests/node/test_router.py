@@ -398,6 +398,23 @@ class FlagSwitchedTest(unittest.TestCase):
         fn(q, q, q, 4, skip_reshape=True, skip_output_reshape=True)
         self.assertEqual(self.seen, [[True, False, False, False]])
 
+
+class HeadsFirstTest(unittest.TestCase):
+    def test_same_view_as_comfyuis_for_dense_strided_and_offset_inputs(self):
+        from comfyui_node import backends
+        g = torch.Generator().manual_seed(3)
+        qkv = torch.randn(2, 5, 3 * 4 * 8, generator=g)  # a fused projection: q, k, v are slices
+        cases = {"dense": torch.randn(2, 5, 32, generator=g), "slice": qkv[..., 32:64],
+                 "batch slice": torch.randn(3, 5, 32, generator=g)[1:], "last dim strided": qkv[..., ::3]}
+        for name, t in cases.items():
+            with self.subTest(name):
+                want = t.view(2, -1, 4, 8).transpose(1, 2)  # ComfyUI's attention_pytorch
+                got = backends._heads_first(t, 2, 4, 8)
+                self.assertEqual(got.shape, want.shape)
+                self.assertEqual(got.stride(), want.stride())
+                self.assertEqual(got.data_ptr(), want.data_ptr())
+                self.assertTrue(torch.equal(got, want))
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     unittest.main()

@@ -235,10 +235,12 @@ def main(argv=None):
                 gpu_rows.append({"model": model, "workload": w["id"], "variant": name,
                                  "calls_per_step": w["calls_per_step"],
                                  "ms_per_step": round(statistics.median(samples), 4),
-                                 "ms_per_call": round(statistics.median(samples) / w["calls_per_step"], 5)})
+                                 "ms_per_call": round(statistics.median(samples) / w["calls_per_step"], 5),
+                                 "iqr_pct": iqr_pct(samples)})
             gpu_rows.append({"model": model, "workload": "(step)", "variant": name,
                              "calls_per_step": sum(w["calls_per_step"] for w, *_ in calls),
-                             "ms_per_step": round(statistics.median(totals[name]), 4), "ms_per_call": ""})
+                             "ms_per_step": round(statistics.median(totals[name]), 4), "ms_per_call": "",
+                             "iqr_pct": iqr_pct(totals[name])})
 
         comfy.ops.set_priority_context(True)
         options = {"optimized_attention_override": router}
@@ -305,6 +307,14 @@ def main(argv=None):
     return 0
 
 
+def iqr_pct(samples):
+    """Interquartile range over the median, in percent: the noise of a variant's steps."""
+    if len(samples) < 4:
+        return ""
+    q = statistics.quantiles(samples, n=4)
+    return round((q[2] - q[0]) / statistics.median(samples) * 100, 2)
+
+
 def vars_of(route):
     return {s: getattr(route, s) for s in route.__slots__}
 
@@ -326,7 +336,8 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
                                                                len(dec.routes)),
              "Routes not available here: {}.".format(
                  "; ".join("{} ({})".format(k, v) for k, v in router.unavailable.items()) or "none"),
-             "", "## GPU time per sampling step (ms, median)", ""]
+             "", "## GPU time per sampling step (ms, median; in brackets the interquartile range over the median)",
+             ""]
     steps = [r for r in gpu_rows if r["workload"] == "(step)"]
     variants = list(dict.fromkeys(r["variant"] for r in steps))
     lines.append("| model | " + " | ".join(variants) + " | routed vs comfy_pytorch | routed_nopriority vs "
@@ -335,11 +346,12 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
     verdicts = []
     for model in dict.fromkeys(r["model"] for r in steps):
         t = {r["variant"]: r["ms_per_step"] for r in steps if r["model"] == model}
+        iqr = {r["variant"]: r["iqr_pct"] for r in steps if r["model"] == model}
         flags = {v: ms for v, ms in t.items() if not v.startswith("routed")}
         best = min(flags, key=flags.get)
         routed = min(t["routed"], t.get("routed_nopriority", t["routed"]))
         lines.append("| {} | {} | {:+.1%} | {:+.1%} | {:+.1%} ({}) |".format(
-            model, " | ".join("{:.3f}".format(t[v]) if v in t else "-" for v in variants),
+            model, " | ".join("{:.3f} ({}%)".format(t[v], iqr[v]) if v in t else "-" for v in variants),
             t["routed"] / t["comfy_pytorch"] - 1,
             t.get("routed_nopriority", t["routed"]) / t["comfy_pytorch_nopriority"] - 1,
             routed / flags[best] - 1, best))

@@ -108,7 +108,8 @@ def flag_switched(sdpa, getters, setters, wanted, choice=None, backend=None):
     Where torch's own pick for a shape (`choice(q, k, v)`, torch._fused_sdp_choice) is already
     `backend`, the one kernel wanted (cuDNN on Hopper with recent torch and cuDNN), the flags are
     left alone: asked once per shape, then SDPA is called as ComfyUI calls it, which saves the
-    host time of eight flag calls per call."""
+    host time of eight flag calls per call. The answer is kept: code that later changes torch's
+    SDPA flags or priority for the whole process would change what these shapes run."""
     plain = {}
 
     def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,

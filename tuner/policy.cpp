@@ -19,10 +19,9 @@ const Measurement* find(const Index& index, const std::string& shape, const std:
 
 // Per-shape tie order among adapters: the SDPA kernels the node pins, then ComfyUI's own path,
 // then the libraries, exact before quantized; the math kernel and the split/sub-quadratic
-// fallbacks last. A pinned kernel before ComfyUI's path: the worker times that path with
-// ComfyUI's cuDNN-first priority, which recent ComfyUI applies on Windows only (on Linux torch's
-// own pick ran FlashAttention-2 for Flux on the H100, 1.7x slower), and its context manager
-// costs host time on every call. The node runs a pinned kernel exactly as it was timed.
+// fallbacks last. A pinned kernel before ComfyUI's path: the node runs a pinned kernel exactly
+// as it was timed, while what ComfyUI's path runs depends on the ComfyUI version and platform
+// (recent ComfyUI applies its cuDNN-first priority on Windows only) and on torch's state.
 int backend_rank(const std::string& backend) {
   static const std::vector<std::string> order{"sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_comfy",
                                               "flash3",     "flash2",     "xformers",   "sage",

@@ -59,8 +59,8 @@ Report hostile_report() {
 TEST(Report, FixtureFollowsDesignWinnersPerShape) {
   const Report r = fixture_report();
   EXPECT_EQ(routed_backend(r, "flux-1024"), "flash3");            // 0.361 vs cuDNN 0.397
-  // ComfyUI's own path 0.187, cuDNN 0.189: a tie within noise goes to ComfyUI's path.
-  EXPECT_EQ(routed_backend(r, "sdxl-1024-self-4096"), "sdpa_comfy");
+  // ComfyUI's own path 0.187, cuDNN 0.189: a tie within noise goes to the kernel the node pins.
+  EXPECT_EQ(routed_backend(r, "sdxl-1024-self-4096"), "sdpa_cudnn");
   EXPECT_EQ(routed_backend(r, "wan13b-480p-self"), "sage");
   EXPECT_EQ(routed_backend(r, "sd15-512-self-256"), "sdpa_cudnn");
 }

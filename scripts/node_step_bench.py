@@ -251,7 +251,8 @@ def main(argv=None):
             target = fn_target or attention.attention_pytorch.__wrapped__
             inside = dict(kw, transformer_options=options, _inside_attn_wrapper=True)
 
-            def per_call_us(f, n):
+            def per_call_us(f, n, priority=True):
+                comfy.ops.set_priority_context(priority)  # outside the timed loop
                 timer.sync()
                 t0 = time.perf_counter()
                 for _ in range(n):
@@ -260,21 +261,21 @@ def main(argv=None):
                 timer.sync()
                 return (t1 - t0) / n * 1e6
 
-            def comfy_call(priority):
-                comfy.ops.set_priority_context(priority)
+            def comfy_call():
                 attention.attention_pytorch(q, k, v, w["heads"], transformer_options={}, **kw)
             fns = {"routed": lambda: attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options,
                                                                  **kw),
                    "target": lambda: target(q, k, v, w["heads"], **inside),
-                   "comfy": lambda: comfy_call(True),
-                   "comfy_nopriority": lambda: comfy_call(False),
+                   "comfy": comfy_call,
+                   "comfy_nopriority": comfy_call,
                    "noop_routed": lambda: noop_wrapped(q, k, v, w["heads"], transformer_options=noop_options, **kw),
                    "noop_plain": lambda: noop_wrapped(q, k, v, w["heads"], transformer_options={}, **kw)}
             us = {fn_name: [] for fn_name in fns}
             order = list(fns)
             for i in range(15):  # interleaved in a rotating order, so that drift hits all alike
                 for fn_name in order[i % len(order):] + order[:i % len(order)]:
-                    us[fn_name].append(per_call_us(fns[fn_name], 200 if fn_name.startswith("noop") else args.host_calls))
+                    us[fn_name].append(per_call_us(fns[fn_name], 200 if fn_name.startswith("noop") else args.host_calls,
+                                                   priority=fn_name != "comfy_nopriority"))
             comfy.ops.set_priority_context(True)
             med = {fn_name: statistics.median(v) for fn_name, v in us.items()}
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 
 #ifdef AUTOTUNE_WITH_CUDA
 #include <ATen/cuda/Sleep.h>
@@ -308,6 +309,8 @@ Measurement measure(Runner& runner, const Workload& w, const Reference* ref, con
       }
       host.push_back(host_batch_ms / batch);
       crit.add(gpu_ms, seconds_since(t_samples));
+      if (dev.cuda() && opt.idle_ratio > 0)
+        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt.idle_ratio * gpu_ms * batch));
       if (dev.cuda()) hold_ms = std::max(hold_ms * 0.9, 1.5 * host_batch_ms + 0.05);
     }
     const auto s = stats::summarize(crit.samples());

@@ -223,6 +223,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       MeasureOptions opt;
       opt.tolerance = s->info.tolerance;
       opt.max_seconds = job.max_seconds_per_measurement;
+      opt.idle_ratio = job.idle_ratio;
       try {
         std::unique_ptr<Runner> runner;
         SdpSelection select(s->info.id);

@@ -13,8 +13,7 @@ namespace autotune {
 
 // Bump when the way a measurement is taken changes (timing, stopping rule, reference, reshapes):
 // it is part of the cache key, so old numbers are not mixed with new ones.
-// harness-2: on the GPU, an idle gap as long as each sample after it (MeasureOptions::idle_ratio).
-inline constexpr const char* kHarnessVersion = "harness-2";
+inline constexpr const char* kHarnessVersion = "harness-1";
 
 // How the q, k, v tensors reach ComfyUI's attention function.
 enum class Layout {

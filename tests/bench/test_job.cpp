@@ -29,13 +29,13 @@ TEST(Job, DefaultsToEveryBuiltinBackend) {
   EXPECT_EQ(job.dtype, DType::bf16);
   EXPECT_FALSE(job.cpu);
   EXPECT_DOUBLE_EQ(job.max_seconds_per_measurement, 2.0);
-  EXPECT_DOUBLE_EQ(job.idle_ratio, 1.0);  // an idle gap as long as each GPU sample
+  EXPECT_DOUBLE_EQ(job.idle_ratio, 0.0);  // samples back to back unless the job asks
 }
 
 TEST(Job, IdleRatioIsReadAndBounded) {
   auto j = base();
-  j["idle_ratio"] = 0;
-  EXPECT_DOUBLE_EQ(parse_job(j).idle_ratio, 0.0);
+  j["idle_ratio"] = 1.0;
+  EXPECT_DOUBLE_EQ(parse_job(j).idle_ratio, 1.0);
   j["idle_ratio"] = -0.5;
   EXPECT_NE(error_of(j).find("idle_ratio -0.5"), std::string::npos) << error_of(j);
   j["idle_ratio"] = 11;

@@ -88,8 +88,9 @@ struct MeasureOptions {
   // After each sample on the GPU the host waits this many times the sample's GPU time, so that
   // the card stays under its power cap and every backend is timed at the same clock: back to back,
   // an H100 at 700 W fell from 1980 to 1320-1500 MHz, and the same cuDNN kernel read 2.8-3.6%
-  // apart as sdpa_comfy and sdpa_cudnn; with 1, within 0.1% (README, idle_ratio). 0: back to back.
-  double idle_ratio = 1;
+  // apart as sdpa_comfy and sdpa_cudnn; with 1, within 0.1%. Off by default: it made a cold tune
+  // of the default set take 24.8 s on an H200, over the 20 s target (README, idle_ratio).
+  double idle_ratio = 0;
 };
 
 // Runs the backend: first call and numerical check, peak memory, warm-up, then timed samples

@@ -68,7 +68,7 @@ Job parse_job(const nlohmann::json& j) {
     job.max_seconds_per_measurement = j.value("max_seconds_per_measurement", 2.0);
     if (!(job.max_seconds_per_measurement > 0))
       throw std::invalid_argument("job: max_seconds_per_measurement must be positive");
-    job.idle_ratio = j.value("idle_ratio", 1.0);
+    job.idle_ratio = j.value("idle_ratio", 0.0);
     if (!(job.idle_ratio >= 0 && job.idle_ratio <= 10))
       throw std::invalid_argument("job: idle_ratio " + j["idle_ratio"].dump() + " outside 0..10");
     job.cpu = j.value("cpu", false);

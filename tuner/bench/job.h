@@ -30,7 +30,7 @@ struct Job {
   std::set<std::pair<std::string, std::string>> skip;  // (backend, shape) already measured
   bool exclude_quantized = false;
   double max_seconds_per_measurement = 2.0;
-  double idle_ratio = 1;  // MeasureOptions::idle_ratio
+  double idle_ratio = 0;  // MeasureOptions::idle_ratio
   bool cpu = false;
 
   bool skipped(const std::string& backend, const std::string& shape) const {

@@ -172,7 +172,7 @@ def cudnn_first(cudnn, others):
     H100) puts cuDNN first by default on sm90/sm100 only if no priority was set before its first
     SDPA call: after one context, its own pick for Flux was FlashAttention-2, 47.1 ms of
     attention per step against 24.1 with cuDNN (node_step_bench.py, 2026-11-25). The context
-    manager also cost 47-85 us of host time per call there; this costs a few."""
+    manager also cost 45-110 us of host time per call there; this costs a few."""
     refused = set()
 
     def attention(q, k, v, heads, *args, **kwargs):

@@ -96,6 +96,42 @@ CacheKey key_of(SQLite::Statement& q, int first) {
   return k;
 }
 
+// The 11 columns backend, backend_version, shape, status, reason, median_ms, spread, host_ms,
+// samples, peak_mem_bytes, rel_error from `first` on. Throws std::invalid_argument for a status
+// this tool does not know (a newer tool wrote it).
+Measurement measurement_of(SQLite::Statement& q, int first) {
+  Measurement m;
+  m.backend = q.getColumn(first).getString();
+  m.backend_version = q.getColumn(first + 1).getString();
+  m.shape = q.getColumn(first + 2).getString();
+  m.status = parse_status(q.getColumn(first + 3).getString());
+  m.reason = q.getColumn(first + 4).getString();
+  m.median_ms = q.getColumn(first + 5).getDouble();
+  m.spread = q.getColumn(first + 6).getDouble();
+  m.host_ms = q.getColumn(first + 7).getDouble();
+  m.samples = q.getColumn(first + 8).getInt();
+  m.peak_mem_bytes = q.getColumn(first + 9).getInt64();
+  m.rel_error = q.getColumn(first + 10).getDouble();
+  return m;
+}
+
+constexpr const char* kMeasurementColumns =
+    "backend, backend_version, shape, status, reason, median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error";
+
+// The 4 columns mechanism, reason, default_backend, routes from `first` on. nullopt for a
+// mechanism this tool does not know (a newer tool wrote it); throws if routes is not valid JSON.
+std::optional<Decision> decision_of(SQLite::Statement& q, int first) {
+  const auto mechanism = parse_mechanism(q.getColumn(first).getString());
+  if (!mechanism) return std::nullopt;
+  Decision d;
+  d.mechanism = *mechanism;
+  d.source = Source::cache;
+  d.reason = q.getColumn(first + 1).getString();
+  d.default_backend = q.getColumn(first + 2).getString();
+  d.routes = nlohmann::json::parse(q.getColumn(first + 3).getString()).get<std::vector<Route>>();
+  return d;
+}
+
 constexpr const char* kKeyColumns =
     "e.gpu_name, e.compute_capability, e.sm_count, e.memory_mib, e.driver, e.cuda_runtime, e.torch, "
     "e.workloads_version, e.harness_version";
@@ -114,21 +150,11 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
     while (q.executeStep()) {
       MeasurementRecord r;
       r.key = key_of(q, 0);
-      r.m.backend = q.getColumn(9).getString();
-      r.m.backend_version = q.getColumn(10).getString();
-      r.m.shape = q.getColumn(11).getString();
       try {
-        r.m.status = parse_status(q.getColumn(12).getString());
+        r.m = measurement_of(q, 9);
       } catch (const std::invalid_argument&) {
         continue;
       }
-      r.m.reason = q.getColumn(13).getString();
-      r.m.median_ms = q.getColumn(14).getDouble();
-      r.m.spread = q.getColumn(15).getDouble();
-      r.m.host_ms = q.getColumn(16).getDouble();
-      r.m.samples = q.getColumn(17).getInt();
-      r.m.peak_mem_bytes = q.getColumn(18).getInt64();
-      r.m.rel_error = q.getColumn(19).getDouble();
       r.measured_at = normalise_timestamp(q.getColumn(20).getString());
       out.add(std::move(r));
     }
@@ -141,14 +167,10 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
     DecisionRecord r;
     r.key = key_of(q, 0);
     r.backends = q.getColumn(9).getString();
-    const auto mechanism = parse_mechanism(q.getColumn(10).getString());
-    if (!mechanism) continue;
-    r.decision.mechanism = *mechanism;
-    r.decision.source = Source::cache;
-    r.decision.reason = q.getColumn(11).getString();
-    r.decision.default_backend = q.getColumn(12).getString();
     try {
-      r.decision.routes = nlohmann::json::parse(q.getColumn(13).getString()).get<std::vector<Route>>();
+      auto d = decision_of(q, 10);
+      if (!d) continue;
+      r.decision = std::move(*d);
     } catch (const std::exception&) {
       continue;
     }
@@ -387,25 +409,10 @@ std::vector<Measurement> Cache::measurements(const CacheKey& key) const {
   std::vector<Measurement> out;
   const auto env = find_env(key);
   if (!env) return out;
-  SQLite::Statement q(*db_,
-                      "SELECT backend, backend_version, shape, status, reason, median_ms, spread, host_ms, samples, "
-                      "peak_mem_bytes, rel_error FROM measurements WHERE env_id = ? ORDER BY shape, backend");
+  SQLite::Statement q(*db_, std::string("SELECT ") + kMeasurementColumns +
+                                " FROM measurements WHERE env_id = ? ORDER BY shape, backend");
   q.bind(1, *env);
-  while (q.executeStep()) {
-    Measurement m;
-    m.backend = q.getColumn(0).getString();
-    m.backend_version = q.getColumn(1).getString();
-    m.shape = q.getColumn(2).getString();
-    m.status = parse_status(q.getColumn(3).getString());
-    m.reason = q.getColumn(4).getString();
-    m.median_ms = q.getColumn(5).getDouble();
-    m.spread = q.getColumn(6).getDouble();
-    m.host_ms = q.getColumn(7).getDouble();
-    m.samples = q.getColumn(8).getInt();
-    m.peak_mem_bytes = q.getColumn(9).getInt64();
-    m.rel_error = q.getColumn(10).getDouble();
-    out.push_back(std::move(m));
-  }
+  while (q.executeStep()) out.push_back(measurement_of(q, 0));
   return out;
 }
 
@@ -423,15 +430,7 @@ std::optional<Decision> Cache::decision(const CacheKey& key, const std::string& 
   q.bind(1, *env);
   q.bind(2, backends);
   if (!q.executeStep()) return std::nullopt;
-  const auto mechanism = parse_mechanism(q.getColumn(0).getString());
-  if (!mechanism) return std::nullopt;  // written by a tool that knew more mechanisms: re-decide
-  Decision d;
-  d.mechanism = *mechanism;
-  d.source = Source::cache;
-  d.reason = q.getColumn(1).getString();
-  d.default_backend = q.getColumn(2).getString();
-  d.routes = nlohmann::json::parse(q.getColumn(3).getString()).get<std::vector<Route>>();
-  return d;
+  return decision_of(q, 0);  // nullopt: written by a tool that knew more mechanisms, re-decide
 }
 
 std::vector<CacheKey> Cache::keys() const {
@@ -439,19 +438,7 @@ std::vector<CacheKey> Cache::keys() const {
   SQLite::Statement q(*db_,
                       "SELECT gpu_name, compute_capability, sm_count, memory_mib, driver, cuda_runtime, torch, "
                       "workloads_version, harness_version FROM environments ORDER BY id");
-  while (q.executeStep()) {
-    CacheKey k;
-    k.gpu_name = q.getColumn(0).getString();
-    k.compute_capability = q.getColumn(1).getString();
-    k.sm_count = q.getColumn(2).getInt();
-    k.memory_mib = static_cast<std::uint64_t>(q.getColumn(3).getInt64());
-    k.driver = q.getColumn(4).getString();
-    k.cuda_runtime = q.getColumn(5).getString();
-    k.torch = q.getColumn(6).getString();
-    k.workloads_version = q.getColumn(7).getString();
-    k.harness_version = q.getColumn(8).getString();
-    out.push_back(std::move(k));
-  }
+  while (q.executeStep()) out.push_back(key_of(q, 0));
   return out;
 }
 

@@ -71,29 +71,25 @@ bool wins(const DecisionRecord& a, const DecisionRecord& b) {
   return text_of(a) > text_of(b);
 }
 
-bool RecordSet::add(MeasurementRecord r) {
+namespace {
+// Keeps `r` under its identity unless the record already there wins.
+template <class Record>
+bool add_to(std::map<std::string, Record>& records, Record r) {
   const std::string id = identity(r);
-  auto it = measurements.find(id);
-  if (it == measurements.end()) {
-    measurements.emplace(id, std::move(r));
+  auto it = records.find(id);
+  if (it == records.end()) {
+    records.emplace(id, std::move(r));
     return true;
   }
   if (!wins(r, it->second)) return false;
   it->second = std::move(r);
   return true;
 }
+}  // namespace
 
-bool RecordSet::add(DecisionRecord r) {
-  const std::string id = identity(r);
-  auto it = decisions.find(id);
-  if (it == decisions.end()) {
-    decisions.emplace(id, std::move(r));
-    return true;
-  }
-  if (!wins(r, it->second)) return false;
-  it->second = std::move(r);
-  return true;
-}
+bool RecordSet::add(MeasurementRecord r) { return add_to(measurements, std::move(r)); }
+
+bool RecordSet::add(DecisionRecord r) { return add_to(decisions, std::move(r)); }
 
 void RecordSet::merge(const RecordSet& other) {
   for (const auto& [id, r] : other.measurements) add(r);

@@ -359,6 +359,19 @@ std::string render_markdown(const Report& r) {
   return out.str();
 }
 
+namespace {
+nlohmann::json costs_json(const std::vector<MechanismCost>& costs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : costs)
+    out.push_back({{"mechanism", std::string(to_string(c.mechanism))},
+                   {"step_ms", c.step_ms},
+                   {"eligible", c.eligible},
+                   {"why_not", c.why_not},
+                   {"fallback_shapes", c.fallback_shapes}});
+  return out;
+}
+}  // namespace
+
 nlohmann::json report_json(const Report& r) {
   nlohmann::json shapes = nlohmann::json::array();
   for (const auto& w : r.workloads) {
@@ -370,13 +383,7 @@ nlohmann::json report_json(const Report& r) {
     }
     shapes.push_back({{"workload", w}, {"winner", routed_backend(r, w.id)}, {"measurements", rows}});
   }
-  nlohmann::json costs = nlohmann::json::array();
-  for (const auto& c : r.policy.costs)
-    costs.push_back({{"mechanism", std::string(to_string(c.mechanism))},
-                     {"step_ms", c.step_ms},
-                     {"eligible", c.eligible},
-                     {"why_not", c.why_not},
-                     {"fallback_shapes", c.fallback_shapes}});
+  const nlohmann::json costs = costs_json(r.policy.costs);
   nlohmann::json pick = nullptr;
   if (r.policy.decision) pick = std::string(to_string(r.policy.decision->mechanism));
   nlohmann::json peak = nullptr;
@@ -384,13 +391,7 @@ nlohmann::json report_json(const Report& r) {
     peak = {{"tflops", p->tflops}, {"card", std::string(p->card)}, {"source", std::string(p->source)}};
   nlohmann::json families = nlohmann::json::array();
   for (const auto& f : family_costs(r)) {
-    nlohmann::json fc = nlohmann::json::array();
-    for (const auto& c : f.policy.costs)
-      fc.push_back({{"mechanism", std::string(to_string(c.mechanism))},
-                    {"step_ms", c.step_ms},
-                    {"eligible", c.eligible},
-                    {"why_not", c.why_not},
-                    {"fallback_shapes", c.fallback_shapes}});
+    const nlohmann::json fc = costs_json(f.policy.costs);
     nlohmann::json node_only = nlohmann::json::array();
     for (const auto& [backend, step] : f.node_only) node_only.push_back({{"backend", backend}, {"step_ms", step}});
     families.push_back({{"family", f.family},

@@ -10,13 +10,13 @@ namespace autotune {
 namespace {
 
 using testing::contains;
+using testing::kH100;
 using testing::kVenvs;
 using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 namespace fs = std::filesystem;
 
-const char* kH100 = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04;sms=132";
 const char* kRtx5090 = "name=NVIDIA GeForce RTX 5090;cc=12.0;memory_mib=32607;driver=580.95.05;sms=170";
 
 bool has_warning(const BootResult& r, const std::string& text) {

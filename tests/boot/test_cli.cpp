@@ -12,13 +12,13 @@ namespace {
 
 using testing::CommandResult;
 using testing::contains;
+using testing::kH100;
 using testing::kVenvs;
 using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 namespace fs = std::filesystem;
 
-const std::string kH100 = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04;sms=132";
 const fs::path kWorkloads = fs::path(AUTOTUNE_FIXTURES) / "workloads/boot.json";
 
 class Cli : public ::testing::Test {

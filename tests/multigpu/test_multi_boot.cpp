@@ -20,12 +20,12 @@ namespace autotune {
 namespace {
 
 using testing::contains;
+using testing::kH100;
 using testing::kVenvs;
 using testing::read_file;
 using testing::TempDir;
 namespace fs = std::filesystem;
 
-const std::string kH100 = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04;sms=132";
 const std::string kL40S = "name=NVIDIA L40S;cc=8.9;memory_mib=46068;driver=580.159.04;sms=142";
 // nvidia-smi order: two H100s, then an L40S.
 const std::string kPod = kH100 + ";uuid=GPU-aaaa0000|" + kH100 + ";uuid=GPU-bbbb1111|" + kL40S + ";uuid=GPU-cccc2222";

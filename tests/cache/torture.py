@@ -33,10 +33,10 @@ def fail(msg):
     print("FAIL: " + msg, flush=True)
 
 
-def check_file(path):
-    """integrity_check of one SQLite file, opened read-only and immutable (no lock, no journal)."""
+def integrity(database, **connect):
+    """(passed, details) of PRAGMA integrity_check on sqlite3.connect(database, **connect)."""
     try:
-        con = sqlite3.connect("file:%s?immutable=1" % path, uri=True)
+        con = sqlite3.connect(database, **connect)
         try:
             res = con.execute("PRAGMA integrity_check").fetchall()
         finally:
@@ -44,19 +44,16 @@ def check_file(path):
         return res == [("ok",)], res
     except sqlite3.Error as e:
         return False, str(e)
+
+
+def check_file(path):
+    """integrity_check of one SQLite file, opened read-only and immutable (no lock, no journal)."""
+    return integrity("file:%s?immutable=1" % path, uri=True)
 
 
 def check_local(path):
     """integrity_check of a pod's local file, as SQLite opens it (rolls back a hot journal)."""
-    try:
-        con = sqlite3.connect(path)
-        try:
-            res = con.execute("PRAGMA integrity_check").fetchall()
-        finally:
-            con.close()
-        return res == [("ok",)], res
-    except sqlite3.Error as e:
-        return False, str(e)
+    return integrity(path)
 
 
 def published_files(shared):

@@ -69,7 +69,8 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
   for (Mechanism mechanism : kAllMechanisms) {
     const std::string backend = default_backend_of(mechanism);
     if (!measured_backends.count(backend)) continue;
-    MechanismCost cost{mechanism};
+    MechanismCost cost;
+    cost.mechanism = mechanism;
     if (options.exclude_quantized && mechanism == Mechanism::sage) {
       cost.eligible = false;
       cost.why_not = "quantized backends excluded";

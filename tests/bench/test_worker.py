@@ -101,13 +101,30 @@ class CpuWorker(unittest.TestCase):
         self.assertEqual(h["t_imp"]["reason"],
                          "ImportError: standin_import_error: libcudart.so.99: cannot open shared object file")
         self.assertEqual(lines[-1], {"event": "done"})
-        # start, then result, for the same pair, one measurement at a time.
-        body = lines[1:-1]
-        self.assertEqual(len(body) % 2, 0)
-        for s, r in zip(body[0::2], body[1::2]):
-            self.assertEqual(s["event"], "start")
-            self.assertEqual(r["event"], "result")
-            self.assertEqual((s["backend"], s["shape"]), (r["backend"], r["shape"]))
+        # Per shape, each backend starts once (first call, check, warm-up); one that fails there
+        # reports at once; the others take their samples in turns, each turn announced by a
+        # "sample" event, and report after the last turn.
+        started, reported = [], set()
+        for e in lines[1:-1]:
+            pair = (e["backend"], e["shape"])
+            if e["event"] == "start":
+                self.assertNotIn(pair, started)
+                started.append(pair)
+            elif e["event"] in ("sample", "result"):
+                self.assertIn(pair, started, e)
+                self.assertNotIn(pair, reported, e)
+                if e["event"] == "result":
+                    reported.add(pair)
+            else:
+                self.fail(e)
+        self.assertEqual(set(started), reported)
+        for shape in ("tiny-flat", "tiny-bhld"):
+            turns = [e["backend"] for e in lines if e["event"] == "sample" and e["shape"] == shape]
+            self.assertTrue(any(turns[i] == turns[i + 2] != turns[i + 1] for i in range(len(turns) - 2)),
+                            "samples interleaved: {}".format(turns[:20]))
+            failed_early = [e["backend"] for e in lines if e["event"] == "result" and e["shape"] == shape
+                            and e["status"] != "ok"]
+            self.assertFalse(set(turns) & set(failed_early), "no turns for a backend that failed its first call")
         res = results(lines)
         installed = [b for b in h if h[b]["installed"]]
         self.assertEqual(set(res), {(b, w["id"]) for b in installed for w in TINY},
@@ -178,7 +195,30 @@ class CpuWorker(unittest.TestCase):
         p.stdin.close()
         return p
 
+    def test_crash_in_the_sampling_turns_leaves_its_turn_last(self):
+        # The stand-in survives its first call and warm-up, then aborts: the parent must blame it,
+        # not sdpa_math, whose turns alternate with it.
+        p = self._start("standin_crash_late")
+        try:
+            seen, lines = self._read_until(p, lambda e: e["event"] == "sample" and e["backend"] == "t_bad")
+            rc = p.wait(timeout=60)
+            time.sleep(0.5)
+            rest = []
+            while not lines.empty():
+                rest.append(json.loads(lines.get()))
+        finally:
+            if p.poll() is None:
+                p.kill()
+        self.assertEqual(rc, -signal.SIGABRT)
+        events = seen + rest
+        self.assertEqual(events[-1], {"event": "sample", "backend": "t_bad", "shape": "tiny-flat"})
+        self.assertEqual([e["event"] for e in events[1:4]], ["start", "start", "sample"])
+        self.assertNotIn("result", [e["event"] for e in events])
+
     def _read_until_start(self, p, backend, timeout=60):
+        return self._read_until(p, lambda e: e["event"] == "start" and e["backend"] == backend, timeout)
+
+    def _read_until(self, p, wanted, timeout=60):
         # A reader thread, not select(): the pipe's text buffer may already hold the line.
         lines = queue.Queue()
         threading.Thread(target=lambda: [lines.put(l) for l in p.stdout] and None, daemon=True).start()
@@ -192,15 +232,15 @@ class CpuWorker(unittest.TestCase):
                     break
                 continue
             seen.append(e)
-            if e["event"] == "start" and e["backend"] == backend:
+            if wanted(e):
                 return seen, lines
-        self.fail(f"no start for {backend}; saw {seen}")
+        self.fail(f"not seen; saw {seen}")
 
     def test_hang_leaves_start_and_a_live_process(self):
         p = self._start("standin_hang")
         try:
             seen, _ = self._read_until_start(p, "t_bad")
-            self.assertEqual(results(seen)[("sdpa_math", "tiny-flat")]["status"], "ok")
+            self.assertEqual([e["event"] for e in seen[1:]], ["start", "start"])  # sdpa_math's samples come later
             time.sleep(3)
             self.assertIsNone(p.poll(), "the worker must still be running: the parent kills it")
         finally:

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """A stand-in for autotune-bench that speaks its protocol, for testing the parent.
 
+As the real one does, it starts every backend of a shape in turn (first call, warm-up), then
+takes their samples in turns, each announced by a "sample" event, then gives their results.
 FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "fatal:BACKEND:SHAPE" (result,
-then a "fatal" event and exit 3, as after an illegal address), "silent", "slow:SECONDS", "refuse".
+then a "fatal" event and exit 3, as after an illegal address), "crash-sampling:BACKEND:SHAPE" and
+"hang-sampling:BACKEND:SHAPE" (during that backend's samples), "silent", "slow:SECONDS" (in each
+backend's start), "refuse".
 FAKE_WORKER_JOBS: a file each job is appended to (one JSON line per worker start).
 Medians come from FAKE_WORKER_MS, e.g. "sdpa_comfy=1.0,flash3=0.8" (default 1.0)."""
 import json
@@ -42,9 +46,8 @@ emit({"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
       + [{"backend": "sage", "installed": False, "reason": "ModuleNotFoundError"}]})
 skip = {(s["backend"], s["shape"]) for s in job["skip"]}
 for w in job["workloads"]:
-    for b in backends:
-        if (b, w["id"]) in skip:
-            continue
+    todo = [b for b in backends if (b, w["id"]) not in skip]
+    for b in todo:  # each backend's first call, check and warm-up, one after the other
         emit({"event": "start", "backend": b, "shape": w["id"]})
         if mode == "crash:%s:%s" % (b, w["id"]):
             os.kill(os.getpid(), signal.SIGSEGV)
@@ -57,6 +60,14 @@ for w in job["workloads"]:
             sys.exit(3)
         if mode.startswith("slow:"):
             time.sleep(float(mode[5:]))
+    for _ in range(3):  # then their samples, in turns
+        for b in todo:
+            emit({"event": "sample", "backend": b, "shape": w["id"]})
+            if mode == "crash-sampling:%s:%s" % (b, w["id"]):
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if mode == "hang-sampling:%s:%s" % (b, w["id"]):
+                time.sleep(3600)
+    for b in todo:
         emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"], "status": "ok",
               "median_ms": ms.get(b, 1.0), "spread": 0.01, "host_ms": 0.01, "samples": 10,
               "peak_mem_bytes": 1024, "rel_error": 0.002})

@@ -96,11 +96,34 @@ TEST_F(TuningTest, ACrashIsBlamedOnItsMeasurementAndTheWorkerRespawns) {
   // The respawned worker is told to skip what is done, the crashing pair included.
   const auto all = jobs();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[1]["skip"].size(), 2u);  // sdpa_comfy/flux and the crash
+  // The crash only: sdpa_comfy/flux had started but its samples were still to come.
+  EXPECT_EQ(all[1]["skip"].size(), 1u);
+  EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->status, Status::ok);
   EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::ok);
   // A crash would take ComfyUI down, so flash3 cannot be the global pick.
   ASSERT_TRUE(o.decision);
   EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
+}
+
+TEST_F(TuningTest, ACrashDuringTheSamplingTurnsIsBlamedOnTheBackendSampled) {
+  // Both backends of flux have started, flash3 last; the crash comes in sdpa_comfy's turn.
+  ::setenv("FAKE_WORKER_MODE", "crash-sampling:sdpa_comfy:flux-1024", 1);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(o.respawns, 1);
+  EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->status, Status::crashed);
+  EXPECT_EQ(row(o, "flash3", "flux-1024")->status, Status::ok);  // measured again by the fresh worker
+  EXPECT_EQ(o.measurements.size(), 4u);
+  EXPECT_EQ(jobs().at(1)["skip"], nlohmann::json::parse(R"([{"backend":"sdpa_comfy","shape":"flux-1024"}])"));
+}
+
+TEST_F(TuningTest, AHangDuringTheSamplingTurnsIsATimeoutOfTheBackendSampled) {
+  ::setenv("FAKE_WORKER_MODE", "hang-sampling:flash3:sdxl-1024", 1);
+  options_.measurement_deadline = milliseconds(500);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(o.respawns, 1);
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::timeout);
+  EXPECT_EQ(row(o, "sdpa_comfy", "sdxl-1024")->status, Status::ok);
+  EXPECT_EQ(row(o, "flash3", "flux-1024")->status, Status::ok);
 }
 
 TEST_F(TuningTest, AWorkerThatEndsAfterAPoisonedContextIsReplaced) {

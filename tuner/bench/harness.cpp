@@ -229,102 +229,154 @@ std::string first_lines(const std::string& s, int lines = 3) {
 }
 }  // namespace
 
-Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
-                    const MeasureOptions& opt, std::string* stop_reason) {
-  Measurement m;
-  m.shape = w.id;
+struct Sampler::State {
+  std::unique_ptr<Device::Timer> timer;
+  std::unique_ptr<StoppingCriterion> crit;
+  std::vector<double> host;  // host time per call of each sample
+  int batch = 1;
+  int set = 0;           // input set of the next call
+  double hold_ms = 0;    // spin queued before each sample
+  double sampling_s = 0; // time spent in this sampler's samples: the time cap's clock
+  int discarded = 0;
+};
+
+Sampler::Sampler(Runner& runner, const Workload& w, const Device& dev, const MeasureOptions& opt)
+    : runner_(runner), w_(w), dev_(dev), opt_(opt), st_(std::make_unique<State>()) {
+  m_.shape = w.id;
+}
+
+Sampler::~Sampler() = default;
+
+void Sampler::fail(const std::exception& e) {
+  m_.reason = first_lines(e.what());
+  m_.status = classify_error(m_.reason);
+  finished_ = true;
+}
+
+bool Sampler::prepare(const Reference* ref) {
   try {
     // 1. First call (module loads, cuDNN plans), its peak memory over what the inputs hold,
     // shape and numerical check. One call only: a video shape costs hundreds of ms a call.
-    dev.sync();
-    const std::int64_t base = dev.allocated();
-    dev.reset_peak();
-    at::Tensor out = runner.output();
-    dev.sync();
-    m.peak_mem_bytes = std::max<std::int64_t>(0, dev.peak() - base);
-    const std::vector<int64_t> want{w.batch, w.q_len, static_cast<int64_t>(w.heads) * w.head_dim};
+    dev_.sync();
+    const std::int64_t base = dev_.allocated();
+    dev_.reset_peak();
+    at::Tensor out = runner_.output();
+    dev_.sync();
+    m_.peak_mem_bytes = std::max<std::int64_t>(0, dev_.peak() - base);
+    const std::vector<int64_t> want{w_.batch, w_.q_len, static_cast<int64_t>(w_.heads) * w_.head_dim};
     if (out.sizes().vec() != want) {
-      m.status = Status::failed;
-      m.reason = "returned shape " + std::string(c10::str(out.sizes())) + ", expected " +
-                 std::string(c10::str(at::IntArrayRef(want)));
-      return m;
+      m_.status = Status::failed;
+      m_.reason = "returned shape " + std::string(c10::str(out.sizes())) + ", expected " +
+                  std::string(c10::str(at::IntArrayRef(want)));
+      finished_ = true;
+      return false;
     }
     if (ref) {
-      m.rel_error = relative_error(out, *ref, w);
-      if (!(m.rel_error <= opt.tolerance)) {
-        m.status = Status::rejected;
-        m.reason = std::isfinite(m.rel_error)
-                       ? "relative error " + std::to_string(m.rel_error) + " above tolerance " + std::to_string(opt.tolerance)
-                       : "output has NaN or Inf";
-        if (!std::isfinite(m.rel_error)) m.rel_error = -1;  // JSON has no infinity
-        return m;
+      m_.rel_error = relative_error(out, *ref, w_);
+      if (!(m_.rel_error <= opt_.tolerance)) {
+        m_.status = Status::rejected;
+        m_.reason = std::isfinite(m_.rel_error) ? "relative error " + std::to_string(m_.rel_error) +
+                                                      " above tolerance " + std::to_string(opt_.tolerance)
+                                                : "output has NaN or Inf";
+        if (!std::isfinite(m_.rel_error)) m_.rel_error = -1;  // JSON has no infinity
+        finished_ = true;
+        return false;
       }
     }
     out = at::Tensor();
     // The time cap counts from here: the first call builds cuDNN plans and loads modules
     // (about 1 s for SD1.5's head_dim 160 on the H100, which left one sample).
-    const auto t_begin = Clock::now();
     // 2. Warm-up, synchronised per call, to size the batches.
     std::vector<double> warm, warm_issue;
     const auto t_warm = Clock::now();
     while (warm.empty() || (seconds_since(t_warm) < 0.03 && warm.size() < 50)) {
       const auto t0 = Clock::now();
-      runner.issue(static_cast<int>(warm.size()) % runner.input_sets());
+      runner_.issue(static_cast<int>(warm.size()) % runner_.input_sets());
       warm_issue.push_back(seconds_since(t0) * 1e3);
-      dev.sync();
+      dev_.sync();
       warm.push_back(seconds_since(t0) * 1e3);
-      if (seconds_since(t_begin) > opt.max_seconds) break;
+      if (seconds_since(t_warm) > opt_.max_seconds) break;
     }
     const double est_ms = std::max(stats::median(warm), 1e-3);
-    const int batch = std::clamp(static_cast<int>(std::lround(opt.target_batch_ms / est_ms)), 1, opt.max_batch);
-    // 3. Samples: each is `batch` calls back to back between two events, queued behind a spin
+    st_->batch = std::clamp(static_cast<int>(std::lround(opt_.target_batch_ms / est_ms)), 1, opt_.max_batch);
+    st_->hold_ms = 0.05 + 1.5 * stats::median(warm_issue) * st_->batch;
+    StoppingParams sp;
+    sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
+    st_->crit = std::make_unique<StoppingCriterion>(sp);
+    st_->timer = dev_.timer();
+    return true;
+  } catch (const std::exception& e) {
+    fail(e);
+    return false;
+  }
+}
+
+bool Sampler::sample() {
+  if (finished_) return false;
+  if (!st_->crit) throw std::logic_error("Sampler::sample before a successful prepare");
+  State& st = *st_;
+  const auto t0 = Clock::now();
+  try {
+    // 3. Each sample is `batch` calls back to back between two events, queued behind a spin
     // kernel so that host launch cost cannot leave gaps (GPU time), while the host clock times
     // the issuing of the same calls (host time).
-    StoppingParams sp;
-    sp.max_time_s = std::max(opt.max_seconds - seconds_since(t_begin), 1e-3);
-    StoppingCriterion crit(sp);
-    std::vector<double> host;
-    double hold_ms = 0.05 + 1.5 * stats::median(warm_issue) * batch;
-    auto timer = dev.timer();
-    int set = 0;
-    const auto t_samples = Clock::now();
-    int discarded = 0;
-    while (!crit.finished()) {
-      dev.hold(hold_ms);
-      timer->start();
+    for (;;) {
+      dev_.hold(st.hold_ms);
+      st.timer->start();
       const auto h0 = Clock::now();
-      for (int i = 0; i < batch; ++i) {
-        runner.issue(set);
-        set = (set + 1) % runner.input_sets();
+      for (int i = 0; i < st.batch; ++i) {
+        runner_.issue(st.set);
+        st.set = (st.set + 1) % runner_.input_sets();
       }
       const double host_batch_ms = seconds_since(h0) * 1e3;
-      timer->stop();
-      const double gpu_ms = timer->elapsed_ms() / batch;
-      if (dev.cuda() && host_batch_ms > 0.8 * hold_ms && discarded < 20) {
+      st.timer->stop();
+      const double gpu_ms = st.timer->elapsed_ms() / st.batch;
+      if (dev_.cuda() && host_batch_ms > 0.8 * st.hold_ms && st.discarded < 20) {
         // The spin ended before the host finished issuing: the GPU may have idled between
         // calls. Hold longer and take the sample again.
-        hold_ms = 2.0 * host_batch_ms + 0.05;
-        ++discarded;
+        st.hold_ms = 2.0 * host_batch_ms + 0.05;
+        ++st.discarded;
         continue;
       }
-      host.push_back(host_batch_ms / batch);
-      crit.add(gpu_ms, seconds_since(t_samples));
-      if (dev.cuda() && opt.idle_ratio > 0)
-        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt.idle_ratio * gpu_ms * batch));
-      if (dev.cuda()) hold_ms = std::max(hold_ms * 0.9, 1.5 * host_batch_ms + 0.05);
+      st.host.push_back(host_batch_ms / st.batch);
+      st.crit->add(gpu_ms, st.sampling_s + seconds_since(t0));
+      if (dev_.cuda() && opt_.idle_ratio > 0)
+        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt_.idle_ratio * gpu_ms * st.batch));
+      if (dev_.cuda()) st.hold_ms = std::max(st.hold_ms * 0.9, 1.5 * host_batch_ms + 0.05);
+      break;
     }
-    const auto s = stats::summarize(crit.samples());
-    m.median_ms = s.median;
-    m.spread = s.spread;
-    m.samples = s.n;
-    m.host_ms = stats::median(host);
-    m.status = Status::ok;
-    if (stop_reason) *stop_reason = std::string(to_string(crit.reason()));
+    st.sampling_s += seconds_since(t0);
   } catch (const std::exception& e) {
-    m.reason = first_lines(e.what());
-    m.status = classify_error(m.reason);
+    fail(e);
+    return false;
   }
-  return m;
+  if (st.crit->finished()) {
+    const auto s = stats::summarize(st.crit->samples());
+    m_.median_ms = s.median;
+    m_.spread = s.spread;
+    m_.samples = s.n;
+    m_.host_ms = stats::median(st.host);
+    m_.status = Status::ok;
+    finished_ = true;
+  }
+  return !finished_;
+}
+
+Measurement Sampler::result() const { return m_; }
+
+std::string Sampler::stop_reason() const {
+  if (!st_->crit || !st_->crit->finished()) return {};
+  return std::string(to_string(st_->crit->reason()));
+}
+
+Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
+                    const MeasureOptions& opt, std::string* stop_reason) {
+  Sampler s(runner, w, dev, opt);
+  if (s.prepare(ref))
+    while (s.sample()) {
+    }
+  if (stop_reason) *stop_reason = s.stop_reason();
+  return s.result();
 }
 
 }  // namespace autotune::bench

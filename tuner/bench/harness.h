@@ -93,9 +93,45 @@ struct MeasureOptions {
   double idle_ratio = 0;
 };
 
-// Runs the backend: first call and numerical check, peak memory, warm-up, then timed samples
-// under the stopping rule. Fills status, reason, rel_error, median_ms, spread, host_ms, samples,
-// peak_mem_bytes. Never throws for backend failures (they become the status).
+// One backend's measurement of one shape, taken in steps, so that the worker can interleave the
+// samples of a shape's backends and every backend is timed at the same clock. A power-capped card
+// runs at a clock that depends on what ran just before: back to back, an H100 at 700 W fell from
+// 1980 to 1320-1500 MHz, and the same cuDNN kernel read 2.8-3.6% apart when timed once as
+// sdpa_comfy and then as sdpa_cudnn (results/h100-2026-11-25-node-fidelity/idle-ratio.md).
+class Sampler {
+ public:
+  Sampler(Runner& runner, const Workload& w, const Device& dev, const MeasureOptions& opt);
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+  ~Sampler();
+
+  // First call and numerical check against `ref` (none: not checked), peak memory, warm-up.
+  // False when the measurement ends there; result() then says why.
+  bool prepare(const Reference* ref);
+  // One timed sample (a batch of calls); false once the stopping rule is satisfied or a call
+  // failed. Its time cap counts only the time spent in this sampler's own samples.
+  bool sample();
+  bool finished() const { return finished_; }
+  // Fills status, reason, rel_error, median_ms, spread, host_ms, samples, peak_mem_bytes.
+  Measurement result() const;
+  // The stopping rule's reason ("converged", ...); empty unless the samples finished it.
+  std::string stop_reason() const;
+
+ private:
+  void fail(const std::exception& e);
+
+  Runner& runner_;
+  const Workload& w_;
+  const Device& dev_;
+  MeasureOptions opt_;
+  Measurement m_;
+  bool finished_ = false;
+  struct State;  // timer, stopping rule, batch size, spin length
+  std::unique_ptr<State> st_;
+};
+
+// prepare() and sample() until finished: one backend on its own. Never throws for backend
+// failures (they become the status).
 Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
                     const MeasureOptions& opt, std::string* stop_reason);
 

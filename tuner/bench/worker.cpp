@@ -216,41 +216,80 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       log("no float32 reference for " + w.id + ": " + e.what());
     }
 
+    // Each backend's first call, check and warm-up, one after the other; then their samples in
+    // turns (Sampler's comment says why), each turn announced so that the parent can blame a
+    // crash or a hang on the backend that ran.
+    struct Candidate {
+      const BackendState* s;
+      std::unique_ptr<Runner> runner;
+      std::unique_ptr<Sampler> sampler;
+      bool reported = false;
+    };
+    std::vector<Candidate> timing;
+    const BackendState* announced = nullptr;  // what the parent would blame for a crash now
+    // Emits the result; false when the CUDA context died with it (the worker must end).
+    auto finish = [&](const BackendState& s, Measurement m, const std::string& stop) {
+      if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
+      result(s, m, stop);
+      announced = nullptr;
+      if (m.status == Status::ok || m.status == Status::rejected) return true;
+      std::string why;
+      if (dev->healthy(&why)) return true;
+      // An illegal address or a launch failure poisons the CUDA context for good: every later
+      // measurement in this process would fail. Leave it to a fresh worker.
+      log("CUDA context unusable after " + s.info.id + " on " + w.id + ": " + why);
+      emit(out, {{"event", "fatal"}, {"message", why}, {"backend", s.info.id}, {"shape", w.id}});
+      return false;
+    };
     for (const auto* s : todo) {
       emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
-      Measurement m;
-      std::string stop;
+      announced = s;
       MeasureOptions opt;
       opt.tolerance = s->info.tolerance;
       opt.max_seconds = job.max_seconds_per_measurement;
       opt.idle_ratio = job.idle_ratio;
+      Candidate c{s, nullptr, nullptr};
+      Measurement failed;
       try {
-        std::unique_ptr<Runner> runner;
         SdpSelection select(s->info.id);
         if (s->info.kind == BackendKind::native) {
-          runner = std::make_unique<NativeRunner>(make_native(s->info.id, w), in);
+          c.runner = std::make_unique<NativeRunner>(make_native(s->info.id, w), in);
         } else {
           auto& env = PythonEnv::instance(job.python_paths);
-          runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
+          c.runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
         }
-        m = measure(*runner, w, ref.get(), *dev, opt, &stop);
+        c.sampler = std::make_unique<Sampler>(*c.runner, w, *dev, opt);
+        if (c.sampler->prepare(ref.get())) {
+          timing.push_back(std::move(c));
+          continue;
+        }
+        failed = c.sampler->result();
       } catch (const std::exception& e) {
-        m.status = Status::failed;
-        m.reason = e.what();
+        failed.status = Status::failed;
+        failed.reason = e.what();
       }
-      if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
-      result(*s, m, stop);
-      if (m.status != Status::ok && m.status != Status::rejected) {
-        std::string why;
-        if (!dev->healthy(&why)) {
-          // An illegal address or a launch failure poisons the CUDA context for good: every
-          // later measurement in this process would fail. Leave it to a fresh worker.
-          log("CUDA context unusable after " + s->info.id + " on " + w.id + ": " + why);
-          emit(out, {{"event", "fatal"}, {"message", why}, {"backend", s->info.id}, {"shape", w.id}});
-          return 3;
+      if (!finish(*s, failed, "")) return 3;
+    }
+    for (bool more = !timing.empty(); more;) {
+      more = false;
+      for (auto& c : timing) {
+        if (c.sampler->finished()) continue;
+        if (announced != c.s) {
+          emit(out, {{"event", "sample"}, {"backend", c.s->info.id}, {"shape", w.id}});
+          announced = c.s;
+        }
+        SdpSelection select(c.s->info.id);
+        more |= c.sampler->sample();
+        if (c.sampler->finished() && c.sampler->result().status != Status::ok) {
+          // A call that failed may have taken the CUDA context with it: say so before another
+          // backend runs on this device.
+          c.reported = true;
+          if (!finish(*c.s, c.sampler->result(), "")) return 3;
         }
       }
     }
+    for (auto& c : timing)
+      if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler->stop_reason())) return 3;
   }
   emit(out, {{"event", "done"}});
   log("done after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");

@@ -341,14 +341,14 @@ int main(int argc, char** argv) {
       t.worker_log = std::filesystem::path(local_dir) /
                      (parallel_models ? "worker.gpu" + std::to_string(gpu.index) + ".log" : std::string("worker.log"));
       const char* columns = std::getenv("COLUMNS");
-      const auto width = columns ? autotune::parse_int(columns) : std::nullopt;
+      const long long width = columns ? autotune::parse_int(columns).value_or(0) : 0;
       TaggedLines tagged(std::cerr, stderr_mutex, "[GPU " + std::to_string(gpu.index) + "] ");
       std::ostream tagged_stream(&tagged);
       auto display = autotune::choose_display(isatty(STDERR_FILENO), std::getenv("TERM"), quiet);
       if (parallel_models && display == autotune::Display::terminal) display = autotune::Display::lines;
       autotune::Progress progress(parallel_models ? tagged_stream : std::cerr, display, t.budget,
                                   [] { return std::chrono::steady_clock::now(); },
-                                  width && *width > 0 ? static_cast<std::size_t>(*width) : 100);
+                                  width > 0 ? static_cast<std::size_t>(width) : 100);
       t.log = [&progress](const std::string& line) { progress.log(line); };
       t.progress = [&progress](const autotune::ProgressEvent& e) { progress.event(e); };
       auto outcome = autotune::tune(t, fp, cache, key);

@@ -159,6 +159,9 @@ struct Run {
       } else if (kind == "start") {
         current = Pair{event.value("backend", ""), event.value("shape", "")};
         progress({ProgressEvent::Kind::start, 0, current->first, current->second, Status::ok, 0, {}});
+      } else if (kind == "sample") {
+        // The worker takes the samples of a shape's backends in turns: this one runs now.
+        current = Pair{event.value("backend", ""), event.value("shape", "")};
       } else if (kind == "result") {
         try {
           Measurement m = event.get<Measurement>();

@@ -72,6 +72,9 @@ class StepBenchTest(unittest.TestCase):
             text = f.read()
         self.assertIn("CPU, tiny shapes", text)
         self.assertIn("## Targets (issue 4)", text)
+        self.assertIn("| Flux.1 dev @1024 | routed against comfy_pytorch |", text)
+        self.assertIn("| SDXL @1024 | routed_nopriority against comfy_pytorch_nopriority |", text)
+        self.assertRegex(text, r"SDXL @1024: routed no slower than .*: (yes|NO, slower: .+)")
         self.assertIn("host time routing adds, worst workload", text)
         self.assertIn("Device: cpu;", text)
         self.assertIn("route:flash3", text)
@@ -82,6 +85,49 @@ class StepBenchTest(unittest.TestCase):
                               os.path.join(self.tmp.name, "o2"), "--cpu"], capture_output=True, text=True)
         self.assertNotEqual(run.returncode, 0)
         self.assertIn("no *.json workload files in " + empty, run.stderr)
+
+
+class PairedDifferenceTest(unittest.TestCase):
+    """The step benchmark's verdicts, on synthetic rounds (no timing)."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.dirname(SCRIPT))
+        import node_step_bench
+        cls.nsb = node_step_bench
+
+    def test_sign_interval_widths(self):
+        self.assertEqual(self.nsb.sign_interval(5), (1, 1 - 2 / 32))  # min..max: 93.75%, below 95
+        self.assertEqual(self.nsb.sign_interval(9), (2, 1 - 2 * 10 / 512))
+        k, confidence = self.nsb.sign_interval(41)
+        self.assertEqual(k, 14)
+        self.assertGreaterEqual(confidence, 0.95)
+
+    def test_noise_around_the_same_time_is_no_verdict(self):
+        # Flux on the H200, routed against ComfyUI: medians 0.2% apart, rounds +-1%.
+        b = [25.3, 25.1, 25.6, 25.0, 25.4, 25.2, 25.5, 25.3, 25.1]
+        a = [25.4, 25.0, 25.4, 25.2, 25.2, 25.4, 25.6, 25.2, 25.3]
+        d = self.nsb.paired_difference(a, b)
+        self.assertLess(d[1], 0)
+        self.assertGreater(d[2], 0)
+        self.assertEqual(self.nsb.verdict(d), "same within noise")
+
+    def test_slower_in_every_round_is_slower_however_small(self):
+        b = [10.0, 10.5, 9.8, 10.2, 10.1, 9.9, 10.4, 10.0, 10.3]
+        a = [x * 1.004 for x in b]
+        d = self.nsb.paired_difference(a, b)
+        self.assertAlmostEqual(d[0], 0.004)
+        self.assertEqual(self.nsb.verdict(d), "slower")
+        self.assertEqual(self.nsb.verdict(self.nsb.paired_difference(b, a)), "faster")
+
+    def test_one_bad_round_does_not_decide(self):
+        b = [10.0] * 9
+        a = [9.9] * 8 + [14.0]  # a round the clock fell in
+        self.assertEqual(self.nsb.verdict(self.nsb.paired_difference(a, b)), "faster")
+
+    def test_rounds_must_pair(self):
+        with self.assertRaisesRegex(ValueError, "3 and 2 given"):
+            self.nsb.paired_difference([1, 2, 3], [1, 2])
 
 
 if __name__ == "__main__":

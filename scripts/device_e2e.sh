@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # The end-to-end acceptance run on the GPU machine, in one device call: build the worker, tune on
 # a cold cache with the carried `autotune`, boot again from the cache, render the report in every
-# format, then time the custom node's routed step against ComfyUI's paths with the decision that
-# run made. Results come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the
-# console log.
+# format, run the worker twice on the SDPA kernels and compare the runs (scripts/run_to_run.py),
+# tune a second cold cache (same pick?), probe the worker's medians against do_bench, then time
+# the custom node's routed step against ComfyUI's paths with the first run's decision. Results
+# come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
 #   AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh        (carry [".carry"])
+# With the GPU-labelled worker tests first, in the same call:
+#   bash scripts/device_bench.sh none && WORKER=build-dev/tuner/bench/autotune-bench \
+#     AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh
 set -u
 OUT=${OUT:-/tmp/out}
 final=$OUT
 mkdir -p "$final/e2e"
 export OUT=$final/e2e PYTHONUNBUFFERED=1
+[ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # SM clock, power and temperature every 200 ms (read-only queries), with the phases marked, to
 # see how the card's clocks move with the load while the timings are taken.
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active \
@@ -29,6 +34,19 @@ if [ -x "$W" ]; then
     "$W" < "$OUT/sdpa.job" > "$OUT/sdpa-run$run.jsonl" 2>> "$OUT/worker.log"
     echo "run $run: rc=$? $(grep -c '"result"' "$OUT/sdpa-run$run.jsonl") results"
   done
+  echo "== run to run (issue 3: within 2%, same fastest backend per shape)"
+  python3 scripts/run_to_run.py "$OUT/sdpa-run1.jsonl" "$OUT/sdpa-run2.jsonl"
+  phase "second cold boot"
+  echo "== a second cold boot, fresh cache (issue 3: the same pick)"
+  cold2=$(mktemp -d)
+  start=$(date +%s%N)
+  "${AUTOTUNE:-.carry/autotune}" --venv "$(python3 -c 'import sys; print(sys.prefix)')" --local-dir "$cold2/local" \
+    --cache-dir "$cold2/shared" --set default --env-settings "$cold2/env_settings" --decision-file "$cold2/decision.json" \
+    --worker "$W" --budget 600 > "$OUT/cold-boot-2.log" 2>&1
+  echo "rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  grep -E "Selected Mechanism|Decided by" "$OUT/cold-boot-2.log"
+  cp "$cold2/decision.json" "$OUT/decision-2.json" 2>/dev/null
+  rm -rf "$cold2"
   phase probe
   python3 scripts/fidelity_probe.py "$OUT/sdpa-run1.jsonl" "$OUT/fidelity.csv" 2>&1 | tail -40
 fi

@@ -1,0 +1,70 @@
+"""scripts/run_to_run.py on synthetic worker runs."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "run_to_run.py")
+
+
+def run_lines(medians, failed=()):
+    lines = [{"event": "hello", "protocol": 1}]
+    for (backend, shape), ms in medians.items():
+        lines.append({"event": "start", "backend": backend, "shape": shape})
+        lines.append({"event": "result", "backend": backend, "shape": shape, "status": "ok", "median_ms": ms})
+    for backend, shape in failed:
+        lines.append({"event": "result", "backend": backend, "shape": shape, "status": "failed", "median_ms": 0})
+    lines.append({"event": "done"})
+    return [json.dumps(l) for l in lines]
+
+
+A = {("sdpa_cudnn", "flux"): 0.400, ("sdpa_flash", "flux"): 0.750, ("sdpa_cudnn", "cross"): 0.019,
+     ("sdpa_flash", "cross"): 0.028}
+
+
+class RunToRunTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def cli(self, a_lines, b_lines, *extra):
+        paths = []
+        for name, lines in (("a", a_lines), ("b", b_lines)):
+            paths.append(os.path.join(self.tmp.name, name + ".jsonl"))
+            with open(paths[-1], "w") as f:
+                f.write("\n".join(lines) + "\n")
+        return subprocess.run([sys.executable, SCRIPT, *paths, *extra], capture_output=True, text=True)
+
+    def test_runs_that_agree_pass(self):
+        b = {**A, ("sdpa_cudnn", "flux"): 0.405}  # +1.25%
+        p = self.cli(run_lines(A), run_lines(b, failed=[("quad", "flux")]))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("within 2%: 4 of 4; of those >= 0.1 ms: 2 of 2; in one run only: 0", p.stdout)
+        self.assertIn("sdpa_cudnn on flux: 0.4000 -> 0.4050 ms (+1.25%)", p.stdout)
+        self.assertIn("fastest backend changed on: no shape", p.stdout)
+
+    def test_a_large_pair_off_by_more_fails_and_a_small_one_does_not(self):
+        b = {**A, ("sdpa_flash", "cross"): 0.031}  # +10.7%, but under 0.1 ms
+        self.assertEqual(self.cli(run_lines(A), run_lines(b)).returncode, 0)
+        b[("sdpa_flash", "flux")] = 0.780  # +4%
+        p = self.cli(run_lines(A), run_lines(b))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("of those >= 0.1 ms: 1 of 2", p.stdout)
+
+    def test_a_changed_winner_fails_and_is_named(self):
+        b = {**A, ("sdpa_flash", "cross"): 0.0185}
+        p = self.cli(run_lines(A), run_lines(b), "--tolerance", "0.5")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("fastest backend changed on: cross", p.stdout)
+
+    def test_unreadable_input_is_named(self):
+        p = self.cli(run_lines(A), ["{not json"])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot read", p.stderr)
+        self.assertIn("b.jsonl", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

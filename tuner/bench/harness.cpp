@@ -369,14 +369,4 @@ std::string Sampler::stop_reason() const {
   return std::string(to_string(st_->crit->reason()));
 }
 
-Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
-                    const MeasureOptions& opt, std::string* stop_reason) {
-  Sampler s(runner, w, dev, opt);
-  if (s.prepare(ref))
-    while (s.sample()) {
-    }
-  if (stop_reason) *stop_reason = s.stop_reason();
-  return s.result();
-}
-
 }  // namespace autotune::bench

@@ -130,9 +130,4 @@ class Sampler {
   std::unique_ptr<State> st_;
 };
 
-// prepare() and sample() until finished: one backend on its own. Never throws for backend
-// failures (they become the status).
-Measurement measure(Runner& runner, const Workload& w, const Reference* ref, const Device& dev,
-                    const MeasureOptions& opt, std::string* stop_reason);
-
 }  // namespace autotune::bench

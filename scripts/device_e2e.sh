@@ -6,9 +6,11 @@
 # the custom node's routed step against ComfyUI's paths with the first run's decision. Results
 # come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
 #   AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh        (carry [".carry"])
-# With the GPU-labelled worker tests first, in the same call:
-#   bash scripts/device_bench.sh none && WORKER=build-dev/tuner/bench/autotune-bench \
-#     AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh
+# About 8 minutes on the H100 (2026-11-25 phases: tune 48 s with the worker's build, node step
+# bench 196 s with 5 rounds, now 9). The GPU-labelled worker tests come from a first call on the
+# same machine (its build-dev/ stays while the machine is warm):
+#   bash scripts/device_bench.sh none                      (builds the worker, runs its tests)
+#   WORKER=build-dev/tuner/bench/autotune-bench AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh
 set -u
 OUT=${OUT:-/tmp/out}
 final=$OUT

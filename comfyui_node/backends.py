@@ -115,7 +115,7 @@ def flag_switched(sdpa, getters, setters, wanted, choice=None, backend=None):
     def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
                   skip_output_reshape=False, **kwargs):
         q, k, v, b, d = _to_bhld(q, k, v, heads, skip_reshape)
-        key = (q.shape, k.shape)
+        key = (q.shape, k.shape, q.dtype)  # torch's pick depends on the dtype too
         use_plain = plain.get(key)
         if use_plain is None:
             try:

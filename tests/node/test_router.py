@@ -380,6 +380,14 @@ class FlagSwitchedTest(unittest.TestCase):
         self.assertEqual(self.seen, [[True, True, True, True]] * 3)
         self.assertEqual(self.asked, [(2, 4, 8, 16)])  # asked once, on the (B, H, L, D) view
 
+    def test_the_pick_is_asked_again_for_another_dtype(self):
+        self.fail = False
+        fn = self.backends.flag_switched(self.sdpa, *self.switch, choice=self.choice(3), backend=3)
+        for dtype in (torch.float32, torch.float32, torch.float64):
+            q = torch.zeros(1, 4, 8, 16, dtype=dtype)
+            fn(q, q, q, 4, skip_reshape=True, skip_output_reshape=True)
+        self.assertEqual(self.asked, [(1, 4, 8, 16)] * 2)
+
     def test_another_pick_switches_to_the_one_kernel_and_restores(self):
         self.run_calls(pick=1)
         self.assertEqual(self.seen, [[True, False, False, False]] * 3)

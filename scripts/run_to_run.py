@@ -14,13 +14,13 @@ import json
 import sys
 
 
-def medians(lines):
-    """{(backend, shape): median_ms} of the ok results in a run's JSON lines."""
+def medians(lines, field="median_ms"):
+    """{(backend, shape): field} of the ok results in a run's JSON lines (that have the field)."""
     out = {}
     for line in lines:
         e = json.loads(line)
-        if e.get("event") == "result" and e.get("status") == "ok":
-            out[(e["backend"], e["shape"])] = e["median_ms"]
+        if e.get("event") == "result" and e.get("status") == "ok" and field in e:
+            out[(e["backend"], e["shape"])] = e[field]
     return out
 
 
@@ -57,10 +57,12 @@ def main(argv=None):
     ap.add_argument("--min-ms", type=float, default=0.1)
     args = ap.parse_args(argv)
     try:
-        runs = []
+        runs, clocks = [], []
         for path in (args.a, args.b):
             with open(path) as f:
-                runs.append(medians(f))
+                lines = f.readlines()
+            runs.append(medians(lines))
+            clocks.append(medians(lines, "sm_clock_mhz"))
     except (OSError, ValueError, KeyError) as e:
         print("run_to_run: cannot read {}: {}".format(path, e), file=sys.stderr)
         return 2
@@ -69,7 +71,9 @@ def main(argv=None):
         args.tolerance, s["within"], s["pairs"], args.min_ms, s["within_min_ms"], s["pairs_min_ms"],
         s["only_in_one"]))
     for backend, shape, ma, mb, d in rows[:5]:
-        print("  {} on {}: {:.4f} -> {:.4f} ms ({:+.2%})".format(backend, shape, ma, mb, d))
+        ca, cb = (c.get((backend, shape)) for c in clocks)
+        print("  {} on {}: {:.4f} -> {:.4f} ms ({:+.2%}){}".format(
+            backend, shape, ma, mb, d, ", SM clock {:.0f} -> {:.0f} MHz".format(ca, cb) if ca and cb else ""))
     print("fastest backend changed on: " + (", ".join(s["winner_changed"]) or "no shape"))
     ok = s["within_min_ms"] == s["pairs_min_ms"] and not s["winner_changed"]
     return 0 if ok else 1

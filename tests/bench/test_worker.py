@@ -138,6 +138,7 @@ class CpuWorker(unittest.TestCase):
                 self.assertGreater(r["median_ms"], 0)
                 self.assertGreater(r["host_ms"], 0)
                 self.assertGreaterEqual(r["samples"], 1)
+                self.assertNotIn("sm_clock_mhz", r)  # no SM clock on the CPU
                 self.assertLess(r["rel_error"], 1e-5 if b != "sage" else 0.06, r)
             # The sage stand-in rounds Q and K to int8: it passes only under its own bound.
             self.assertGreater(res[("sage", shape)]["rel_error"], 1e-3)
@@ -282,6 +283,7 @@ class GpuWorker(unittest.TestCase):
                 self.assertGreater(r["median_ms"], 0)
                 self.assertGreater(r["peak_mem_bytes"], 0, r)
                 self.assertLess(r["rel_error"], 1e-2, r)
+                self.assertTrue(300 <= r["sm_clock_mhz"] <= 3500, r)  # the H100 SXM: up to 1980
         self.assertEqual(results(lines)[("sdpa_comfy", "gpu-flat")]["status"], "ok")
 
     def test_python_standins_on_cuda(self):

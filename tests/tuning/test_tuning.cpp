@@ -2,6 +2,7 @@
 // and crashes, hangs, stalls or refuses on request: process isolation, deadlines, respawn, resume.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,14 @@ TEST_F(TuningTest, MeasuresEverythingStoresItAndDecides) {
   EXPECT_EQ(job["protocol"], 1);
   EXPECT_EQ(job["workloads"].size(), 2u);
   EXPECT_TRUE(job["skip"].empty());
+}
+
+TEST_F(TuningTest, TheLogSaysAtWhichClockEachMeasurementRan) {
+  std::vector<std::string> lines;
+  options_.log = [&](const std::string& line) { lines.push_back(line); };
+  ASSERT_TRUE(tune(options_, env_, cache_.get(), key_).decision);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "measured flash3 on flux-1024: ok 0.800000 ms at 1755 MHz"),
+            lines.end());
 }
 
 TEST_F(TuningTest, ACrashIsBlamedOnItsMeasurementAndTheWorkerRespawns) {

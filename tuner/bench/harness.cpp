@@ -33,14 +33,28 @@ void cuda_check(cudaError_t err, const char* what) {
 #define CUDA_CHECK(expr) cuda_check((expr), #expr)
 
 struct EventTimer : Device::Timer {
-  cudaEvent_t a = nullptr, b = nullptr;
+  cudaEvent_t a = nullptr, b = nullptr, h = nullptr;
+  bool marked = false;
   EventTimer() {
     CUDA_CHECK(cudaEventCreate(&a));
     CUDA_CHECK(cudaEventCreate(&b));
+    CUDA_CHECK(cudaEventCreate(&h));
   }
   ~EventTimer() override {
     cudaEventDestroy(a);
     cudaEventDestroy(b);
+    cudaEventDestroy(h);
+  }
+  void mark_hold() override {
+    CUDA_CHECK(cudaEventRecord(h, c10::cuda::getCurrentCUDAStream().stream()));
+    marked = true;
+  }
+  double hold_elapsed_ms() override {
+    if (!marked) return 0;
+    marked = false;
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, h, a));
+    return ms;
   }
   // Events on the stream the backends run on: torch's current stream, which the embedded
   // Python's torch shares (one libtorch in the process).
@@ -96,11 +110,23 @@ void Device::sync() const {
 #endif
 }
 
-void Device::hold(double ms) const {
+std::int64_t Device::hold(double ms, Timer* timer) const {
 #ifdef AUTOTUNE_WITH_CUDA
-  if (cuda() && ms > 0) at::cuda::sleep(static_cast<int64_t>(ms * cycles_per_ms_));
+  if (!cuda() || ms <= 0) return 0;
+  const auto cycles = static_cast<int64_t>(ms * cycles_per_ms_);
+  if (timer) {
+    // A 20 us spin first: while it runs the host queues the mark and the long spin, so the GPU
+    // reaches the mark with the long spin already waiting behind it, and the mark-to-start time
+    // is the long spin alone, not a kernel launch's latency.
+    at::cuda::sleep(static_cast<int64_t>(0.02 * cycles_per_ms_));
+    timer->mark_hold();
+  }
+  at::cuda::sleep(cycles);
+  return cycles;
 #else
   (void)ms;
+  (void)timer;
+  return 0;
 #endif
 }
 
@@ -233,6 +259,7 @@ struct Sampler::State {
   std::unique_ptr<Device::Timer> timer;
   std::unique_ptr<StoppingCriterion> crit;
   std::vector<double> host;  // host time per call of each sample
+  std::vector<double> clock_mhz;  // SM clock before each sample, where known
   int batch = 1;
   int set = 0;           // input set of the next call
   double hold_ms = 0;    // spin queued before each sample
@@ -321,7 +348,7 @@ bool Sampler::sample() {
     // kernel so that host launch cost cannot leave gaps (GPU time), while the host clock times
     // the issuing of the same calls (host time).
     for (;;) {
-      dev_.hold(st.hold_ms);
+      const std::int64_t cycles = dev_.hold(st.hold_ms, st.timer.get());
       st.timer->start();
       const auto h0 = Clock::now();
       for (int i = 0; i < st.batch; ++i) {
@@ -339,6 +366,8 @@ bool Sampler::sample() {
         continue;
       }
       st.host.push_back(host_batch_ms / st.batch);
+      if (const double spin_ms = st.timer->hold_elapsed_ms(); cycles > 0 && spin_ms > 0)
+        st.clock_mhz.push_back(static_cast<double>(cycles) / (spin_ms * 1e3));
       st.crit->add(gpu_ms, st.sampling_s + seconds_since(t0));
       if (dev_.cuda() && opt_.idle_ratio > 0)
         std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt_.idle_ratio * gpu_ms * st.batch));
@@ -363,6 +392,8 @@ bool Sampler::sample() {
 }
 
 Measurement Sampler::result() const { return m_; }
+
+double Sampler::sm_clock_mhz() const { return st_->clock_mhz.empty() ? 0 : stats::median(st_->clock_mhz); }
 
 std::string Sampler::stop_reason() const {
   if (!st_->crit || !st_->crit->finished()) return {};

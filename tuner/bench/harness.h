@@ -21,9 +21,11 @@ class Device {
   const at::Device& device() const { return device_; }
   bool cuda() const { return device_.is_cuda(); }
   void sync() const;
+  struct Timer;  // events or wall clock
   // Keeps the GPU busy for about `ms` (a spin kernel), so that calls issued after it queue up
-  // and run back to back whatever the host's launch cost. No-op on the CPU.
-  void hold(double ms) const;
+  // and run back to back whatever the host's launch cost. With `timer`, marks the spin's start
+  // on it (Timer::hold_elapsed_ms). Returns the spin's length in SM clock cycles; 0 on the CPU.
+  std::int64_t hold(double ms, Timer* timer = nullptr) const;
   double hold_cycles_per_ms() const { return cycles_per_ms_; }
   // Bytes the allocator holds for tensors now; peak since reset_peak().
   std::int64_t allocated() const;
@@ -32,7 +34,6 @@ class Device {
   // Whether the device still runs work (after an illegal address the CUDA context is dead).
   bool healthy(std::string* why) const;
 
-  struct Timer;  // events or wall clock
   std::unique_ptr<Timer> timer() const;
 
  private:
@@ -45,6 +46,10 @@ struct Device::Timer {
   virtual void start() = 0;
   virtual void stop() = 0;
   virtual double elapsed_ms() = 0;  // waits for stop()
+  // The GPU time from Device::hold's mark to start(), once elapsed_ms() has returned: the spin
+  // alone, whose cycle count over it is the SM clock just before the timed calls. 0 on the CPU.
+  virtual void mark_hold() {}
+  virtual double hold_elapsed_ms() { return 0; }
 };
 
 // One backend bound to one shape, ready to issue calls.
@@ -116,6 +121,10 @@ class Sampler {
   Measurement result() const;
   // The stopping rule's reason ("converged", ...); empty unless the samples finished it.
   std::string stop_reason() const;
+  // Median SM clock just before each sample, MHz, from the spin queued before it: a power-capped
+  // card's clock moves with what ran before (an H100 at 700 W: 1320-1980 MHz), and a compute-bound
+  // kernel's time with it. 0 where unknown (the CPU).
+  double sm_clock_mhz() const;
 
  private:
   void fail(const std::exception& e);

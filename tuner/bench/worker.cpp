@@ -1,6 +1,7 @@
 #include "tuner/bench/worker.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -180,13 +181,14 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id)) todo.push_back(&s);
     if (todo.empty()) continue;
 
-    auto result = [&](const BackendState& s, Measurement m, const std::string& stop) {
+    auto result = [&](const BackendState& s, Measurement m, const std::string& stop, double sm_clock_mhz = 0) {
       m.backend = s.info.id;
       m.backend_version = s.version;
       m.shape = w.id;
       json j = m;
       j["event"] = "result";
       if (!stop.empty()) j["stop"] = stop;
+      if (sm_clock_mhz > 0) j["sm_clock_mhz"] = std::round(sm_clock_mhz);
       emit(out, j);
     };
 
@@ -228,9 +230,9 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     std::vector<Candidate> timing;
     const BackendState* announced = nullptr;  // what the parent would blame for a crash now
     // Emits the result; false when the CUDA context died with it (the worker must end).
-    auto finish = [&](const BackendState& s, Measurement m, const std::string& stop) {
+    auto finish = [&](const BackendState& s, Measurement m, const std::string& stop, double sm_clock_mhz = 0) {
       if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
-      result(s, m, stop);
+      result(s, m, stop, sm_clock_mhz);
       announced = nullptr;
       if (m.status == Status::ok || m.status == Status::rejected) return true;
       std::string why;
@@ -289,7 +291,8 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       }
     }
     for (auto& c : timing)
-      if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler->stop_reason())) return 3;
+      if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler->stop_reason(), c.sampler->sm_clock_mhz()))
+        return 3;
   }
   emit(out, {{"event", "done"}});
   log("done after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");

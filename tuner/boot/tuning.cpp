@@ -1,5 +1,6 @@
 #include "tuning.h"
 
+#include <cmath>
 #include <set>
 
 #include "tuner/boot/child.h"
@@ -165,8 +166,10 @@ struct Run {
       } else if (kind == "result") {
         try {
           Measurement m = event.get<Measurement>();
+          const double mhz = event.value("sm_clock_mhz", 0.0);  // the worker's, on a GPU
           log("measured " + m.backend + " on " + m.shape + ": " + std::string(to_string(m.status)) +
-              (m.status == Status::ok ? " " + std::to_string(m.median_ms) + " ms" : " " + m.reason));
+              (m.status == Status::ok ? " " + std::to_string(m.median_ms) + " ms" : " " + m.reason) +
+              (mhz > 0 ? " at " + std::to_string(std::lround(mhz)) + " MHz" : ""));
           record(std::move(m));
           ++outcome.measured_now;
           ++measured_this_spawn;

@@ -1,0 +1,81 @@
+// The tuning parent driving the real autotune-bench on the CPU (LibTorch and the embedded
+// interpreter), with stand-in backends that crash, hang, return NaN, or crash in the middle of
+// the sampling turns: process isolation, blame, respawn and the decision, for real.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "cache/cache.h"
+#include "tuner/boot/tuning.h"
+
+namespace autotune {
+namespace {
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+Workload tiny(const std::string& id, int q_len) {
+  Workload w;
+  w.id = id;
+  w.sets = {"default"};
+  w.batch = 2;
+  w.heads = 2;
+  w.head_dim = 16;
+  w.q_len = q_len;
+  w.kv_len = 48;
+  w.layout = Layout::blhd_flat;
+  w.calls_per_step = 1;
+  return w;
+}
+
+nlohmann::json python_backend(const std::string& id, const std::string& module) {
+  return {{"id", id}, {"module", module}, {"function", "attn"}};
+}
+
+TEST(RealWorker, MisbehavingBackendsCostOnlyTheirOwnEntries) {
+  const fs::path dir = fs::temp_directory_path() / ("real-worker-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto cache = Cache::open(dir / "cache.sqlite").cache;
+  ASSERT_TRUE(cache);
+  Fingerprint env;
+  env.venv = dir;
+  env.site_packages = STANDINS;  // the worker's python_paths
+  CacheKey key;
+  key.gpu_name = "cpu";
+
+  TuneOptions o;
+  o.worker_argv = {REAL_WORKER};
+  o.workloads = {tiny("tiny-a", 64), tiny("tiny-b", 32)};
+  o.backends = {"split", "quad"};
+  o.job_extra = {{"cpu", true},
+                 {"dtype", "fp32"},
+                 {"python_backends",
+                  {python_backend("t_ok", "standin_ok"), python_backend("t_nan", "standin_nan"),
+                   python_backend("t_crash", "standin_crash"), python_backend("t_hang", "standin_hang"),
+                   python_backend("t_turn_ok", "standin_turn_ok"),
+                   python_backend("t_crash_in_turn", "standin_crash_in_turn")}}};
+  o.max_seconds_per_measurement = 0.1;
+  o.measurement_deadline = milliseconds(4000);
+  o.worker_log = dir / "worker.log";
+  const TuneOutcome out = tune(o, env, cache.get(), key);
+
+  std::map<std::string, std::string> status;  // "backend/shape" -> status
+  for (const auto& m : cache->measurements(key)) status[m.backend + "/" + m.shape] = to_string(m.status);
+  const std::map<std::string, std::string> want{
+      {"split", "ok"},         {"quad", "ok"},         {"t_ok", "ok"},       {"t_turn_ok", "ok"},
+      {"t_nan", "rejected"},   {"t_crash", "crashed"}, {"t_hang", "timeout"},
+      {"t_crash_in_turn", "crashed"},  // in a sampling turn, not in its start
+  };
+  std::map<std::string, std::string> expected;
+  for (const char* shape : {"tiny-a", "tiny-b"})
+    for (const auto& [backend, s] : want) expected[backend + "/" + shape] = s;
+  EXPECT_EQ(status, expected);
+  EXPECT_EQ(out.respawns, 6);  // three killers on each of two shapes
+  ASSERT_TRUE(out.decision) << out.reason;
+  EXPECT_TRUE(out.decision->mechanism == Mechanism::split || out.decision->mechanism == Mechanism::quad);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace autotune

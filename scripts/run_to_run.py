@@ -7,7 +7,8 @@ the same backend).
 Prints, for the (backend, shape) pairs that are ok in both: how many lie within the tolerance
 (all, and those of at least --min-ms), the worst pairs, and each shape whose fastest backend
 differs between the runs. Exit status 0 when every pair of at least --min-ms is within the
-tolerance and every shape has the same fastest backend, 1 otherwise, 2 for unreadable input.
+tolerance and every shape has the same fastest backend; 1 otherwise, or when no pair is ok in
+both runs; 2 for unreadable input.
 """
 import argparse
 import json
@@ -75,6 +76,9 @@ def main(argv=None):
         print("  {} on {}: {:.4f} -> {:.4f} ms ({:+.2%}){}".format(
             backend, shape, ma, mb, d, ", SM clock {:.0f} -> {:.0f} MHz".format(ca, cb) if ca and cb else ""))
     print("fastest backend changed on: " + (", ".join(s["winner_changed"]) or "no shape"))
+    if not s["pairs"]:
+        print("no pair is ok in both runs: nothing to compare")
+        return 1
     ok = s["within_min_ms"] == s["pairs_min_ms"] and not s["winner_changed"]
     return 0 if ok else 1
 

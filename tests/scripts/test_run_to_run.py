@@ -66,6 +66,11 @@ class RunToRunTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("fastest backend changed on: cross", p.stdout)
 
+    def test_runs_with_nothing_in_common_fail(self):
+        p = self.cli(run_lines({}), run_lines(A))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("nothing to compare", p.stdout)
+
     def test_unreadable_input_is_named(self):
         p = self.cli(run_lines(A), ["{not json"])
         self.assertEqual(p.returncode, 2)

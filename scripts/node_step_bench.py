@@ -402,9 +402,10 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
         slower = []
         for routed, other in dict.fromkeys(pairs):
             diff = paired_difference(r[routed], r[other])
+            said = verdict(diff)
             lines.append("| {} | {} against {} | {} | {} |".format(model, routed, other, format_difference(diff),
-                                                                   verdict(diff)))
-            if verdict(diff) == "slower":
+                                                                   said))
+            if said == "slower":
                 slower.append("{} against {}".format(routed, other))
         verdicts.append((model, slower))
     lines += ["", "## Host time per call (us)", "",

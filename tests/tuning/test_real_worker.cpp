@@ -14,18 +14,12 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
+// The worker tests' tiny shape (tests/bench/test_worker.py), read as the catalogue is.
 Workload tiny(const std::string& id, int q_len) {
-  Workload w;
-  w.id = id;
-  w.sets = {"default"};
-  w.batch = 2;
-  w.heads = 2;
-  w.head_dim = 16;
-  w.q_len = q_len;
-  w.kv_len = 48;
-  w.layout = Layout::blhd_flat;
-  w.calls_per_step = 1;
-  return w;
+  return nlohmann::json{{"id", id}, {"sets", {"default"}}, {"batch", 2},        {"heads", 2},
+                        {"head_dim", 16}, {"q_len", q_len}, {"kv_len", 48}, {"layout", "blhd_flat"},
+                        {"calls_per_step", 1}}
+      .get<Workload>();
 }
 
 nlohmann::json python_backend(const std::string& id, const std::string& module) {

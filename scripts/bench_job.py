@@ -16,7 +16,7 @@ ap.add_argument("--only-set", help="drop workloads that are also in this set")
 ap.add_argument("--backends", default="")
 ap.add_argument("--skip-heavy", type=float, default=0)
 ap.add_argument("--max-seconds", type=float, default=2.0)
-ap.add_argument("--idle-ratio", type=float, default=0.0)
+ap.add_argument("--settle-ms", type=float, help="untimed calls before each turn (worker default: 50)")
 ap.add_argument("--python-path", action="append", default=[])
 ap.add_argument("--dtype", default="bf16")
 ap.add_argument("--cpu", action="store_true")
@@ -34,5 +34,7 @@ for w in ws:
         skip += [{"backend": b, "shape": w["id"]} for b in ("sdpa_math", "split", "quad")]
 job = {"protocol": 1, "device": 0, "dtype": a.dtype, "python_paths": a.python_path, "workloads": ws,
        "backends": [b for b in a.backends.split(",") if b], "skip": skip,
-       "max_seconds_per_measurement": a.max_seconds, "idle_ratio": a.idle_ratio, "cpu": a.cpu}
+       "max_seconds_per_measurement": a.max_seconds, "cpu": a.cpu}
+if a.settle_ms is not None:
+    job["settle_ms"] = a.settle_ms
 print(json.dumps(job))

@@ -2,11 +2,13 @@
 """Compares two autotune-bench runs of the same job (issue 3: two runs agree within 2% and pick
 the same backend).
 
-  run_to_run.py A.jsonl B.jsonl [--tolerance 0.02] [--min-ms 0.1]
+  run_to_run.py A.jsonl B.jsonl [--tolerance 0.02] [--min-ms 0.1] [--tie 0.03]
 
 Prints, for the (backend, shape) pairs that are ok in both: how many lie within the tolerance
 (all, and those of at least --min-ms), the worst pairs, and each shape whose fastest backend
-differs between the runs. Exit status 0 when every pair of at least --min-ms is within the
+differs between the runs. The fastest backend is chosen as the policy chooses a shape's route
+(tuner/policy.cpp): among the backends within --tie of the fastest, the first in its tie order,
+so that sdpa_comfy and sdpa_cudnn, one cuDNN kernel, do not count as a change. Exit status 0 when every pair of at least --min-ms is within the
 tolerance and every shape has the same fastest backend; 1 otherwise, or when no pair is ok in
 both runs; 2 for unreadable input.
 """
@@ -25,22 +27,35 @@ def medians(lines, field="median_ms"):
     return out
 
 
-def winners(run):
-    """{shape: fastest backend}; ties go to the backend id that sorts first."""
+# tuner/policy.cpp backend_rank; ids not in it rank after these, by name.
+TIE_ORDER = ["sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_comfy", "flash3", "flash2", "xformers", "sage",
+             "split", "quad", "sdpa_math"]
+
+
+def rank(backend):
+    return (TIE_ORDER.index(backend) if backend in TIE_ORDER else len(TIE_ORDER), backend)
+
+
+def winners(run, tie=0.03):
+    """{shape: winner}: of the backends within `tie` (relative) of the shape's fastest, the first
+    in the policy's tie order."""
+    fastest = {}
+    for (backend, shape), ms in run.items():
+        fastest[shape] = min(ms, fastest.get(shape, ms))
     best = {}
-    for (backend, shape), ms in sorted(run.items()):
-        if shape not in best or ms < run[(best[shape], shape)]:
+    for (backend, shape), ms in run.items():
+        if ms <= fastest[shape] * (1 + tie) and (shape not in best or rank(backend) < rank(best[shape])):
             best[shape] = backend
     return best
 
 
-def compare(a, b, tolerance=0.02, min_ms=0.1):
+def compare(a, b, tolerance=0.02, min_ms=0.1, tie=0.03):
     """(rows, summary): rows of (backend, shape, a_ms, b_ms, relative difference b / a - 1),
     worst first; summary counts and the shapes whose winner changed."""
     rows = sorted(((bk, sh, a[(bk, sh)], b[(bk, sh)], b[(bk, sh)] / a[(bk, sh)] - 1)
                    for bk, sh in set(a) & set(b)), key=lambda r: -abs(r[4]))
     big = [r for r in rows if min(r[2], r[3]) >= min_ms]
-    wa, wb = winners(a), winners(b)
+    wa, wb = winners(a, tie), winners(b, tie)
     summary = {
         "pairs": len(rows), "within": sum(abs(r[4]) <= tolerance for r in rows),
         "pairs_min_ms": len(big), "within_min_ms": sum(abs(r[4]) <= tolerance for r in big),
@@ -56,6 +71,7 @@ def main(argv=None):
     ap.add_argument("b")
     ap.add_argument("--tolerance", type=float, default=0.02)
     ap.add_argument("--min-ms", type=float, default=0.1)
+    ap.add_argument("--tie", type=float, default=0.03, help="the policy's tie tolerance [%(default)s]")
     args = ap.parse_args(argv)
     try:
         runs, clocks = [], []
@@ -67,7 +83,7 @@ def main(argv=None):
     except (OSError, ValueError, KeyError) as e:
         print("run_to_run: cannot read {}: {}".format(path, e), file=sys.stderr)
         return 2
-    rows, s = compare(*runs, tolerance=args.tolerance, min_ms=args.min_ms)
+    rows, s = compare(*runs, tolerance=args.tolerance, min_ms=args.min_ms, tie=args.tie)
     print("pairs ok in both runs within {:.0%}: {} of {}; of those >= {} ms: {} of {}; in one run only: {}".format(
         args.tolerance, s["within"], s["pairs"], args.min_ms, s["within_min_ms"], s["pairs_min_ms"],
         s["only_in_one"]))
@@ -75,7 +91,8 @@ def main(argv=None):
         ca, cb = (c.get((backend, shape)) for c in clocks)
         print("  {} on {}: {:.4f} -> {:.4f} ms ({:+.2%}){}".format(
             backend, shape, ma, mb, d, ", SM clock {:.0f} -> {:.0f} MHz".format(ca, cb) if ca and cb else ""))
-    print("fastest backend changed on: " + (", ".join(s["winner_changed"]) or "no shape"))
+    print("fastest backend (within {:.0%}, in the policy's tie order) changed on: {}".format(
+        args.tie, ", ".join(s["winner_changed"]) or "no shape"))
     if not s["pairs"]:
         print("no pair is ok in both runs: nothing to compare")
         return 1

@@ -29,17 +29,25 @@ TEST(Job, DefaultsToEveryBuiltinBackend) {
   EXPECT_EQ(job.dtype, DType::bf16);
   EXPECT_FALSE(job.cpu);
   EXPECT_DOUBLE_EQ(job.max_seconds_per_measurement, 2.0);
-  EXPECT_DOUBLE_EQ(job.idle_ratio, 0.0);  // samples back to back unless the job asks
+  EXPECT_DOUBLE_EQ(job.settle_ms, 50.0);  // what the H200 needed (MeasureOptions::settle_ms)
 }
 
-TEST(Job, IdleRatioIsReadAndBounded) {
+TEST(Job, SettleAndTurnAreReadAndBounded) {
   auto j = base();
-  j["idle_ratio"] = 1.0;
-  EXPECT_DOUBLE_EQ(parse_job(j).idle_ratio, 1.0);
-  j["idle_ratio"] = -0.5;
-  EXPECT_NE(error_of(j).find("idle_ratio -0.5"), std::string::npos) << error_of(j);
-  j["idle_ratio"] = 11;
-  EXPECT_NE(error_of(j).find("outside 0..10"), std::string::npos);
+  j["settle_ms"] = 0;
+  EXPECT_DOUBLE_EQ(parse_job(j).settle_ms, 0.0);
+  j["settle_ms"] = -5;
+  EXPECT_NE(error_of(j).find("settle_ms -5"), std::string::npos) << error_of(j);
+  j["settle_ms"] = 1001;
+  EXPECT_NE(error_of(j).find("outside 0..1000"), std::string::npos);
+  EXPECT_DOUBLE_EQ(parse_job(base()).turn_ms, 100.0);
+  j = base();
+  j["turn_ms"] = 0;  // one sample per turn
+  EXPECT_DOUBLE_EQ(parse_job(j).turn_ms, 0.0);
+  j["turn_ms"] = "long";
+  EXPECT_FALSE(error_of(j).empty());
+  j["turn_ms"] = 10001;
+  EXPECT_NE(error_of(j).find("turn_ms 10001 outside 0..10000"), std::string::npos) << error_of(j);
 }
 
 TEST(Job, BackendsAndSkips) {

@@ -45,7 +45,7 @@ class RunToRunTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("within 2%: 4 of 4; of those >= 0.1 ms: 2 of 2; in one run only: 0", p.stdout)
         self.assertIn("sdpa_cudnn on flux: 0.4000 -> 0.4050 ms (+1.25%)", p.stdout)
-        self.assertIn("fastest backend changed on: no shape", p.stdout)
+        self.assertIn("changed on: no shape", p.stdout)
 
     def test_a_large_pair_off_by_more_fails_and_a_small_one_does_not(self):
         b = {**A, ("sdpa_flash", "cross"): 0.031}  # +10.7%, but under 0.1 ms
@@ -61,10 +61,22 @@ class RunToRunTest(unittest.TestCase):
         self.assertIn("sdpa_cudnn on flux: 0.4000 -> 0.4400 ms (+10.00%), SM clock 1980 -> 1500 MHz", p.stdout)
 
     def test_a_changed_winner_fails_and_is_named(self):
-        b = {**A, ("sdpa_flash", "cross"): 0.0185}
+        b = {**A, ("sdpa_flash", "cross"): 0.0170}
         p = self.cli(run_lines(A), run_lines(b), "--tolerance", "0.5")
         self.assertEqual(p.returncode, 1)
-        self.assertIn("fastest backend changed on: cross", p.stdout)
+        self.assertIn("fastest backend (within 3%, in the policy's tie order) changed on: cross", p.stdout)
+
+    def test_a_tie_that_swaps_is_no_change(self):
+        # One cuDNN kernel as ComfyUI's path and pinned: 0.2% apart, the faster swaps between runs.
+        a = {**A, ("sdpa_comfy", "flux"): 0.3990}
+        b = {**A, ("sdpa_comfy", "flux"): 0.4010}
+        p = self.cli(run_lines(a), run_lines(b))
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("changed on: no shape", p.stdout)
+        # Outside the tie tolerance the swap counts.
+        p = self.cli(run_lines(a), run_lines(b), "--tie", "0.001")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("changed on: flux", p.stdout)
 
     def test_runs_with_nothing_in_common_fail(self):
         p = self.cli(run_lines({}), run_lines(A))

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
-#include <thread>
 
 #ifdef AUTOTUNE_WITH_CUDA
 #include <ATen/cuda/Sleep.h>
@@ -261,9 +260,10 @@ struct Sampler::State {
   std::vector<double> host;  // host time per call of each sample
   std::vector<double> clock_mhz;  // SM clock before each sample, where known
   int batch = 1;
+  double est_ms = 0;     // one call, synchronised, from the warm-up
   int set = 0;           // input set of the next call
   double hold_ms = 0;    // spin queued before each sample
-  double sampling_s = 0; // time spent in this sampler's samples: the time cap's clock
+  double sampling_s = 0; // time spent in this sampler's turns: the time cap's clock
   int discarded = 0;
 };
 
@@ -324,7 +324,7 @@ bool Sampler::prepare(const Reference* ref) {
       warm.push_back(seconds_since(t0) * 1e3);
       if (seconds_since(t_warm) > opt_.max_seconds) break;
     }
-    const double est_ms = std::max(stats::median(warm), 1e-3);
+    const double est_ms = st_->est_ms = std::max(stats::median(warm), 1e-3);
     st_->batch = std::clamp(static_cast<int>(std::lround(opt_.target_batch_ms / est_ms)), 1, opt_.max_batch);
     st_->hold_ms = 0.05 + 1.5 * stats::median(warm_issue) * st_->batch;
     StoppingParams sp;
@@ -340,7 +340,6 @@ bool Sampler::prepare(const Reference* ref) {
 
 bool Sampler::sample() {
   if (finished_) return false;
-  if (!st_->crit) throw std::logic_error("Sampler::sample before a successful prepare");
   State& st = *st_;
   const auto t0 = Clock::now();
   try {
@@ -369,8 +368,6 @@ bool Sampler::sample() {
       if (const double spin_ms = st.timer->hold_elapsed_ms(); cycles > 0 && spin_ms > 0)
         st.clock_mhz.push_back(static_cast<double>(cycles) / (spin_ms * 1e3));
       st.crit->add(gpu_ms, st.sampling_s + seconds_since(t0));
-      if (dev_.cuda() && opt_.idle_ratio > 0)
-        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt_.idle_ratio * gpu_ms * st.batch));
       if (dev_.cuda()) st.hold_ms = std::max(st.hold_ms * 0.9, 1.5 * host_batch_ms + 0.05);
       break;
     }
@@ -389,6 +386,30 @@ bool Sampler::sample() {
     finished_ = true;
   }
   return !finished_;
+}
+
+bool Sampler::turn() {
+  if (finished_) return false;
+  if (!st_->crit) throw std::logic_error("Sampler::turn before a successful prepare");
+  State& st = *st_;
+  const auto t0 = Clock::now();
+  if (dev_.cuda() && st.est_ms < opt_.settle_ms) {
+    // Queued, not waited for: the first sample's spin and calls run right behind them, and its
+    // wait counts their time into this turn.
+    try {
+      for (int i = static_cast<int>(std::ceil(opt_.settle_ms / st.est_ms)); i > 0; --i) {
+        runner_.issue(st.set);
+        st.set = (st.set + 1) % runner_.input_sets();
+      }
+    } catch (const std::exception& e) {
+      fail(e);
+      return false;
+    }
+    st.sampling_s += seconds_since(t0);
+  }
+  while (sample())
+    if (seconds_since(t0) * 1e3 >= opt_.turn_ms) return true;
+  return false;
 }
 
 Measurement Sampler::result() const { return m_; }

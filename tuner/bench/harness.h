@@ -90,19 +90,21 @@ struct MeasureOptions {
   double max_seconds = 2.0;
   double target_batch_ms = 1.0;  // GPU time one sample covers (several calls back to back)
   int max_batch = 64;
-  // After each sample on the GPU the host waits this many times the sample's GPU time, so that
-  // the card stays under its power cap and every backend is timed at the same clock: back to back,
-  // an H100 at 700 W fell from 1980 to 1320-1500 MHz, and the same cuDNN kernel read 2.8-3.6%
-  // apart as sdpa_comfy and sdpa_cudnn; with 1, within 0.1%. Off by default: it made a cold tune
-  // of the default set take 24.8 s on an H200, over the 20 s target (README, idle_ratio).
-  double idle_ratio = 0;
+  // At the start of each turn on the GPU, untimed calls of the same backend for about this long
+  // (none where one call takes longer), so that the samples see the clock this backend holds when
+  // it runs on its own, as in a sampling step. A power-capped card's clock follows its power
+  // 25-100 ms late: on an H200 at 700 W, cuDNN on Qwen-Image read 1.85 ms for the first 50 ms
+  // after idle or a lighter kernel and 2.09 ms from 100 ms on; flash read 3.72 ms for 25 ms after
+  // cuDNN and 3.35 ms settled. Samples taken in turns with no settle read 11% under do_bench on
+  // cuDNN, with 20 ms 10% under, with 50 ms within 3% on every kernel and shape
+  // (results/h200-2026-12-01/settle.md).
+  double settle_ms = 50;
+  double turn_ms = 100;  // sampling time of one turn before the next backend's turn
 };
 
-// One backend's measurement of one shape, taken in steps, so that the worker can interleave the
-// samples of a shape's backends and every backend is timed at the same clock. A power-capped card
-// runs at a clock that depends on what ran just before: back to back, an H100 at 700 W fell from
-// 1980 to 1320-1500 MHz, and the same cuDNN kernel read 2.8-3.6% apart when timed once as
-// sdpa_comfy and then as sdpa_cudnn (results/h100-2026-11-25-node-fidelity/idle-ratio.md).
+// One backend's measurement of one shape, taken in turns, so that the worker can interleave a
+// shape's backends and a slow drift of the card's temperature and clock over seconds hits all of
+// them alike; each turn settles first (MeasureOptions::settle_ms says why).
 class Sampler {
  public:
   Sampler(Runner& runner, const Workload& w, const Device& dev, const MeasureOptions& opt);
@@ -113,9 +115,10 @@ class Sampler {
   // First call and numerical check against `ref` (none: not checked), peak memory, warm-up.
   // False when the measurement ends there; result() then says why.
   bool prepare(const Reference* ref);
-  // One timed sample (a batch of calls); false once the stopping rule is satisfied or a call
-  // failed. Its time cap counts only the time spent in this sampler's own samples.
-  bool sample();
+  // One turn: the settle calls, then timed samples (each a batch of calls) for turn_ms; false
+  // once the stopping rule is satisfied or a call failed. Its time cap counts only the time spent
+  // in this sampler's own turns, settle included.
+  bool turn();
   bool finished() const { return finished_; }
   // Fills status, reason, rel_error, median_ms, spread, host_ms, samples, peak_mem_bytes.
   Measurement result() const;
@@ -128,6 +131,7 @@ class Sampler {
 
  private:
   void fail(const std::exception& e);
+  bool sample();  // one timed sample; false once finished
 
   Runner& runner_;
   const Workload& w_;
@@ -135,7 +139,7 @@ class Sampler {
   MeasureOptions opt_;
   Measurement m_;
   bool finished_ = false;
-  struct State;  // timer, stopping rule, batch size, spin length
+  struct State;  // timer, stopping rule, batch size, spin length, call estimate
   std::unique_ptr<State> st_;
 };
 

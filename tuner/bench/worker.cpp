@@ -249,7 +249,8 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       MeasureOptions opt;
       opt.tolerance = s->info.tolerance;
       opt.max_seconds = job.max_seconds_per_measurement;
-      opt.idle_ratio = job.idle_ratio;
+      opt.settle_ms = job.settle_ms;
+      opt.turn_ms = job.turn_ms;
       Candidate c{s, nullptr, nullptr};
       Measurement failed;
       try {
@@ -281,7 +282,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
           announced = c.s;
         }
         SdpSelection select(c.s->info.id);
-        more |= c.sampler->sample();
+        more |= c.sampler->turn();
         if (c.sampler->finished() && c.sampler->result().status != Status::ok) {
           // A call that failed may have taken the CUDA context with it: say so before another
           // backend runs on this device.

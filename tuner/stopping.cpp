@@ -13,6 +13,7 @@ std::string_view to_string(StopReason r) {
     case StopReason::converged: return "converged";
     case StopReason::noise_stalled: return "noise_stalled";
     case StopReason::time_cap: return "time_cap";
+    case StopReason::outpaced: return "outpaced";
   }
   throw std::logic_error("StopReason value out of range");
 }
@@ -36,6 +37,13 @@ void StoppingCriterion::add(double sample, double elapsed_s) {
     const double then = noise_[noise_.size() - 1 - static_cast<std::size_t>(p_.stall_window)];
     if (std::fabs(now - then) <= p_.stall_tolerance * then) reason_ = StopReason::noise_stalled;
   }
+}
+
+bool StoppingCriterion::outpaced_by(double best_other_ms) {
+  if (finished() || static_cast<int>(samples_.size()) < p_.outpaced_min_samples || !(best_other_ms > 0)) return false;
+  if (stats::median(samples_) <= p_.outpaced_ratio * best_other_ms) return false;
+  reason_ = StopReason::outpaced;
+  return true;
 }
 
 }  // namespace autotune

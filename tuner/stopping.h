@@ -18,9 +18,15 @@ struct StoppingParams {
   // `stall_tolerance` of its value. More samples would not make the median more trustworthy.
   int stall_window = 10;
   double stall_tolerance = 0.05;
+  // Out of the race: a median this many times another backend's on the same shape, after this
+  // many samples. No decision needs it more precise (its cost can only lose), and such backends
+  // (the math kernel, split and sub-quadratic attention on a video shape) would otherwise take
+  // their whole time cap.
+  double outpaced_ratio = 2.0;
+  int outpaced_min_samples = 3;
 };
 
-enum class StopReason { none, converged, noise_stalled, time_cap };
+enum class StopReason { none, converged, noise_stalled, time_cap, outpaced };
 std::string_view to_string(StopReason r);
 
 class StoppingCriterion {
@@ -29,6 +35,9 @@ class StoppingCriterion {
 
   // One sample (any unit) taken when `elapsed_s` seconds of sampling had passed.
   void add(double sample, double elapsed_s);
+  // Stops with `outpaced` when the rule above holds against `best_other_ms` (another backend's
+  // median on the same shape, in the samples' unit); returns whether it stopped.
+  bool outpaced_by(double best_other_ms);
   bool finished() const { return reason_ != StopReason::none; }
   StopReason reason() const { return reason_; }
   double noise() const { return noise_.empty() ? 0 : noise_.back(); }

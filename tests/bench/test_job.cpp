@@ -29,7 +29,7 @@ TEST(Job, DefaultsToEveryBuiltinBackend) {
   EXPECT_EQ(job.dtype, DType::bf16);
   EXPECT_FALSE(job.cpu);
   EXPECT_DOUBLE_EQ(job.max_seconds_per_measurement, 2.0);
-  EXPECT_DOUBLE_EQ(job.settle_ms, 50.0);  // what the H200 needed (MeasureOptions::settle_ms)
+  EXPECT_DOUBLE_EQ(job.settle_ms, 100.0);  // what the H200 needed (MeasureOptions::settle_ms)
 }
 
 TEST(Job, SettleAndTurnAreReadAndBounded) {
@@ -40,7 +40,7 @@ TEST(Job, SettleAndTurnAreReadAndBounded) {
   EXPECT_NE(error_of(j).find("settle_ms -5"), std::string::npos) << error_of(j);
   j["settle_ms"] = 1001;
   EXPECT_NE(error_of(j).find("outside 0..1000"), std::string::npos);
-  EXPECT_DOUBLE_EQ(parse_job(base()).turn_ms, 100.0);
+  EXPECT_DOUBLE_EQ(parse_job(base()).turn_ms, 200.0);
   j = base();
   j["turn_ms"] = 0;  // one sample per turn
   EXPECT_DOUBLE_EQ(parse_job(j).turn_ms, 0.0);

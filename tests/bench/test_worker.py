@@ -175,6 +175,20 @@ class CpuWorker(unittest.TestCase):
         pairs = {(e["backend"], e["shape"]) for e in lines if e["event"] == "start"}
         self.assertEqual(pairs, {("sdpa_math", "tiny-flat"), ("sdpa_math", "tiny-bhld"), ("split", "tiny-bhld")})
 
+    def test_a_backend_twice_as_slow_stops_early(self):
+        extra = [{"id": "t_ok", "module": "standin_ok", "function": "attn"},
+                 {"id": "t_slow", "module": "standin_slow", "function": "attn"}]
+        rc, lines, err = run(job(workloads=TINY[:1], backends=[], python_backends=extra,
+                                 max_seconds_per_measurement=2.0))
+        self.assertEqual(rc, 0, err)
+        res = results(lines)
+        slow, ok = res[("t_slow", "tiny-flat")], res[("t_ok", "tiny-flat")]
+        self.assertEqual(slow["status"], "ok", slow)
+        self.assertEqual(slow["stop"], "outpaced", slow)
+        self.assertEqual(slow["samples"], 3, slow)  # StoppingParams::outpaced_min_samples
+        self.assertGreater(slow["median_ms"], 2 * ok["median_ms"])
+        self.assertNotEqual(ok["stop"], "outpaced", ok)
+
     def test_fa3_old_return_form(self):
         env = dict(os.environ, STANDIN_FA3_RETURNS_LSE="1")
         rc, lines, err = run(job(backends=["flash3"]), env=env)

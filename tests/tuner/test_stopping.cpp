@@ -72,10 +72,41 @@ TEST(Stopping, SamplesAfterFinishAreIgnored) {
   EXPECT_EQ(c.reason(), StopReason::converged);
 }
 
+TEST(Stopping, OutpacedStopsABackendTwiceAnothersMedianAfterThreeSamples) {
+  StoppingCriterion c(params());
+  c.add(276.0, 0.3);
+  c.add(280.0, 0.6);
+  EXPECT_FALSE(c.outpaced_by(11.7));  // two samples: too few to judge
+  c.add(277.0, 0.9);
+  EXPECT_FALSE(c.outpaced_by(0));     // no other median yet
+  EXPECT_FALSE(c.outpaced_by(140.0)); // 277 is under 2 x 140
+  EXPECT_FALSE(c.finished());
+  EXPECT_TRUE(c.outpaced_by(138.0));
+  EXPECT_EQ(c.reason(), StopReason::outpaced);
+  c.add(1.0, 1.0);
+  EXPECT_EQ(c.samples().size(), 3u);
+}
+
+TEST(Stopping, OutpacedJudgesTheMedianNotOneSlowSample) {
+  StoppingCriterion c(params());
+  for (double s : {1.0, 9.0, 1.1}) c.add(s, 0.01);
+  EXPECT_FALSE(c.outpaced_by(0.6));  // median 1.1 < 1.2
+  EXPECT_TRUE(c.outpaced_by(0.5));
+}
+
+TEST(Stopping, OutpacedLeavesAFinishedCriterionAlone) {
+  StoppingCriterion c(params());
+  for (int i = 0; i < 10; ++i) c.add(2.0, 0.1);
+  ASSERT_EQ(c.reason(), StopReason::converged);
+  EXPECT_FALSE(c.outpaced_by(0.1));
+  EXPECT_EQ(c.reason(), StopReason::converged);
+}
+
 TEST(Stopping, ReasonNames) {
   EXPECT_EQ(to_string(StopReason::converged), "converged");
   EXPECT_EQ(to_string(StopReason::noise_stalled), "noise_stalled");
   EXPECT_EQ(to_string(StopReason::time_cap), "time_cap");
+  EXPECT_EQ(to_string(StopReason::outpaced), "outpaced");
 }
 
 }  // namespace

@@ -376,24 +376,33 @@ bool Sampler::sample() {
     fail(e);
     return false;
   }
-  if (st.crit->finished()) {
-    const auto s = stats::summarize(st.crit->samples());
-    m_.median_ms = s.median;
-    m_.spread = s.spread;
-    m_.samples = s.n;
-    m_.host_ms = stats::median(st.host);
-    m_.status = Status::ok;
-    finished_ = true;
-  }
+  if (st.crit->finished()) finish_ok();
   return !finished_;
 }
 
-bool Sampler::turn() {
+void Sampler::finish_ok() {
+  const auto s = stats::summarize(st_->crit->samples());
+  m_.median_ms = s.median;
+  m_.spread = s.spread;
+  m_.samples = s.n;
+  m_.host_ms = stats::median(st_->host);
+  m_.status = Status::ok;
+  finished_ = true;
+}
+
+double Sampler::median_so_far() const {
+  if (finished_) return m_.status == Status::ok ? m_.median_ms : 0;
+  if (!st_->crit || static_cast<int>(st_->crit->samples().size()) < StoppingParams{}.outpaced_min_samples) return 0;
+  return stats::median(st_->crit->samples());
+}
+
+
+bool Sampler::turn(double best_other_ms) {
   if (finished_) return false;
   if (!st_->crit) throw std::logic_error("Sampler::turn before a successful prepare");
   State& st = *st_;
   const auto t0 = Clock::now();
-  if (dev_.cuda() && st.est_ms < opt_.settle_ms) {
+  if (dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
     // Queued, not waited for: the first sample's spin and calls run right behind them, and its
     // wait counts their time into this turn.
     try {
@@ -407,8 +416,13 @@ bool Sampler::turn() {
     }
     st.sampling_s += seconds_since(t0);
   }
-  while (sample())
+  while (sample()) {
+    if (st.crit->outpaced_by(best_other_ms)) {
+      finish_ok();
+      return false;
+    }
     if (seconds_since(t0) * 1e3 >= opt_.turn_ms) return true;
+  }
   return false;
 }
 

@@ -95,11 +95,12 @@ struct MeasureOptions {
   // it runs on its own, as in a sampling step. A power-capped card's clock follows its power
   // 25-100 ms late: on an H200 at 700 W, cuDNN on Qwen-Image read 1.85 ms for the first 50 ms
   // after idle or a lighter kernel and 2.09 ms from 100 ms on; flash read 3.72 ms for 25 ms after
-  // cuDNN and 3.35 ms settled. Samples taken in turns with no settle read 11% under do_bench on
-  // cuDNN, with 20 ms 10% under, with 50 ms within 3% on every kernel and shape
-  // (results/h200-2026-12-01/settle.md).
-  double settle_ms = 50;
-  double turn_ms = 100;  // sampling time of one turn before the next backend's turn
+  // cuDNN and 3.35 ms settled (results/h200-2026-12-01/README.md).
+  double settle_ms = 100;
+  // No settle for calls shorter than this (one call, synchronised, in the warm-up): such calls
+  // are bound by the host's launches and keep the card far from its power cap.
+  double settle_min_call_ms = 0.1;
+  double turn_ms = 200;  // sampling time of one turn before the next backend's turn
 };
 
 // One backend's measurement of one shape, taken in turns, so that the worker can interleave a
@@ -117,11 +118,15 @@ class Sampler {
   bool prepare(const Reference* ref);
   // One turn: the settle calls, then timed samples (each a batch of calls) for turn_ms; false
   // once the stopping rule is satisfied or a call failed. Its time cap counts only the time spent
-  // in this sampler's own turns, settle included.
-  bool turn();
+  // in this sampler's own turns, settle included. `best_other_ms`: the fastest other backend's
+  // median_so_far() on this shape, for the rule's `outpaced` (0: none yet).
+  bool turn(double best_other_ms = 0);
   bool finished() const { return finished_; }
   // Fills status, reason, rel_error, median_ms, spread, host_ms, samples, peak_mem_bytes.
   Measurement result() const;
+  // Median of the samples so far once there are StoppingParams::outpaced_min_samples of them,
+  // or the result's once finished ok; 0 otherwise.
+  double median_so_far() const;
   // The stopping rule's reason ("converged", ...); empty unless the samples finished it.
   std::string stop_reason() const;
   // Median SM clock just before each sample, MHz, from the spin queued before it: a power-capped
@@ -132,6 +137,7 @@ class Sampler {
  private:
   void fail(const std::exception& e);
   bool sample();  // one timed sample; false once finished
+  void finish_ok();  // the result from the samples
 
   Runner& runner_;
   const Workload& w_;

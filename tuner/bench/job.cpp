@@ -68,10 +68,10 @@ Job parse_job(const nlohmann::json& j) {
     job.max_seconds_per_measurement = j.value("max_seconds_per_measurement", 2.0);
     if (!(job.max_seconds_per_measurement > 0))
       throw std::invalid_argument("job: max_seconds_per_measurement must be positive");
-    job.settle_ms = j.value("settle_ms", 50.0);
+    job.settle_ms = j.value("settle_ms", 100.0);
     if (!(job.settle_ms >= 0 && job.settle_ms <= 1000))
       throw std::invalid_argument("job: settle_ms " + j["settle_ms"].dump() + " outside 0..1000");
-    job.turn_ms = j.value("turn_ms", 100.0);
+    job.turn_ms = j.value("turn_ms", 200.0);
     if (!(job.turn_ms >= 0 && job.turn_ms <= 10000))
       throw std::invalid_argument("job: turn_ms " + j["turn_ms"].dump() + " outside 0..10000");
     job.cpu = j.value("cpu", false);

@@ -30,8 +30,8 @@ struct Job {
   std::set<std::pair<std::string, std::string>> skip;  // (backend, shape) already measured
   bool exclude_quantized = false;
   double max_seconds_per_measurement = 2.0;
-  double settle_ms = 50;  // MeasureOptions::settle_ms
-  double turn_ms = 100;   // MeasureOptions::turn_ms; 0: one sample per turn
+  double settle_ms = 100;  // MeasureOptions::settle_ms
+  double turn_ms = 200;    // MeasureOptions::turn_ms; 0: one sample per turn
   bool cpu = false;
 
   bool skipped(const std::string& backend, const std::string& shape) const {

@@ -220,7 +220,8 @@ int run_worker(const std::string& job_text, std::FILE* out) {
 
     // Each backend's first call, check and warm-up, one after the other; then their samples in
     // turns (Sampler's comment says why), each turn announced so that the parent can blame a
-    // crash or a hang on the backend that ran.
+    // crash or a hang on the backend that ran. A backend twice as slow as another stops early
+    // (StoppingParams::outpaced_ratio).
     struct Candidate {
       const BackendState* s;
       std::unique_ptr<Runner> runner;
@@ -281,8 +282,11 @@ int run_worker(const std::string& job_text, std::FILE* out) {
           emit(out, {{"event", "sample"}, {"backend", c.s->info.id}, {"shape", w.id}});
           announced = c.s;
         }
+        double best = 0;  // the fastest other backend's median so far
+        for (const auto& o : timing)
+          if (const double m = o.sampler->median_so_far(); &o != &c && m > 0 && (best == 0 || m < best)) best = m;
         SdpSelection select(c.s->info.id);
-        more |= c.sampler->turn();
+        more |= c.sampler->turn(best);
         if (c.sampler->finished() && c.sampler->result().status != Status::ok) {
           // A call that failed may have taken the CUDA context with it: say so before another
           // backend runs on this device.

@@ -187,7 +187,9 @@ class CpuWorker(unittest.TestCase):
         self.assertEqual(slow["stop"], "outpaced", slow)
         self.assertEqual(slow["samples"], 3, slow)  # StoppingParams::outpaced_min_samples
         self.assertGreater(slow["median_ms"], 2 * ok["median_ms"])
-        self.assertNotEqual(ok["stop"], "outpaced", ok)
+        # Nothing outpaces the fastest (which one that is depends on the CPU).
+        fastest = min((r for r in res.values() if r["status"] == "ok"), key=lambda r: r["median_ms"])
+        self.assertNotEqual(fastest["stop"], "outpaced", fastest)
 
     def test_fa3_old_return_form(self):
         env = dict(os.environ, STANDIN_FA3_RETURNS_LSE="1")

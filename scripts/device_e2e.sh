@@ -6,8 +6,8 @@
 # the custom node's routed step against ComfyUI's paths with the first run's decision. Results
 # come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
 #   AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh        (carry [".carry"])
-# About 8 minutes on the H100 (2026-11-25 phases: tune 48 s with the worker's build, node step
-# bench 196 s with 5 rounds, now 9). The GPU-labelled worker tests come from a first call on the
+# On the H200 (2026-12-01): about 2 minutes without the node step bench, which takes 4.4 minutes
+# with 9 rounds; 2.6-3 minutes for `device_bench.sh none` and this with NODE_BENCH=0 in one call. The GPU-labelled worker tests come from a first call on the
 # same machine (its build-dev/ stays while the machine is warm):
 #   bash scripts/device_bench.sh none                      (builds the worker, runs its tests)
 #   WORKER=build-dev/tuner/bench/autotune-bench AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh

@@ -14,7 +14,7 @@ one process, each changing one thing, and puts the worker's median beside them.
   batch_rotate    the worker's method in Python: a batch of calls between two events behind a
                   spin, inputs rotated; the sample is the batch's mean
   do_bench_turns  do_bench again, the shape's backends in turns (one do_bench each per turn,
-                  5 turns, the median), as the worker takes its samples since harness-3
+                  5 turns, the median), as harness-3 took the worker's samples
 
 Each variant but the do_bench ones: median of the per-call (or per-batch) samples of 8 rounds. The call
 is ComfyUI's attention_pytorch (views in, transpose+reshape out) with the kernel chosen outside

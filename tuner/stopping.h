@@ -19,9 +19,9 @@ struct StoppingParams {
   int stall_window = 10;
   double stall_tolerance = 0.05;
   // Out of the race: a median this many times another backend's on the same shape, after this
-  // many samples. No decision needs it more precise (its cost can only lose), and such backends
-  // (the math kernel, split and sub-quadratic attention on a video shape) would otherwise take
-  // their whole time cap.
+  // many samples. It cannot win the shape, and in a mechanism's sum over shapes a few percent on
+  // that term moves little; such backends (the math kernel, split and sub-quadratic attention on
+  // a video shape) would otherwise take their whole time cap.
   double outpaced_ratio = 2.0;
   int outpaced_min_samples = 3;
 };

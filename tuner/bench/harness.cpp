@@ -396,7 +396,6 @@ double Sampler::median_so_far() const {
   return stats::median(st_->crit->samples());
 }
 
-
 bool Sampler::turn(double best_other_ms) {
   if (finished_) return false;
   if (!st_->crit) throw std::logic_error("Sampler::turn before a successful prepare");

@@ -7,12 +7,13 @@
 # come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
 #   AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh        (carry [".carry"])
 # On the H200 (2026-12-01): about 2 minutes without the node step bench, which takes 4.4 minutes
-# with 9 rounds; 2.6-3 minutes for `device_bench.sh none` and this with NODE_BENCH=0 in one call. The GPU-labelled worker tests come from a first call on the
-# same machine (its build-dev/ stays while the machine is warm):
+# with 9 rounds; 2.6-3 minutes for `device_bench.sh none` and this with NODE_BENCH=0 in one call.
+# The GPU-labelled worker tests come from a first call on the same machine (its build-dev/ stays
+# while the machine is warm), or from the same call:
 #   bash scripts/device_bench.sh none                      (builds the worker, runs its tests)
 #   WORKER=build-dev/tuner/bench/autotune-bench AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh
-# NODE_BENCH=0 leaves the node step bench out (about 6 minutes with 9 rounds), so that a call
-# stays under the device's 10-minute limit; run it in the next call with the decision carried:
+# NODE_BENCH=0 leaves the node step bench out, so that one call stays well under the device's
+# 10-minute limit; run the bench in the next call with the decision carried:
 #   python3 scripts/node_step_bench.py --decision DECISION --workloads workloads --out "$OUT/node"
 set -u
 OUT=${OUT:-/tmp/out}

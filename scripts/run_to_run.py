@@ -8,9 +8,9 @@ Prints, for the (backend, shape) pairs that are ok in both: how many lie within 
 (all, and those of at least --min-ms), the worst pairs, and each shape whose fastest backend
 differs between the runs. The fastest backend is chosen as the policy chooses a shape's route
 (tuner/policy.cpp): among the backends within --tie of the fastest, the first in its tie order,
-so that sdpa_comfy and sdpa_cudnn, one cuDNN kernel, do not count as a change. Exit status 0 when every pair of at least --min-ms is within the
-tolerance and every shape has the same fastest backend; 1 otherwise, or when no pair is ok in
-both runs; 2 for unreadable input.
+so that sdpa_comfy and sdpa_cudnn, one cuDNN kernel, do not count as a change. Exit status 0
+when every pair of at least --min-ms is within the tolerance and every shape has the same
+fastest backend; 1 otherwise, or when no pair is ok in both runs; 2 for unreadable input.
 """
 import argparse
 import json

@@ -43,6 +43,39 @@ def spin(ms):
     torch.cuda._sleep(int(ms * 1.98e6))  # H100 SXM boost clock, cycles per ms
 
 
+def load_workloads(directory):
+    """{id: workload} of the catalogue files in `directory`."""
+    ws = {}
+    for f in glob.glob(os.path.join(directory, "*.json")):
+        doc = json.load(open(f))
+        for w in doc["workloads"] if isinstance(doc, dict) else doc:
+            ws[w["id"]] = w
+    return ws
+
+
+def comfy_call(w):
+    """(input sets, call): the worker's input sets for `w` (as many as tuner/bench/harness.cpp
+    makes) and ComfyUI's attention_pytorch on one of them (views in, transpose+reshape out), the
+    SDPA kernel left to the caller's context."""
+    b, h, d = w["batch"], w["heads"], w["head_dim"]
+    bhld = w["layout"] == "bhld"
+
+    def shape(n):
+        return (b, h, n, d) if bhld else (b, n, h * d)
+    set_bytes = 2 * b * h * d * (2 * w["q_len"] + 2 * w["kv_len"])
+    nsets = max(1, min(8, math.ceil(200e6 / set_bytes)))  # as tuner/bench/harness.cpp
+    sets = [tuple(torch.randn(shape(n), dtype=torch.bfloat16, device="cuda")
+                  for n in (w["q_len"], w["kv_len"], w["kv_len"])) for _ in range(nsets)]
+
+    def call(qkv):
+        q, k, v = qkv
+        if not bhld:
+            q, k, v = (t.view(b, -1, h, d).transpose(1, 2) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0, is_causal=False)
+        return out.transpose(1, 2).reshape(b, -1, h * d)
+    return sets, call
+
+
 def per_call(fn, sets, calls, flush=None):
     """Per-call GPU times (ms) of `calls` calls queued behind a spin long enough for the host."""
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(calls)]
@@ -80,11 +113,7 @@ def main():
     ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
     a = ap.parse_args()
     wanted = a.backends.split(",")
-    ws = {}
-    for f in glob.glob(os.path.join(a.workloads, "*.json")):
-        doc = json.load(open(f))
-        for w in doc["workloads"] if isinstance(doc, dict) else doc:
-            ws[w["id"]] = w
+    ws = load_workloads(a.workloads)
     results = [json.loads(line) for line in open(a.run)]
     results = [e for e in results if e.get("event") == "result" and e.get("status") == "ok"
                and e["backend"] in wanted and e["median_ms"] >= a.min_ms]
@@ -94,24 +123,7 @@ def main():
         by_shape.setdefault(e["shape"], []).append(e)
     rows = []
     for shape_id, group in by_shape.items():
-        w = ws[shape_id]
-        b, h, d = w["batch"], w["heads"], w["head_dim"]
-        bhld = w["layout"] == "bhld"
-
-        def shape(n):
-            return (b, h, n, d) if bhld else (b, n, h * d)
-        set_bytes = 2 * b * h * d * (2 * w["q_len"] + 2 * w["kv_len"])
-        nsets = max(1, min(8, math.ceil(200e6 / set_bytes)))  # as tuner/bench/harness.cpp
-        sets = [tuple(torch.randn(shape(n), dtype=torch.bfloat16, device="cuda")
-                      for n in (w["q_len"], w["kv_len"], w["kv_len"])) for _ in range(nsets)]
-
-        def call(qkv):
-            q, k, v = qkv
-            if not bhld:
-                q, k, v = (t.view(b, -1, h, d).transpose(1, 2) for t in (q, k, v))
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0, is_causal=False)
-            return out.transpose(1, 2).reshape(b, -1, h * d)
-
+        sets, call = comfy_call(ws[shape_id])
         got = {}
         for e in group:
             est = e["median_ms"]

@@ -16,51 +16,23 @@ Runs on the GPU machine, in the venv with torch and triton.
 """
 import argparse
 import csv
-import glob
-import json
-import math
 import os
 import statistics
 import time
 
 import torch
-import torch.nn.functional as F
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention import sdpa_kernel
 from triton.testing import do_bench
 
-KERNELS = {"sdpa_cudnn": SDPBackend.CUDNN_ATTENTION, "sdpa_flash": SDPBackend.FLASH_ATTENTION,
-           "sdpa_efficient": SDPBackend.EFFICIENT_ATTENTION}
+from fidelity_probe import KERNELS, comfy_call, load_workloads, spin
+
 BINS_MS = [5, 10, 25, 50, 100, 300]
 
 
-def spin(ms):
-    torch.cuda._sleep(int(ms * 1.98e6))
-
-
-def load_workloads(d):
-    ws = {}
-    for f in glob.glob(os.path.join(d, "*.json")):
-        doc = json.load(open(f))
-        for w in doc["workloads"] if isinstance(doc, dict) else doc:
-            ws[w["id"]] = w
-    return ws
-
-
 def make_call(w):
-    b, h, d = w["batch"], w["heads"], w["head_dim"]
-    bhld = w["layout"] == "bhld"
-    shape = (lambda n: (b, h, n, d)) if bhld else (lambda n: (b, n, h * d))
-    set_bytes = 2 * b * h * d * (2 * w["q_len"] + 2 * w["kv_len"])
-    nsets = max(1, min(8, math.ceil(200e6 / set_bytes)))  # as tuner/bench/harness.cpp
-    sets = [tuple(torch.randn(shape(n), dtype=torch.bfloat16, device="cuda")
-                  for n in (w["q_len"], w["kv_len"], w["kv_len"])) for _ in range(nsets)]
-
-    def call(i):
-        q, k, v = sets[i % len(sets)]
-        if not bhld:
-            q, k, v = (t.view(b, -1, h, d).transpose(1, 2) for t in (q, k, v))
-        return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, -1, h * d)
-    return call, sets
+    """(call(i), sets): ComfyUI's call on the worker's input set i (rotating)."""
+    sets, call = comfy_call(w)
+    return (lambda i: call(sets[i % len(sets)])), sets
 
 
 def run_for(call, kernel, ms, est_ms):

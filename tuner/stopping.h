@@ -42,6 +42,7 @@ class StoppingCriterion {
   StopReason reason() const { return reason_; }
   double noise() const { return noise_.empty() ? 0 : noise_.back(); }
   const std::vector<double>& samples() const { return samples_; }
+  const StoppingParams& params() const { return p_; }
 
  private:
   StoppingParams p_;

@@ -350,10 +350,7 @@ bool Sampler::sample() {
       const std::int64_t cycles = dev_.hold(st.hold_ms, st.timer.get());
       st.timer->start();
       const auto h0 = Clock::now();
-      for (int i = 0; i < st.batch; ++i) {
-        runner_.issue(st.set);
-        st.set = (st.set + 1) % runner_.input_sets();
-      }
+      for (int i = 0; i < st.batch; ++i) issue_next();
       const double host_batch_ms = seconds_since(h0) * 1e3;
       st.timer->stop();
       const double gpu_ms = st.timer->elapsed_ms() / st.batch;
@@ -380,6 +377,11 @@ bool Sampler::sample() {
   return !finished_;
 }
 
+void Sampler::issue_next() {
+  runner_.issue(st_->set);
+  st_->set = (st_->set + 1) % runner_.input_sets();
+}
+
 void Sampler::finish_ok() {
   const auto s = stats::summarize(st_->crit->samples());
   m_.median_ms = s.median;
@@ -392,7 +394,7 @@ void Sampler::finish_ok() {
 
 double Sampler::median_so_far() const {
   if (finished_) return m_.status == Status::ok ? m_.median_ms : 0;
-  if (!st_->crit || static_cast<int>(st_->crit->samples().size()) < StoppingParams{}.outpaced_min_samples) return 0;
+  if (!st_->crit || static_cast<int>(st_->crit->samples().size()) < st_->crit->params().outpaced_min_samples) return 0;
   return stats::median(st_->crit->samples());
 }
 
@@ -405,10 +407,7 @@ bool Sampler::turn(double best_other_ms) {
     // Queued, not waited for: the first sample's spin and calls run right behind them, and its
     // wait counts their time into this turn.
     try {
-      for (int i = static_cast<int>(std::ceil(opt_.settle_ms / st.est_ms)); i > 0; --i) {
-        runner_.issue(st.set);
-        st.set = (st.set + 1) % runner_.input_sets();
-      }
+      for (int i = static_cast<int>(std::ceil(opt_.settle_ms / st.est_ms)); i > 0; --i) issue_next();
     } catch (const std::exception& e) {
       fail(e);
       return false;

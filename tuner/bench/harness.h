@@ -138,6 +138,7 @@ class Sampler {
   void fail(const std::exception& e);
   bool sample();  // one timed sample; false once finished
   void finish_ok();  // the result from the samples
+  void issue_next();  // one call, on the next input set in turn
 
   Runner& runner_;
   const Workload& w_;

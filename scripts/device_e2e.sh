@@ -2,6 +2,7 @@
 # The end-to-end acceptance run on the GPU machine, in one device call: build the worker, tune on
 # a cold cache with the carried `autotune`, boot again from the cache, render the report in every
 # format, run the worker twice on the SDPA kernels and compare the runs (scripts/run_to_run.py),
+# and once more with samples one at a time (queue_depth 1) against the first,
 # tune a second cold cache (same pick?), probe the worker's medians against do_bench, then time
 # the custom node's routed step against ComfyUI's paths with the first run's decision. Results
 # come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
@@ -42,6 +43,12 @@ if [ -x "$W" ]; then
   done
   echo "== run to run (issue 3: within 2%, same fastest backend per shape)"
   python3 scripts/run_to_run.py "$OUT/sdpa-run1.jsonl" "$OUT/sdpa-run2.jsonl"
+  phase "worker run 3, one sample at a time"
+  python3 scripts/bench_job.py --python-path "$SITE" --set default --max-seconds 1.0 --queue-depth 1 \
+    --backends sdpa_comfy,sdpa_cudnn,sdpa_flash,sdpa_efficient > "$OUT/sdpa-depth1.job"
+  "$W" < "$OUT/sdpa-depth1.job" > "$OUT/sdpa-depth1.jsonl" 2>> "$OUT/worker.log"
+  echo "== run 1 against run 3, samples one at a time behind a spin (queue_depth 1, as harness-4)"
+  python3 scripts/run_to_run.py "$OUT/sdpa-run1.jsonl" "$OUT/sdpa-depth1.jsonl"
   phase "second cold boot"
   echo "== a second cold boot, fresh cache (issue 3: the same pick)"
   cold2=$(mktemp -d)

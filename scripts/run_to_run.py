@@ -6,7 +6,9 @@ the same backend).
 
 Prints, for the (backend, shape) pairs that are ok in both: how many lie within the tolerance
 (all, and those of at least --min-ms), the worst pairs, and each shape whose fastest backend
-differs between the runs. The fastest backend is chosen as the policy chooses a shape's route
+differs between the runs, and within each run how far apart sdpa_comfy and sdpa_cudnn read (on
+sm90 with torch 2.11 one cuDNN kernel by two paths: their gap is the harness's own error within a
+tune). The fastest backend is chosen as the policy chooses a shape's route
 (tuner/policy.cpp): among the backends within --tie of the fastest, the first in its tie order,
 so that sdpa_comfy and sdpa_cudnn, one cuDNN kernel, do not count as a change. Exit status 0
 when every pair of at least --min-ms is within the tolerance and every shape has the same
@@ -47,6 +49,15 @@ def winners(run, tie=0.03):
         if ms <= fastest[shape] * (1 + tie) and (shape not in best or rank(backend) < rank(best[shape])):
             best[shape] = backend
     return best
+
+
+def same_kernel(run, tolerance=0.02):
+    """(within, pairs, worst): of the shapes with both sdpa_comfy and sdpa_cudnn, how many read
+    within `tolerance` of each other, and the worst as (shape, comfy_ms, cudnn_ms, comfy / cudnn - 1)."""
+    gaps = [(sh, ms, run[("sdpa_cudnn", sh)], ms / run[("sdpa_cudnn", sh)] - 1)
+            for (bk, sh), ms in run.items() if bk == "sdpa_comfy" and ("sdpa_cudnn", sh) in run]
+    worst = max(gaps, key=lambda g: abs(g[3]), default=None)
+    return sum(abs(g[3]) <= tolerance for g in gaps), len(gaps), worst
 
 
 def compare(a, b, tolerance=0.02, min_ms=0.1, tie=0.03):
@@ -93,6 +104,11 @@ def main(argv=None):
             backend, shape, ma, mb, d, ", SM clock {:.0f} -> {:.0f} MHz".format(ca, cb) if ca and cb else ""))
     print("fastest backend (within {:.0%}, in the policy's tie order) changed on: {}".format(
         args.tie, ", ".join(s["winner_changed"]) or "no shape"))
+    for name, run in zip(("a", "b"), runs):
+        within, pairs, worst = same_kernel(run, args.tolerance)
+        if pairs:
+            print("run {}: sdpa_comfy and sdpa_cudnn within {:.0%} on {} of {} shapes; worst {}: {:.4f} vs {:.4f} ms "
+                  "({:+.2%})".format(name, args.tolerance, within, pairs, *worst))
     if not s["pairs"]:
         print("no pair is ok in both runs: nothing to compare")
         return 1

@@ -50,6 +50,19 @@ TEST(Job, SettleAndTurnAreReadAndBounded) {
   EXPECT_NE(error_of(j).find("turn_ms 10001 outside 0..10000"), std::string::npos) << error_of(j);
 }
 
+TEST(Job, QueueDepthIsReadAndBounded) {
+  EXPECT_EQ(parse_job(base()).queue_depth, 3);
+  auto j = base();
+  j["queue_depth"] = 1;  // one sample at a time
+  EXPECT_EQ(parse_job(j).queue_depth, 1);
+  j["queue_depth"] = 0;
+  EXPECT_NE(error_of(j).find("queue_depth 0 outside 1..16"), std::string::npos) << error_of(j);
+  j["queue_depth"] = 17;
+  EXPECT_NE(error_of(j).find("queue_depth 17 outside 1..16"), std::string::npos) << error_of(j);
+  j["queue_depth"] = 2.5;
+  EXPECT_NE(error_of(j).find("queue_depth 2.5 is not an integer"), std::string::npos) << error_of(j);
+}
+
 TEST(Job, BackendsAndSkips) {
   auto j = base();
   j["backends"] = {"sage", "t_x"};

@@ -303,6 +303,11 @@ class GpuWorker(unittest.TestCase):
                 self.assertLess(r["rel_error"], 1e-2, r)
                 self.assertTrue(300 <= r["sm_clock_mhz"] <= 3500, r)  # the H100 SXM: up to 1980
         self.assertEqual(results(lines)[("sdpa_comfy", "gpu-flat")]["status"], "ok")
+        # split is a dozen small torch ops from Python: the host takes longer to issue a call than
+        # the device to run it. Had the device idled between calls in a sample, its time per call
+        # would come out as the host's.
+        split = results(lines)[("split", "gpu-flat")]
+        self.assertLess(split["median_ms"], 0.7 * split["host_ms"], split)
 
     def test_power_bound_kernel_reads_as_when_run_alone(self):
         # Qwen-Image's attention drives an H200 to its power cap, and its clock follows 25-100 ms
@@ -337,6 +342,9 @@ class GpuWorker(unittest.TestCase):
                        ("sdpa_flash", alone["sdpa_flash"])):
             got = res[(b, "qwen-image")]["median_ms"]
             self.assertLess(abs(got / ref - 1), 0.05, "{}: worker {:.4f} ms, alone {:.4f} ms".format(b, got, ref))
+        # One kernel by two paths in one tune (harness-4 read them up to 9% apart here).
+        comfy, cudnn = (res[(b, "qwen-image")]["median_ms"] for b in ("sdpa_comfy", "sdpa_cudnn"))
+        self.assertLess(abs(comfy / cudnn - 1), 0.03, "sdpa_comfy {:.4f} ms, sdpa_cudnn {:.4f} ms".format(comfy, cudnn))
 
     def test_python_standins_on_cuda(self):
         # The adapters and DLPack sharing on CUDA tensors, with the stand-ins computing in torch.

@@ -78,6 +78,14 @@ class RunToRunTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("changed on: flux", p.stdout)
 
+    def test_one_kernel_by_two_paths_is_compared_within_each_run(self):
+        a = {**A, ("sdpa_comfy", "flux"): 0.4200, ("sdpa_comfy", "cross"): 0.0190}
+        p = self.cli(run_lines(a), run_lines(A))
+        self.assertEqual(p.returncode, 0, p.stdout)  # information, not a failure
+        self.assertIn("run a: sdpa_comfy and sdpa_cudnn within 2% on 1 of 2 shapes; worst flux: 0.4200 vs 0.4000 ms "
+                      "(+5.00%)", p.stdout)
+        self.assertNotIn("run b:", p.stdout)  # no sdpa_comfy there
+
     def test_runs_with_nothing_in_common_fail(self):
         p = self.cli(run_lines({}), run_lines(A))
         self.assertEqual(p.returncode, 1)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <stdexcept>
 
@@ -64,6 +65,12 @@ struct EventTimer : Device::Timer {
     float ms = 0;
     CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
     return ms;
+  }
+  bool started() override {
+    const cudaError_t err = cudaEventQuery(a);
+    if (err == cudaErrorNotReady) return false;
+    CUDA_CHECK(err);
+    return true;
   }
 };
 #endif
@@ -255,17 +262,33 @@ std::string first_lines(const std::string& s, int lines = 3) {
 }  // namespace
 
 struct Sampler::State {
-  std::unique_ptr<Device::Timer> timer;
   std::unique_ptr<StoppingCriterion> crit;
-  std::vector<double> host;  // host time per call of each sample
-  std::vector<double> clock_mhz;  // SM clock before each sample, where known
+  std::vector<std::unique_ptr<Device::Timer>> timers;  // MeasureOptions::queue_depth, in turn
+  int next_timer = 0;
+  struct Queued {
+    Device::Timer* timer;
+    std::int64_t hold_cycles;  // the spin queued before it, where there was one
+    double host_ms;            // issuing its calls
+    bool clean;                // the device had not reached it when all its calls were queued
+  };
+  std::deque<Queued> queued;  // oldest first
+  double host_ms = 0;  // host time per call: the warm-up's issue time, each call on an idle device
+  std::vector<double> clock_mhz;  // SM clock before each sample that had a spin, where known
   int batch = 1;
-  double est_ms = 0;     // one call, synchronised, from the warm-up
-  int set = 0;           // input set of the next call
-  double hold_ms = 0;    // spin queued before each sample
-  double sampling_s = 0; // time spent in this sampler's turns: the time cap's clock
+  double est_ms = 0;      // one call, synchronised, from the warm-up
+  double gpu_est_ms = 0;  // one call's device time, from the warm-up
+  int set = 0;            // input set of the next call
+  double hold_ms = 0;     // spin before a sample that nothing queued covers
+  bool one_at_a_time = false;  // the host could not keep samples queued ahead
+  double sampling_s = 0;  // time spent in this sampler's turns: the time cap's clock
   int discarded = 0;
 };
+
+namespace {
+// The spin before a turn's first sample after a settle: the settle keeps the device busy, and a
+// spin this long reads the SM clock to 0.3% at 1.7 GHz.
+constexpr double kClockSpinMs = 0.2;
+}  // namespace
 
 Sampler::Sampler(Runner& runner, const Workload& w, const Device& dev, const MeasureOptions& opt)
     : runner_(runner), w_(w), dev_(dev), opt_(opt), st_(std::make_unique<State>()) {
@@ -277,6 +300,7 @@ Sampler::~Sampler() = default;
 void Sampler::fail(const std::exception& e) {
   m_.reason = first_lines(e.what());
   m_.status = classify_error(m_.reason);
+  st_->queued.clear();  // no wait: after a CUDA error the stream cannot be waited for
   finished_ = true;
 }
 
@@ -313,24 +337,31 @@ bool Sampler::prepare(const Reference* ref) {
     out = at::Tensor();
     // The time cap counts from here: the first call builds cuDNN plans and loads modules
     // (about 1 s for SD1.5's head_dim 160 on the H100, which left one sample).
-    // 2. Warm-up, synchronised per call, to size the batches.
-    std::vector<double> warm, warm_issue;
+    // 2. Warm-up, synchronised per call: sizes the batches and the settle, and gives the host
+    // time per call (issuing one call with nothing queued).
+    for (int i = 0; i < std::max(opt_.queue_depth, 1); ++i) st_->timers.push_back(dev_.timer());
+    Device::Timer& timer = *st_->timers[0];
+    std::vector<double> warm, warm_issue, warm_gpu;
     const auto t_warm = Clock::now();
     while (warm.empty() || (seconds_since(t_warm) < 0.03 && warm.size() < 50)) {
       const auto t0 = Clock::now();
+      timer.start();
       runner_.issue(static_cast<int>(warm.size()) % runner_.input_sets());
       warm_issue.push_back(seconds_since(t0) * 1e3);
+      timer.stop();
+      warm_gpu.push_back(timer.elapsed_ms());
       dev_.sync();
       warm.push_back(seconds_since(t0) * 1e3);
       if (seconds_since(t_warm) > opt_.max_seconds) break;
     }
     const double est_ms = st_->est_ms = std::max(stats::median(warm), 1e-3);
+    st_->gpu_est_ms = std::max(stats::median(warm_gpu), 1e-3);
+    st_->host_ms = stats::median(warm_issue);
     st_->batch = std::clamp(static_cast<int>(std::lround(opt_.target_batch_ms / est_ms)), 1, opt_.max_batch);
-    st_->hold_ms = 0.05 + 1.5 * stats::median(warm_issue) * st_->batch;
+    st_->hold_ms = 0.05 + 1.5 * st_->host_ms * st_->batch;
     StoppingParams sp;
     sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
     st_->crit = std::make_unique<StoppingCriterion>(sp);
-    st_->timer = dev_.timer();
     return true;
   } catch (const std::exception& e) {
     fail(e);
@@ -338,43 +369,51 @@ bool Sampler::prepare(const Reference* ref) {
   }
 }
 
-bool Sampler::sample() {
-  if (finished_) return false;
+void Sampler::queue_sample(double hold_ms) {
+  // 3. Each sample is `batch` calls back to back between two events. Queued behind the samples
+  // before it, or behind a spin kernel where nothing of this backend is queued, so that host
+  // launch cost cannot leave gaps: the device time of the calls as they run in a sampling step.
   State& st = *st_;
-  const auto t0 = Clock::now();
-  try {
-    // 3. Each sample is `batch` calls back to back between two events, queued behind a spin
-    // kernel so that host launch cost cannot leave gaps (GPU time), while the host clock times
-    // the issuing of the same calls (host time).
-    for (;;) {
-      const std::int64_t cycles = dev_.hold(st.hold_ms, st.timer.get());
-      st.timer->start();
-      const auto h0 = Clock::now();
-      for (int i = 0; i < st.batch; ++i) issue_next();
-      const double host_batch_ms = seconds_since(h0) * 1e3;
-      st.timer->stop();
-      const double gpu_ms = st.timer->elapsed_ms() / st.batch;
-      if (dev_.cuda() && host_batch_ms > 0.8 * st.hold_ms && st.discarded < 20) {
-        // The spin ended before the host finished issuing: the GPU may have idled between
-        // calls. Hold longer and take the sample again.
-        st.hold_ms = 2.0 * host_batch_ms + 0.05;
-        ++st.discarded;
-        continue;
-      }
-      st.host.push_back(host_batch_ms / st.batch);
-      if (const double spin_ms = st.timer->hold_elapsed_ms(); cycles > 0 && spin_ms > 0)
-        st.clock_mhz.push_back(static_cast<double>(cycles) / (spin_ms * 1e3));
-      st.crit->add(gpu_ms, st.sampling_s + seconds_since(t0));
-      if (dev_.cuda()) st.hold_ms = std::max(st.hold_ms * 0.9, 1.5 * host_batch_ms + 0.05);
-      break;
-    }
-    st.sampling_s += seconds_since(t0);
-  } catch (const std::exception& e) {
-    fail(e);
-    return false;
+  Device::Timer& t = *st.timers[st.next_timer];
+  st.next_timer = (st.next_timer + 1) % static_cast<int>(st.timers.size());
+  const std::int64_t cycles = dev_.hold(hold_ms, &t);
+  t.start();
+  const auto h0 = Clock::now();
+  for (int i = 0; i < st.batch; ++i) issue_next();
+  const double host_ms = seconds_since(h0) * 1e3;
+  t.stop();
+  st.queued.push_back({&t, cycles, host_ms, !t.started()});
+}
+
+bool Sampler::read_sample(double elapsed_s) {
+  State& st = *st_;
+  const State::Queued q = st.queued.front();
+  st.queued.pop_front();
+  const double gpu_ms = q.timer->elapsed_ms() / st.batch;
+  const double spin_ms = q.timer->hold_elapsed_ms();
+  if (!q.clean && st.discarded < 20) {
+    // The device reached the sample before the host had queued all its calls, so it may have
+    // idled between them: not a sample (each queued sample is judged on its own). Behind a spin,
+    // the spin was too short; behind other samples, the host cannot keep ahead of the device,
+    // so from here on one sample at a time, each behind a spin.
+    ++st.discarded;
+    st.hold_ms = std::max(st.hold_ms, 2.0 * q.host_ms + 0.05);
+    if (q.hold_cycles == 0) st.one_at_a_time = true;
+    return true;
   }
-  if (st.crit->finished()) finish_ok();
-  return !finished_;
+  if (q.hold_cycles > 0 && spin_ms > 0) st.clock_mhz.push_back(static_cast<double>(q.hold_cycles) / (spin_ms * 1e3));
+  st.crit->add(gpu_ms, elapsed_s);
+  if (st.one_at_a_time && dev_.cuda()) st.hold_ms = std::max(st.hold_ms * 0.9, 1.5 * q.host_ms + 0.05);
+  if (!st.crit->finished()) return true;
+  drop_queued();
+  finish_ok();
+  return false;
+}
+
+void Sampler::drop_queued() {
+  if (st_->queued.empty()) return;
+  dev_.sync();
+  st_->queued.clear();
 }
 
 void Sampler::issue_next() {
@@ -387,7 +426,7 @@ void Sampler::finish_ok() {
   m_.median_ms = s.median;
   m_.spread = s.spread;
   m_.samples = s.n;
-  m_.host_ms = stats::median(st_->host);
+  m_.host_ms = st_->host_ms;
   m_.status = Status::ok;
   finished_ = true;
 }
@@ -403,25 +442,38 @@ bool Sampler::turn(double best_other_ms) {
   if (!st_->crit) throw std::logic_error("Sampler::turn before a successful prepare");
   State& st = *st_;
   const auto t0 = Clock::now();
-  if (dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
-    // Queued, not waited for: the first sample's spin and calls run right behind them, and its
-    // wait counts their time into this turn.
-    try {
-      for (int i = static_cast<int>(std::ceil(opt_.settle_ms / st.est_ms)); i > 0; --i) issue_next();
-    } catch (const std::exception& e) {
-      fail(e);
-      return false;
+  try {
+    double first_hold_ms = st.hold_ms;
+    if (dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
+      // Queued, not waited for: the samples run right behind them. Counted in device time per
+      // call, which for a call of 0.2 ms is a quarter less than its synchronised time.
+      const auto& done = st.crit->samples();
+      const double call_ms = done.empty() ? st.gpu_est_ms : stats::median(done);
+      for (int i = static_cast<int>(std::ceil(opt_.settle_ms / call_ms)); i > 0; --i) issue_next();
+      first_hold_ms = kClockSpinMs;
     }
-    st.sampling_s += seconds_since(t0);
-  }
-  while (sample()) {
-    if (st.crit->outpaced_by(best_other_ms)) {
-      finish_ok();
-      return false;
+    bool first = true;
+    while (!finished_) {
+      // Queue up to the depth while the turn lasts, at least one sample a turn; then read the
+      // oldest. At the turn's end the queue runs empty, so the next backend's settle starts on
+      // a device that this one no longer occupies.
+      const std::size_t depth = st.one_at_a_time ? 1 : static_cast<std::size_t>(std::max(opt_.queue_depth, 1));
+      while (st.queued.size() < depth && (first || seconds_since(t0) * 1e3 < opt_.turn_ms)) {
+        queue_sample(st.queued.empty() ? (first ? first_hold_ms : st.hold_ms) : 0);
+        first = false;
+      }
+      if (st.queued.empty()) break;
+      if (!read_sample(st.sampling_s + seconds_since(t0))) break;
+      if (st.crit->outpaced_by(best_other_ms)) {
+        drop_queued();
+        finish_ok();
+      }
     }
-    if (seconds_since(t0) * 1e3 >= opt_.turn_ms) return true;
+  } catch (const std::exception& e) {
+    fail(e);
   }
-  return false;
+  st.sampling_s += seconds_since(t0);
+  return !finished_;
 }
 
 Measurement Sampler::result() const { return m_; }

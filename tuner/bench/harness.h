@@ -50,6 +50,9 @@ struct Device::Timer {
   // alone, whose cycle count over it is the SM clock just before the timed calls. 0 on the CPU.
   virtual void mark_hold() {}
   virtual double hold_elapsed_ms() { return 0; }
+  // Whether the device has reached start() (no wait). On the CPU calls run as they are issued,
+  // so there is no queue to run dry: false.
+  virtual bool started() { return false; }
 };
 
 // One backend bound to one shape, ready to issue calls.
@@ -101,6 +104,12 @@ struct MeasureOptions {
   // are bound by the host's launches and keep the card far from its power cap.
   double settle_min_call_ms = 0.1;
   double turn_ms = 200;  // sampling time of one turn before the next backend's turn
+  // Samples queued ahead of the one being read. Each sample used to wait for its own spin, which
+  // idled the SMs for 10-20% of the sampling time: enough, at the cap, to raise the clock of the
+  // samples above the clock of the same calls back to back. With samples in flight the calls run
+  // back to back through a whole turn, as in a sampling step; a backend whose host cannot keep
+  // the queue filled samples one at a time behind a spin instead.
+  int queue_depth = 3;
 };
 
 // One backend's measurement of one shape, taken in turns, so that the worker can interleave a
@@ -116,7 +125,8 @@ class Sampler {
   // First call and numerical check against `ref` (none: not checked), peak memory, warm-up.
   // False when the measurement ends there; result() then says why.
   bool prepare(const Reference* ref);
-  // One turn: the settle calls, then timed samples (each a batch of calls) for turn_ms; false
+  // One turn: the settle calls, then timed samples (each a batch of calls, queue_depth of them in
+  // flight) for turn_ms; false
   // once the stopping rule is satisfied or a call failed. Its time cap counts only the time spent
   // in this sampler's own turns, settle included. `best_other_ms`: the fastest other backend's
   // median_so_far() on this shape, for the rule's `outpaced` (0: none yet).
@@ -136,7 +146,9 @@ class Sampler {
 
  private:
   void fail(const std::exception& e);
-  bool sample();  // one timed sample; false once finished
+  void queue_sample(double hold_ms);  // one batch between its timer's events, behind a spin of hold_ms
+  bool read_sample(double elapsed_s);  // the oldest queued one, waited for; false once finished
+  void drop_queued();
   void finish_ok();  // the result from the samples
   void issue_next();  // one call, on the next input set in turn
 
@@ -146,7 +158,7 @@ class Sampler {
   MeasureOptions opt_;
   Measurement m_;
   bool finished_ = false;
-  struct State;  // timer, stopping rule, batch size, spin length, call estimate
+  struct State;  // timers, queued samples, stopping rule, batch size, spin length, estimates
   std::unique_ptr<State> st_;
 };
 

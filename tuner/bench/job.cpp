@@ -74,6 +74,11 @@ Job parse_job(const nlohmann::json& j) {
     job.turn_ms = j.value("turn_ms", 200.0);
     if (!(job.turn_ms >= 0 && job.turn_ms <= 10000))
       throw std::invalid_argument("job: turn_ms " + j["turn_ms"].dump() + " outside 0..10000");
+    if (j.contains("queue_depth") && !j["queue_depth"].is_number_integer())
+      throw std::invalid_argument("job: queue_depth " + j["queue_depth"].dump() + " is not an integer");
+    job.queue_depth = j.value("queue_depth", 3);
+    if (job.queue_depth < 1 || job.queue_depth > 16)
+      throw std::invalid_argument("job: queue_depth " + std::to_string(job.queue_depth) + " outside 1..16");
     job.cpu = j.value("cpu", false);
     if (!j.contains("workloads") || !j["workloads"].is_array() || j["workloads"].empty())
       throw std::invalid_argument("job: 'workloads' must be a non-empty array");

@@ -32,6 +32,7 @@ struct Job {
   double max_seconds_per_measurement = 2.0;
   double settle_ms = 100;  // MeasureOptions::settle_ms
   double turn_ms = 200;    // MeasureOptions::turn_ms; 0: one sample per turn
+  int queue_depth = 3;     // MeasureOptions::queue_depth
   bool cpu = false;
 
   bool skipped(const std::string& backend, const std::string& shape) const {

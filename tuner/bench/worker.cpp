@@ -252,6 +252,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       opt.max_seconds = job.max_seconds_per_measurement;
       opt.settle_ms = job.settle_ms;
       opt.turn_ms = job.turn_ms;
+      opt.queue_depth = job.queue_depth;
       Candidate c{s, nullptr, nullptr};
       Measurement failed;
       try {

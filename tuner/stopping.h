@@ -9,7 +9,9 @@ namespace autotune {
 
 struct StoppingParams {
   int min_samples = 10;      // nvbench's minimum
-  double min_time_s = 0.02;  // sampling time before "converged" may stop it
+  // Time before "converged" may stop it: in the worker, the time in the backend's turns, so a
+  // turn's settle (100 ms, calls of 0.1 ms and more) already covers it.
+  double min_time_s = 0.02;
   // Relative standard deviation of the samples at which the estimate counts as converged.
   // nvbench uses 0.5%; batches of back-to-back calls on the H100 usually get there in tens of ms.
   double max_noise = 0.005;

@@ -182,11 +182,13 @@ class CpuWorker(unittest.TestCase):
                                  max_seconds_per_measurement=2.0))
         self.assertEqual(rc, 0, err)
         res = results(lines)
-        slow, ok = res[("t_slow", "tiny-flat")], res[("t_ok", "tiny-flat")]
+        slow = res[("t_slow", "tiny-flat")]
         self.assertEqual(slow["status"], "ok", slow)
         self.assertEqual(slow["stop"], "outpaced", slow)
         self.assertEqual(slow["samples"], 3, slow)  # StoppingParams::outpaced_min_samples
-        self.assertGreater(slow["median_ms"], 2 * ok["median_ms"])
+        self.assertGreaterEqual(slow["median_ms"], 20)  # its sleep
+        # Not against t_ok's median: on the device, with the other tests' torch threads beside
+        # it, t_ok read 24 ms a call there (2026-12-01); what outpaced t_slow was faster still.
         # Nothing outpaces the fastest (which one that is depends on the CPU).
         fastest = min((r for r in res.values() if r["status"] == "ok"), key=lambda r: r["median_ms"])
         self.assertNotEqual(fastest["stop"], "outpaced", fastest)

@@ -280,6 +280,7 @@ struct Sampler::State {
   int set = 0;            // input set of the next call
   double hold_ms = 0;     // spin before a sample that nothing queued covers
   bool one_at_a_time = false;  // the host could not keep samples queued ahead
+  int unclean_queued = 0;       // dropped samples that had only the queue before them
   double sampling_s = 0;  // time spent in this sampler's turns: the time cap's clock
   int discarded = 0;
 };
@@ -288,6 +289,10 @@ namespace {
 // The spin before a turn's first sample after a settle: the settle keeps the device busy, and a
 // spin this long reads the SM clock to 0.3% at 1.7 GHz.
 constexpr double kClockSpinMs = 0.2;
+// Queued samples the device caught up with before a backend samples one at a time: one such
+// sample can be a pause of the host (Python's garbage collector), three are a host that is slower
+// than the device.
+constexpr int kUncleanBeforeOneAtATime = 3;
 }  // namespace
 
 Sampler::Sampler(Runner& runner, const Workload& w, const Device& dev, const MeasureOptions& opt)
@@ -394,11 +399,12 @@ bool Sampler::read_sample(double elapsed_s) {
   if (!q.clean && st.discarded < 20) {
     // The device reached the sample before the host had queued all its calls, so it may have
     // idled between them: not a sample (each queued sample is judged on its own). Behind a spin,
-    // the spin was too short; behind other samples, the host cannot keep ahead of the device,
-    // so from here on one sample at a time, each behind a spin.
+    // the spin was too short; behind other samples, the host did not keep ahead of the device,
+    // and once that has happened kUncleanBeforeOneAtATime times, samples are taken one at a
+    // time, each behind a spin.
     ++st.discarded;
     st.hold_ms = std::max(st.hold_ms, 2.0 * q.host_ms + 0.05);
-    if (q.hold_cycles == 0) st.one_at_a_time = true;
+    if (q.hold_cycles == 0 && ++st.unclean_queued >= kUncleanBeforeOneAtATime) st.one_at_a_time = true;
     return true;
   }
   if (q.hold_cycles > 0 && spin_ms > 0) st.clock_mhz.push_back(static_cast<double>(q.hold_cycles) / (spin_ms * 1e3));
@@ -477,6 +483,10 @@ bool Sampler::turn(double best_other_ms) {
 }
 
 Measurement Sampler::result() const { return m_; }
+
+int Sampler::dropped() const { return st_->discarded; }
+
+bool Sampler::queued() const { return !st_->one_at_a_time; }
 
 double Sampler::sm_clock_mhz() const { return st_->clock_mhz.empty() ? 0 : stats::median(st_->clock_mhz); }
 

@@ -143,6 +143,11 @@ class Sampler {
   // card's clock moves with what ran before (an H100 at 700 W: 1320-1980 MHz), and a compute-bound
   // kernel's time with it. 0 where unknown (the CPU).
   double sm_clock_mhz() const;
+  // Samples dropped because the device may have idled inside them (see queue_depth), and whether
+  // the samples stayed queued ahead to the end (false: the host could not keep up, and they were
+  // taken one at a time behind spins).
+  int dropped() const;
+  bool queued() const;
 
  private:
   void fail(const std::exception& e);

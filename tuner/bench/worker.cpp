@@ -181,14 +181,19 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id)) todo.push_back(&s);
     if (todo.empty()) continue;
 
-    auto result = [&](const BackendState& s, Measurement m, const std::string& stop, double sm_clock_mhz = 0) {
+    // `sampler`: the one that took the samples, for how it took them (none where it failed first).
+    auto result = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
       m.backend = s.info.id;
       m.backend_version = s.version;
       m.shape = w.id;
       json j = m;
       j["event"] = "result";
-      if (!stop.empty()) j["stop"] = stop;
-      if (sm_clock_mhz > 0) j["sm_clock_mhz"] = std::round(sm_clock_mhz);
+      if (sampler && m.status == Status::ok) {
+        if (const std::string stop = sampler->stop_reason(); !stop.empty()) j["stop"] = stop;
+        if (const double mhz = sampler->sm_clock_mhz(); mhz > 0) j["sm_clock_mhz"] = std::round(mhz);
+        j["dropped"] = sampler->dropped();
+        j["queued"] = sampler->queued();
+      }
       emit(out, j);
     };
 
@@ -207,7 +212,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
         Measurement m;
         m.status = st;
         m.reason = "inputs: " + input_error.substr(0, input_error.find('\n'));
-        result(*s, m, "");
+        result(*s, m, nullptr);
       }
       continue;
     }
@@ -231,9 +236,9 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     std::vector<Candidate> timing;
     const BackendState* announced = nullptr;  // what the parent would blame for a crash now
     // Emits the result; false when the CUDA context died with it (the worker must end).
-    auto finish = [&](const BackendState& s, Measurement m, const std::string& stop, double sm_clock_mhz = 0) {
+    auto finish = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
       if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
-      result(s, m, stop, sm_clock_mhz);
+      result(s, m, sampler);
       announced = nullptr;
       if (m.status == Status::ok || m.status == Status::rejected) return true;
       std::string why;
@@ -273,7 +278,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
         failed.status = Status::failed;
         failed.reason = e.what();
       }
-      if (!finish(*s, failed, "")) return 3;
+      if (!finish(*s, failed, nullptr)) return 3;
     }
     for (bool more = !timing.empty(); more;) {
       more = false;
@@ -292,13 +297,12 @@ int run_worker(const std::string& job_text, std::FILE* out) {
           // A call that failed may have taken the CUDA context with it: say so before another
           // backend runs on this device.
           c.reported = true;
-          if (!finish(*c.s, c.sampler->result(), "")) return 3;
+          if (!finish(*c.s, c.sampler->result(), nullptr)) return 3;
         }
       }
     }
     for (auto& c : timing)
-      if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler->stop_reason(), c.sampler->sm_clock_mhz()))
-        return 3;
+      if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler.get())) return 3;
   }
   emit(out, {{"event", "done"}});
   log("done after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");

@@ -189,11 +189,12 @@ class CpuWorker(unittest.TestCase):
         self.assertEqual(slow["stop"], "outpaced", slow)
         self.assertEqual(slow["samples"], 3, slow)  # StoppingParams::outpaced_min_samples
         self.assertGreaterEqual(slow["median_ms"], 20)  # its sleep
-        # Not against t_ok's median: on the device, with the other tests' torch threads beside
-        # it, t_ok read 24 ms a call there (2026-12-01); what outpaced t_slow was faster still.
-        # Nothing outpaces the fastest (which one that is depends on the CPU).
-        fastest = min((r for r in res.values() if r["status"] == "ok"), key=lambda r: r["median_ms"])
-        self.assertNotEqual(fastest["stop"], "outpaced", fastest)
+        # Not against t_ok's median: on the device, with the other tests beside it, t_ok once
+        # read 24 ms a call (2026-12-01); what outpaced t_slow was faster still.
+        # The rule needs a faster backend: not all stop outpaced. (Not "the fastest is never
+        # outpaced": a median after 3 samples can move, and on the device, beside the other
+        # tests, split came out fastest after being outpaced on 3 samples.)
+        self.assertTrue([r for r in res.values() if r["status"] == "ok" and r["stop"] != "outpaced"], res)
 
     def test_fa3_old_return_form(self):
         env = dict(os.environ, STANDIN_FA3_RETURNS_LSE="1")
@@ -307,15 +308,6 @@ class GpuWorker(unittest.TestCase):
                 self.assertLess(r["rel_error"], 1e-2, r)
                 self.assertTrue(300 <= r["sm_clock_mhz"] <= 3500, r)  # the H100 SXM: up to 1980
         self.assertEqual(results(lines)[("sdpa_comfy", "gpu-flat")]["status"], "ok")
-        # split is a dozen small torch ops from Python: the host takes longer to issue a call than
-        # the device to run it. Had the device idled between calls in a sample, its time per call
-        # would come out as the host's.
-        split = results(lines)[("split", "gpu-flat")]
-        self.assertLess(split["median_ms"], 0.7 * split["host_ms"], split)
-        # The device caught up with its queued samples, so they were dropped and split sampled
-        # one at a time behind spins.
-        self.assertFalse(split["queued"], split)
-        self.assertGreaterEqual(split["dropped"], 3, split)
 
     def test_power_bound_kernel_reads_as_when_run_alone(self):
         # Qwen-Image's attention drives an H200 to its power cap, and its clock follows 25-100 ms
@@ -360,9 +352,10 @@ class GpuWorker(unittest.TestCase):
         # The adapters and DLPack sharing on CUDA tensors, with the stand-ins computing in torch.
         shapes = [workload("gpu-flat", heads=4, head_dim=64, q_len=512, kv_len=512),
                   workload("gpu-bhld", layout="bhld", batch=1, heads=4, head_dim=64, q_len=512, kv_len=77)]
-        extra = [{"id": "t_nan", "module": "standin_nan", "function": "attn"}]
+        extra = [{"id": "t_nan", "module": "standin_nan", "function": "attn"},
+                 {"id": "t_host", "module": "standin_host_bound", "function": "attn"}]
         rc, lines, err = run(job(cpu=False, dtype="bf16", workloads=shapes, python_backends=extra,
-                                 backends=["flash2", "flash3", "sage", "xformers", "t_nan"],
+                                 backends=["flash2", "flash3", "sage", "xformers", "t_nan", "t_host"],
                                  max_seconds_per_measurement=0.5))
         if rc == 2 and lines and lines[0]["event"] == "error":
             raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
@@ -378,6 +371,14 @@ class GpuWorker(unittest.TestCase):
             self.assertEqual(r["status"], "ok", r)
             self.assertGreater(r["median_ms"], 0)
             self.assertGreater(r["peak_mem_bytes"], 0, r)
+        for s in ("gpu-flat", "gpu-bhld"):
+            # t_host's 1 ms sleep leaves the device idle between calls wherever samples wait only
+            # on the queue: those are dropped, and the samples taken behind spins read the device's
+            # time, well under the host's.
+            r = res[("t_host", s)]
+            self.assertFalse(r["queued"], r)
+            self.assertGreaterEqual(r["dropped"], 3, r)
+            self.assertLess(r["median_ms"], 0.5 * r["host_ms"], r)
 
 
 if __name__ == "__main__":

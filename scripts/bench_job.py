@@ -17,7 +17,6 @@ ap.add_argument("--backends", default="")
 ap.add_argument("--skip-heavy", type=float, default=0)
 ap.add_argument("--max-seconds", type=float, default=2.0)
 ap.add_argument("--settle-ms", type=float, help="untimed calls before each turn (worker default: 100)")
-ap.add_argument("--min-sample-ms", type=float, help="device time the samples cover (worker default: 50)")
 ap.add_argument("--queue-depth", type=int, help="samples queued ahead (worker default: 3)")
 ap.add_argument("--python-path", action="append", default=[])
 ap.add_argument("--dtype", default="bf16")
@@ -39,8 +38,6 @@ job = {"protocol": 1, "device": 0, "dtype": a.dtype, "python_paths": a.python_pa
        "max_seconds_per_measurement": a.max_seconds, "cpu": a.cpu}
 if a.settle_ms is not None:
     job["settle_ms"] = a.settle_ms
-if a.min_sample_ms is not None:
-    job["min_sample_ms"] = a.min_sample_ms
 if a.queue_depth is not None:
     job["queue_depth"] = a.queue_depth
 print(json.dumps(job))

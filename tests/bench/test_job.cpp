@@ -48,12 +48,6 @@ TEST(Job, SettleAndTurnAreReadAndBounded) {
   EXPECT_FALSE(error_of(j).empty());
   j["turn_ms"] = 10001;
   EXPECT_NE(error_of(j).find("turn_ms 10001 outside 0..10000"), std::string::npos) << error_of(j);
-  EXPECT_DOUBLE_EQ(parse_job(base()).min_sample_ms, 50.0);
-  j = base();
-  j["min_sample_ms"] = 0;  // ten samples, as before harness-5
-  EXPECT_DOUBLE_EQ(parse_job(j).min_sample_ms, 0.0);
-  j["min_sample_ms"] = 1000.5;
-  EXPECT_NE(error_of(j).find("min_sample_ms 1000.5 outside 0..1000"), std::string::npos) << error_of(j);
 }
 
 TEST(Job, QueueDepthIsReadAndBounded) {

@@ -366,10 +366,6 @@ bool Sampler::prepare(const Reference* ref) {
     st_->hold_ms = 0.05 + 1.5 * st_->host_ms * st_->batch;
     StoppingParams sp;
     sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
-    if (settles()) {
-      const double sample_ms = st_->batch * st_->gpu_est_ms;
-      sp.min_samples = std::max(sp.min_samples, static_cast<int>(std::ceil(opt_.min_sample_ms / sample_ms)));
-    }
     st_->crit = std::make_unique<StoppingCriterion>(sp);
     return true;
   } catch (const std::exception& e) {
@@ -426,10 +422,6 @@ void Sampler::drop_queued() {
   st_->queued.clear();
 }
 
-bool Sampler::settles() const {
-  return dev_.cuda() && st_->est_ms >= opt_.settle_min_call_ms && st_->est_ms < opt_.settle_ms;
-}
-
 void Sampler::issue_next() {
   runner_.issue(st_->set);
   st_->set = (st_->set + 1) % runner_.input_sets();
@@ -458,7 +450,7 @@ bool Sampler::turn(double best_other_ms) {
   const auto t0 = Clock::now();
   try {
     double first_hold_ms = st.hold_ms;
-    if (settles()) {
+    if (dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
       // Queued, not waited for: the samples run right behind them. Counted in device time per
       // call, which for a call of 0.2 ms is a quarter less than its synchronised time.
       const auto& done = st.crit->samples();

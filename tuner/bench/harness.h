@@ -104,11 +104,6 @@ struct MeasureOptions {
   // are bound by the host's launches and keep the card far from its power cap.
   double settle_min_call_ms = 0.1;
   double turn_ms = 200;  // sampling time of one turn before the next backend's turn
-  // Where a turn settles: the samples cover at least this much of the device's time before
-  // "converged" may stop them (StoppingParams::min_samples raised to match). Ten samples of about
-  // 1 ms agree within 0.3% and read the clock of one moment, which at the cap wanders by a few
-  // percent (results/h200-2026-12-01-harness5/).
-  double min_sample_ms = 50;
   // Samples queued ahead of the one being read. Each sample used to wait for its own spin, which
   // idled the SMs for 10-20% of the sampling time: enough, at the cap, to raise the clock of the
   // samples above the clock of the same calls back to back. With samples in flight the calls run
@@ -161,7 +156,6 @@ class Sampler {
   void drop_queued();
   void finish_ok();  // the result from the samples
   void issue_next();  // one call, on the next input set in turn
-  bool settles() const;  // whether turns start with a settle (MeasureOptions::settle_ms)
 
   Runner& runner_;
   const Workload& w_;

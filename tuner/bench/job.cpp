@@ -76,9 +76,6 @@ Job parse_job(const nlohmann::json& j) {
       throw std::invalid_argument("job: turn_ms " + j["turn_ms"].dump() + " outside 0..10000");
     if (j.contains("queue_depth") && !j["queue_depth"].is_number_integer())
       throw std::invalid_argument("job: queue_depth " + j["queue_depth"].dump() + " is not an integer");
-    job.min_sample_ms = j.value("min_sample_ms", 50.0);
-    if (!(job.min_sample_ms >= 0 && job.min_sample_ms <= 1000))
-      throw std::invalid_argument("job: min_sample_ms " + j["min_sample_ms"].dump() + " outside 0..1000");
     job.queue_depth = j.value("queue_depth", 3);
     if (job.queue_depth < 1 || job.queue_depth > 16)
       throw std::invalid_argument("job: queue_depth " + std::to_string(job.queue_depth) + " outside 1..16");

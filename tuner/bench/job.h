@@ -33,7 +33,6 @@ struct Job {
   double settle_ms = 100;  // MeasureOptions::settle_ms
   double turn_ms = 200;    // MeasureOptions::turn_ms; 0: one sample per turn
   int queue_depth = 3;     // MeasureOptions::queue_depth
-  double min_sample_ms = 50;  // MeasureOptions::min_sample_ms
   bool cpu = false;
 
   bool skipped(const std::string& backend, const std::string& shape) const {

@@ -258,7 +258,6 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       opt.settle_ms = job.settle_ms;
       opt.turn_ms = job.turn_ms;
       opt.queue_depth = job.queue_depth;
-      opt.min_sample_ms = job.min_sample_ms;
       Candidate c{s, nullptr, nullptr};
       Measurement failed;
       try {

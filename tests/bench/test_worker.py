@@ -196,6 +196,12 @@ class CpuWorker(unittest.TestCase):
         # tests, split came out fastest after being outpaced on 3 samples.)
         self.assertTrue([r for r in res.values() if r["status"] == "ok" and r["stop"] != "outpaced"], res)
 
+    def test_queue_depth_one_says_one_at_a_time(self):
+        rc, lines, err = run(job(workloads=TINY[:1], backends=["sdpa_math"], queue_depth=1))
+        self.assertEqual(rc, 0, err)
+        r = results(lines)[("sdpa_math", "tiny-flat")]
+        self.assertEqual((r["status"], r["queued"], r["dropped"]), ("ok", False, 0), r)
+
     def test_fa3_old_return_form(self):
         env = dict(os.environ, STANDIN_FA3_RETURNS_LSE="1")
         rc, lines, err = run(job(backends=["flash3"]), env=env)

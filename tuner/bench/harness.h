@@ -144,8 +144,8 @@ class Sampler {
   // kernel's time with it. 0 where unknown (the CPU).
   double sm_clock_mhz() const;
   // Samples dropped because the device may have idled inside them (see queue_depth), and whether
-  // the samples stayed queued ahead to the end (false: the host could not keep up, and they were
-  // taken one at a time behind spins).
+  // the samples stayed queued ahead to the end (false: the host could not keep up, or queue_depth
+  // is 1, and they were taken one at a time behind spins).
   int dropped() const;
   bool queued() const;
 

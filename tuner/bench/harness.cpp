@@ -451,8 +451,9 @@ bool Sampler::turn(double best_other_ms) {
   try {
     double first_hold_ms = st.hold_ms;
     if (dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
-      // Queued, not waited for: the samples run right behind them. Counted in device time per
-      // call, which for a call of 0.2 ms is a quarter less than its synchronised time.
+      // Queued, not waited for: the samples run right behind them. Counted in the calls' device
+      // time (the samples' so far, or the warm-up's), not their synchronised time, which adds the
+      // host's launch and the wait for it.
       const auto& done = st.crit->samples();
       const double call_ms = done.empty() ? st.gpu_est_ms : stats::median(done);
       for (int i = static_cast<int>(std::ceil(opt_.settle_ms / call_ms)); i > 0; --i) issue_next();

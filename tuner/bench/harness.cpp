@@ -263,7 +263,7 @@ std::string first_lines(const std::string& s, int lines = 3) {
 
 struct Sampler::State {
   std::unique_ptr<StoppingCriterion> crit;
-  std::vector<std::unique_ptr<Device::Timer>> timers;  // MeasureOptions::queue_depth, in turn
+  std::vector<std::unique_ptr<Device::Timer>> timers;  // one per queued sample: the queue's depth
   int next_timer = 0;
   struct Queued {
     Device::Timer* timer;
@@ -464,7 +464,7 @@ bool Sampler::turn(double best_other_ms) {
       // Queue up to the depth while the turn lasts, at least one sample a turn; then read the
       // oldest. At the turn's end the queue runs empty, so the next backend's settle starts on
       // a device that this one no longer occupies.
-      const std::size_t depth = st.one_at_a_time ? 1 : static_cast<std::size_t>(std::max(opt_.queue_depth, 1));
+      const std::size_t depth = st.one_at_a_time ? 1 : st.timers.size();
       while (st.queued.size() < depth && (first || seconds_since(t0) * 1e3 < opt_.turn_ms)) {
         queue_sample(st.queued.empty() ? (first ? first_hold_ms : st.hold_ms) : 0);
         first = false;

@@ -126,9 +126,8 @@ class Sampler {
   // False when the measurement ends there; result() then says why.
   bool prepare(const Reference* ref);
   // One turn: the settle calls, then timed samples (each a batch of calls, queue_depth of them in
-  // flight) for turn_ms; false
-  // once the stopping rule is satisfied or a call failed. Its time cap counts only the time spent
-  // in this sampler's own turns, settle included. `best_other_ms`: the fastest other backend's
+  // flight) for turn_ms; false once the stopping rule is satisfied or a call failed. Its time cap
+  // counts only the time spent in this sampler's own turns, settle included. `best_other_ms`: the fastest other backend's
   // median_so_far() on this shape, for the rule's `outpaced` (0: none yet).
   bool turn(double best_other_ms = 0);
   bool finished() const { return finished_; }
@@ -139,7 +138,7 @@ class Sampler {
   double median_so_far() const;
   // The stopping rule's reason ("converged", ...); empty unless the samples finished it.
   std::string stop_reason() const;
-  // Median SM clock just before each sample, MHz, from the spin queued before it: a power-capped
+  // Median SM clock just before each sample that had a spin queued before it, MHz: a power-capped
   // card's clock moves with what ran before (an H100 at 700 W: 1320-1980 MHz), and a compute-bound
   // kernel's time with it. 0 where unknown (the CPU).
   double sm_clock_mhz() const;

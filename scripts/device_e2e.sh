@@ -3,7 +3,8 @@
 # a cold cache with the carried `autotune`, boot again from the cache, render the report in every
 # format, run the worker twice on the SDPA kernels and compare the runs (scripts/run_to_run.py),
 # and once more with samples one at a time (queue_depth 1) against the first,
-# tune a second cold cache (same pick?), probe the worker's medians against do_bench, then time
+# tune a second cold cache (same pick?), probe the worker's medians against do_bench (and do_bench
+# against the card's state: scripts/card_state_probe.py), then time
 # the custom node's routed step against ComfyUI's paths with the first run's decision. Results
 # come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
 #   AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh        (carry [".carry"])
@@ -62,6 +63,8 @@ if [ -x "$W" ]; then
   rm -rf "$cold2"
   phase probe
   python3 scripts/fidelity_probe.py "$OUT/sdpa-run1.jsonl" "$OUT/fidelity.csv" 2>&1 | tail -40
+  phase "card state probe"
+  python3 scripts/card_state_probe.py "$OUT/sdpa-run1.jsonl" "$OUT/card_state.csv" 2>&1 | tail -40
 fi
 if [ "${NODE_BENCH:-1}" != 0 ] && [ -f "$OUT/decision.json" ]; then
   echo "== node step bench"

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""How far triton's do_bench moves with what the card did just before it, and where a call sits
+inside a model's step: the reference of issue 3's fidelity target, on a power-capped card.
+
+  card_state_probe.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1] [--backends sdpa_cudnn,...]
+
+For each (shape, backend) of the worker's run with a median of at least --min-ms, ComfyUI's call
+(fidelity_probe.comfy_call) is timed four ways, in this order:
+  do_bench_idle    triton.testing.do_bench(fn, return_mode="median"), its defaults (25 ms warm-up,
+                   100 ms repetition), after 2 s with the GPU idle
+  do_bench_loaded  the same, right after 1 s of 8192^3 bf16 matrix products back to back (the
+                   card at its power cap, as in a sampling step's linear layers)
+  do_bench_same    the same, right after 1 s of the call itself back to back
+  in_model         the call between the shape's MLP (x @ W1 @ W2, C -> 4C -> C on the
+                   attention's output), as in a transformer block: events around the attention
+                   only, 0.3 s of warm-up and 0.6 s of samples, the median
+and the worker's median is put beside them.
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import time
+
+import torch
+from torch.nn.attention import sdpa_kernel
+from triton.testing import do_bench
+
+from fidelity_probe import KERNELS, comfy_call, load_workloads
+
+STATES = ["do_bench_idle", "do_bench_loaded", "do_bench_same", "in_model"]
+
+
+def back_to_back(fn, seconds, est_ms):
+    for _ in range(max(1, int(seconds * 1e3 / est_ms))):
+        fn()
+
+
+def in_model(call, sets, w):
+    """Median device time (ms) of the attention call between the two matrix products of an MLP."""
+    c = w["heads"] * w["head_dim"]
+    w1 = torch.randn(c, 4 * c, dtype=torch.bfloat16, device="cuda") / c ** 0.5
+    w2 = torch.randn(4 * c, c, dtype=torch.bfloat16, device="cuda") / (4 * c) ** 0.5
+
+    def step(i, ev=None):
+        if ev:
+            ev[0].record()
+        out = call(sets[i % len(sets)])
+        if ev:
+            ev[1].record()
+        (out.view(-1, c) @ w1) @ w2
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for i in range(3):
+        step(i)
+    torch.cuda.synchronize()
+    step_ms = (time.perf_counter() - t) * 1e3 / 3
+    n = max(6, min(4000, int(900 / step_ms)))
+    warm = n // 3
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+              for _ in range(n - warm)]
+    for i in range(warm):
+        step(i)
+    for i, ev in enumerate(events):
+        step(i, ev)
+    torch.cuda.synchronize()
+    return statistics.median(a.elapsed_time(b) for a, b in events)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("out")
+    ap.add_argument("--min-ms", type=float, default=0.1)
+    ap.add_argument("--backends", default="sdpa_cudnn,sdpa_flash,sdpa_efficient")
+    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+    a = ap.parse_args()
+    wanted = a.backends.split(",")
+    ws = load_workloads(a.workloads)
+    results = [json.loads(line) for line in open(a.run)]
+    results = [e for e in results if e.get("event") == "result" and e.get("status") == "ok"
+               and e["backend"] in wanted and e["median_ms"] >= a.min_ms]
+    x = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    gemm = lambda: x @ x  # noqa: E731
+    gemm_ms = do_bench(gemm, return_mode="median")
+    rows = []
+    for e in results:
+        w, est = ws[e["shape"]], e["median_ms"]
+        sets, call = comfy_call(w)
+        fn = lambda: call(sets[0])  # noqa: E731
+        g = {}
+        with sdpa_kernel([KERNELS[e["backend"]]]):
+            fn()
+            torch.cuda.synchronize()
+            time.sleep(2)
+            g["do_bench_idle"] = do_bench(fn, return_mode="median")
+            back_to_back(gemm, 1, gemm_ms)
+            g["do_bench_loaded"] = do_bench(fn, return_mode="median")
+            back_to_back(fn, 1, est)
+            g["do_bench_same"] = do_bench(fn, return_mode="median")
+            g["in_model"] = in_model(call, sets, w)
+        row = {"shape": e["shape"], "backend": e["backend"], "worker": round(est, 4)}
+        row.update({s: round(g[s], 4) for s in STATES})
+        dbs = [g[s] for s in STATES[:3]]
+        row["do_bench_spread_pct"] = round((max(dbs) / min(dbs) - 1) * 100, 2)
+        for s in STATES:
+            row["worker_vs_" + s + "_pct"] = round((est / g[s] - 1) * 100, 2)
+        row["do_bench_idle_vs_in_model_pct"] = round((g["do_bench_idle"] / g["in_model"] - 1) * 100, 2)
+        rows.append(row)
+        print(" ".join("{}={}".format(k, v) for k, v in row.items()), flush=True)
+        del sets
+        torch.cuda.empty_cache()
+    n = len(rows)
+    print("do_bench, its three states, max/min over 3%: {} of {}".format(
+        sum(r["do_bench_spread_pct"] > 3 for r in rows), n))
+    for s in STATES:
+        print("worker within 3% of {}: {} of {}".format(s, sum(abs(r["worker_vs_" + s + "_pct"]) <= 3 for r in rows), n))
+    print("do_bench_idle within 3% of in_model: {} of {}".format(
+        sum(abs(r["do_bench_idle_vs_in_model_pct"]) <= 3 for r in rows), n))
+    with open(a.out, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["shape"])
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,9 @@ For each (shape, backend) of the worker's run with a median of at least --min-ms
   in_model         the call between the shape's MLP (x @ W1 @ W2, C -> 4C -> C on the
                    attention's output), as in a transformer block: events around the attention
                    only, 0.3 s of warm-up and 0.6 s of samples, the median
+  in_model_spin    the same with a spin kernel as long as the MLP in its place: the GPU as busy,
+                   at a spin's power, the L2 left to the attention
+  in_model_flush   the same with a 256 MB memset in the MLP's place (do_bench's L2 flush)
 and the worker's median is put beside them.
 """
 import argparse
@@ -27,9 +30,9 @@ import torch
 from torch.nn.attention import sdpa_kernel
 from triton.testing import do_bench
 
-from fidelity_probe import KERNELS, comfy_call, load_workloads
+from fidelity_probe import KERNELS, comfy_call, load_workloads, spin
 
-STATES = ["do_bench_idle", "do_bench_loaded", "do_bench_same", "in_model"]
+STATES = ["do_bench_idle", "do_bench_loaded", "do_bench_same", "in_model", "in_model_spin", "in_model_flush"]
 
 
 def back_to_back(fn, seconds, est_ms):
@@ -37,19 +40,15 @@ def back_to_back(fn, seconds, est_ms):
         fn()
 
 
-def in_model(call, sets, w):
-    """Median device time (ms) of the attention call between the two matrix products of an MLP."""
-    c = w["heads"] * w["head_dim"]
-    w1 = torch.randn(c, 4 * c, dtype=torch.bfloat16, device="cuda") / c ** 0.5
-    w2 = torch.randn(4 * c, c, dtype=torch.bfloat16, device="cuda") / (4 * c) ** 0.5
-
+def in_model(call, sets, between):
+    """Median device time (ms) of the attention call with `between(out)` issued after each."""
     def step(i, ev=None):
         if ev:
             ev[0].record()
         out = call(sets[i % len(sets)])
         if ev:
             ev[1].record()
-        (out.view(-1, c) @ w1) @ w2
+        between(out)
     torch.cuda.synchronize()
     t = time.perf_counter()
     for i in range(3):
@@ -68,6 +67,14 @@ def in_model(call, sets, w):
     return statistics.median(a.elapsed_time(b) for a, b in events)
 
 
+def mlp_for(w):
+    """The shape's MLP (C -> 4C -> C) on an attention output."""
+    c = w["heads"] * w["head_dim"]
+    w1 = torch.randn(c, 4 * c, dtype=torch.bfloat16, device="cuda") / c ** 0.5
+    w2 = torch.randn(4 * c, c, dtype=torch.bfloat16, device="cuda") / (4 * c) ** 0.5
+    return lambda out: (out.view(-1, c) @ w1) @ w2
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -84,6 +91,7 @@ def main():
     x = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     gemm = lambda: x @ x  # noqa: E731
     gemm_ms = do_bench(gemm, return_mode="median")
+    flush = torch.empty(int(256e6 // 4), dtype=torch.int32, device="cuda")
     rows = []
     for e in results:
         w, est = ws[e["shape"]], e["median_ms"]
@@ -99,9 +107,15 @@ def main():
             g["do_bench_loaded"] = do_bench(fn, return_mode="median")
             back_to_back(fn, 1, est)
             g["do_bench_same"] = do_bench(fn, return_mode="median")
-            g["in_model"] = in_model(call, sets, w)
+            mlp = mlp_for(w)
+            out = call(sets[0])
+            mlp_ms = do_bench(lambda: mlp(out), return_mode="median")
+            g["in_model"] = in_model(call, sets, mlp)
+            g["in_model_spin"] = in_model(call, sets, lambda out: spin(mlp_ms))
+            g["in_model_flush"] = in_model(call, sets, lambda out: flush.zero_())
         row = {"shape": e["shape"], "backend": e["backend"], "worker": round(est, 4)}
         row.update({s: round(g[s], 4) for s in STATES})
+        row["mlp_ms"] = round(mlp_ms, 4)
         dbs = [g[s] for s in STATES[:3]]
         row["do_bench_spread_pct"] = round((max(dbs) / min(dbs) - 1) * 100, 2)
         for s in STATES:
@@ -118,6 +132,14 @@ def main():
         print("worker within 3% of {}: {} of {}".format(s, sum(abs(r["worker_vs_" + s + "_pct"]) <= 3 for r in rows), n))
     print("do_bench_idle within 3% of in_model: {} of {}".format(
         sum(abs(r["do_bench_idle_vs_in_model_pct"]) <= 3 for r in rows), n))
+    by_shape = {}
+    for r in rows:
+        by_shape.setdefault(r["shape"], []).append(r)
+    for shape_id, group in by_shape.items():  # does the step's state reorder the backends?
+        order = {k: [r["backend"] for r in sorted(group, key=lambda r: r[k])] for k in ("worker", "in_model")}
+        print("{}: worker order {}, in_model order {}{}".format(
+            shape_id, ",".join(order["worker"]), ",".join(order["in_model"]),
+            "" if order["worker"] == order["in_model"] else "  REORDERED"))
     with open(a.out, "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["shape"])
         wr.writeheader()

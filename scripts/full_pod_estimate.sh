@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# On the GPU machine: how long the default set's tune would take on a pod that has all four
+# attention libraries, which the device lacks. The worker runs the default set twice: on the
+# backends present (the SDPA kernels, math, split, quad), then with flash2, flash3, sage and
+# xformers added, their stand-ins (tests/standins) made fast by computing with torch's SDPA instead
+# of float32 matrix products, so that they converge as real kernels do, through the same
+# embedded-Python adapters. Wall times and results land in $OUT.
+#   bash scripts/device_bench.sh none && bash scripts/full_pod_estimate.sh
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+W=${WORKER:-build-dev/tuner/bench/autotune-bench}
+SITE=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+fast=$(mktemp -d)
+cp -r tests/standins/flash_attn tests/standins/flash_attn_interface.py tests/standins/sageattention \
+  tests/standins/xformers "$fast/"
+cat > "$fast/_attn.py" <<'EOF'
+"""The stand-ins' attention through torch's SDPA (its default kernel choice), (B, L, H, D)."""
+import torch.nn.functional as F
+
+
+def attention_blhd(q, k, v, scale=None):
+    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), scale=scale)
+    return out.transpose(1, 2)
+
+
+def attention_bhld(q, k, v, scale=None):
+    return F.scaled_dot_product_attention(q, k, v, scale=scale)
+EOF
+run() {  # name, then bench_job.py args
+  local name=$1; shift
+  python3 scripts/bench_job.py --set default --max-seconds 1.0 "$@" > "$OUT/$name.job"
+  local s
+  s=$(date +%s%N)
+  "$W" < "$OUT/$name.job" > "$OUT/$name.jsonl" 2>> "$OUT/full_pod.log"
+  echo "$name: rc=$? wall $(( ($(date +%s%N) - s) / 1000000 )) ms, $(grep -c '"result"' "$OUT/$name.jsonl") results"
+  rm -f "$OUT/$name.job"
+}
+run present --python-path "$SITE"
+run all --python-path "$fast" --python-path "$SITE"
+python3 - "$OUT/all.jsonl" <<'EOF'
+import json, sys
+rs = [json.loads(line) for line in open(sys.argv[1])]
+for e in rs:
+    if e.get("event") == "hello":
+        print("backends:", ", ".join("{} {}".format(b["backend"], "installed" if b["installed"] else b["reason"]) for b in e["backends"]))
+for e in rs:
+    if e.get("event") == "result" and e["backend"] in ("flash2", "flash3", "sage", "xformers"):
+        print("{:22s} {:9s} {:8s} {:>9.4f} ms  {:3d} samples  {}  err {:.1e}".format(
+            e["shape"], e["backend"], e["status"], e.get("median_ms", 0), e.get("samples", 0), e.get("stop", ""), e.get("rel_error", 0)))
+EOF
+rm -rf "$fast"

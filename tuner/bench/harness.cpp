@@ -242,7 +242,6 @@ Status classify_error(const std::string& m) {
   if (m.find("out of memory") != std::string::npos || m.find("OutOfMemoryError") != std::string::npos ||
       m.find("Not enough memory") != std::string::npos)
     return Status::oom;
-  // SDPA with only one kernel enabled that cannot take the shape/dtype/device.
   // SDPA with only one kernel enabled that cannot take the shape/dtype/device: "No available
   // kernel" on CUDA, "No viable backend" on the CPU (torch 2.11).
   if (m.find("No available kernel") != std::string::npos || m.find("No viable backend") != std::string::npos)

@@ -4,8 +4,10 @@
 # backends present (the SDPA kernels, math, split, quad), then with flash2, flash3, sage and
 # xformers added, their stand-ins (tests/standins) made fast by computing with torch's SDPA instead
 # of float32 matrix products, so that they converge as real kernels do, through the same
-# embedded-Python adapters. Wall times and results land in $OUT.
-#   bash scripts/device_bench.sh none && bash scripts/full_pod_estimate.sh
+# embedded-Python adapters. Then, with AUTOTUNE set, `autotune` itself tunes a cold cache twice
+# with a venv made of links to the real site-packages' entries and the fast stand-ins, so the
+# whole boot is timed with all eleven backends. Wall times and results land in $OUT.
+#   bash scripts/device_bench.sh none && AUTOTUNE=.carry/autotune bash scripts/full_pod_estimate.sh
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -49,4 +51,25 @@ for e in rs:
         print("{:22s} {:9s} {:8s} {:>9.4f} ms  {:3d} samples  {}  err {:.1e}".format(
             e["shape"], e["backend"], e["status"], e.get("median_ms", 0), e.get("samples", 0), e.get("stop", ""), e.get("rel_error", 0)))
 EOF
+echo "import torch in a fresh python3: $(python3 -c 'import time; t = time.time(); import torch; print(round(time.time() - t, 2))') s"
+if [ -n "${AUTOTUNE:-}" ]; then
+  [ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  venv=$(mktemp -d)
+  sp=$venv/lib/python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages
+  mkdir -p "$sp"
+  for e in "$SITE"/* "$fast"/*; do ln -s "$e" "$sp/"; done
+  for n in 1 2; do
+    c=$(mktemp -d)
+    s=$(date +%s%N)
+    "$AUTOTUNE" --venv "$venv" --local-dir "$c/local" --cache-dir "$c/shared" --set default \
+      --env-settings "$c/env_settings" --decision-file "$c/decision.json" --worker "$W" --budget 600 \
+      > "$OUT/autotune-all-$n.log" 2>&1
+    echo "autotune, all eleven backends, cold cache $n: rc=$? wall $(( ($(date +%s%N) - s) / 1000000 )) ms"
+    grep -E "Backends:|Selected Mechanism|Decided by|Boot time" "$OUT/autotune-all-$n.log"
+    [ "$n" = 1 ] && "$AUTOTUNE" --venv "$venv" --local-dir "$c/local" --cache-dir "$c/shared" --set default \
+      --report > "$OUT/autotune-all-report.txt" 2>&1
+    rm -rf "$c"
+  done
+  rm -rf "$venv"
+fi
 rm -rf "$fast"

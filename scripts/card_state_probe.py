@@ -5,7 +5,7 @@ inside a model's step: the reference of issue 3's fidelity target, on a power-ca
   card_state_probe.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1] [--backends sdpa_cudnn,...]
 
 For each (shape, backend) of the worker's run with a median of at least --min-ms, ComfyUI's call
-(fidelity_probe.comfy_call) is timed four ways, in this order:
+(fidelity_probe.comfy_call) is timed six ways, in this order:
   do_bench_idle    triton.testing.do_bench(fn, return_mode="median"), its defaults (25 ms warm-up,
                    100 ms repetition), after 2 s with the GPU idle
   do_bench_loaded  the same, right after 1 s of 8192^3 bf16 matrix products back to back (the
@@ -14,8 +14,9 @@ For each (shape, backend) of the worker's run with a median of at least --min-ms
   in_model         the call between the shape's MLP (x @ W1 @ W2, C -> 4C -> C on the
                    attention's output), as in a transformer block: events around the attention
                    only, 0.3 s of warm-up and 0.6 s of samples, the median
-  in_model_spin    the same with a spin kernel as long as the MLP in its place: the GPU as busy,
-                   at a spin's power, the L2 left to the attention
+  in_model_spin    the same with a spin kernel in the MLP's place, of the MLP's length at 1.98 GHz
+                   (longer at a lower clock): the GPU as busy, at a spin's power, the L2 left to
+                   the attention
   in_model_flush   the same with a 256 MB memset in the MLP's place (do_bench's L2 flush)
 and the worker's median is put beside them.
 """

@@ -20,10 +20,6 @@ For each (shape, backend) of the worker's run with a median of at least --min-ms
   in_model_flush   the same with a 256 MB memset in the MLP's place (do_bench's L2 flush)
 and the worker's median is put beside them.
 """
-import argparse
-import csv
-import json
-import os
 import statistics
 import time
 
@@ -31,7 +27,7 @@ import torch
 from torch.nn.attention import sdpa_kernel
 from triton.testing import do_bench
 
-from fidelity_probe import KERNELS, comfy_call, load_workloads, spin
+from fidelity_probe import KERNELS, comfy_call, probe_command_line, spin, write_rows
 
 STATES = ["do_bench_idle", "do_bench_loaded", "do_bench_same", "in_model", "in_model_spin", "in_model_flush"]
 
@@ -77,18 +73,7 @@ def mlp_for(w):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("run")
-    ap.add_argument("out")
-    ap.add_argument("--min-ms", type=float, default=0.1)
-    ap.add_argument("--backends", default="sdpa_cudnn,sdpa_flash,sdpa_efficient")
-    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
-    a = ap.parse_args()
-    wanted = a.backends.split(",")
-    ws = load_workloads(a.workloads)
-    results = [json.loads(line) for line in open(a.run)]
-    results = [e for e in results if e.get("event") == "result" and e.get("status") == "ok"
-               and e["backend"] in wanted and e["median_ms"] >= a.min_ms]
+    a, ws, results = probe_command_line()
     x = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     gemm = lambda: x @ x  # noqa: E731
     gemm_ms = do_bench(gemm, return_mode="median")
@@ -141,10 +126,7 @@ def main():
         print("{}: worker order {}, in_model order {}{}".format(
             shape_id, ",".join(order["worker"]), ",".join(order["in_model"]),
             "" if order["worker"] == order["in_model"] else "  REORDERED"))
-    with open(a.out, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["shape"])
-        wr.writeheader()
-        wr.writerows(rows)
+    write_rows(a.out, rows)
 
 
 if __name__ == "__main__":

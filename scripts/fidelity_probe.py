@@ -108,19 +108,32 @@ def batch(fn, sets, calls):
     return a.elapsed_time(b) / calls
 
 
-def main():
+def probe_command_line(argv=None):
+    """The probes' command line (RUN OUT [--min-ms] [--backends] [--workloads]): the arguments,
+    the workloads by id, and the run's ok results of at least --min-ms for the backends asked."""
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("out")
     ap.add_argument("--min-ms", type=float, default=0.1)
     ap.add_argument("--backends", default="sdpa_cudnn,sdpa_flash,sdpa_efficient")
     ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     wanted = a.backends.split(",")
-    ws = load_workloads(a.workloads)
     results = [json.loads(line) for line in open(a.run)]
     results = [e for e in results if e.get("event") == "result" and e.get("status") == "ok"
                and e["backend"] in wanted and e["median_ms"] >= a.min_ms]
+    return a, load_workloads(a.workloads), results
+
+
+def write_rows(path, rows):
+    with open(path, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["shape"])
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+def main():
+    a, ws, results = probe_command_line()
     flush = torch.empty(int(256e6 // 4), dtype=torch.int32, device="cuda")
     by_shape = {}
     for e in results:
@@ -172,10 +185,7 @@ def main():
         torch.cuda.empty_cache()
     for col in ("worker_vs_do_bench_pct", "worker_vs_do_bench_settled_pct", "worker_vs_do_bench_turns_pct"):
         print("{}: {} of {} within 3%".format(col, sum(abs(r[col]) <= 3 for r in rows), len(rows)), flush=True)
-    with open(a.out, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["shape"])
-        wr.writeheader()
-        wr.writerows(rows)
+    write_rows(a.out, rows)
 
 
 if __name__ == "__main__":

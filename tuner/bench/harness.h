@@ -127,8 +127,9 @@ class Sampler {
   bool prepare(const Reference* ref);
   // One turn: the settle calls, then timed samples (each a batch of calls, queue_depth of them in
   // flight) for turn_ms; false once the stopping rule is satisfied or a call failed. Its time cap
-  // counts only the time spent in this sampler's own turns, settle included. `best_other_ms`: the fastest other backend's
-  // median_so_far() on this shape, for the rule's `outpaced` (0: none yet).
+  // counts only the time spent in this sampler's own turns, settle included. `best_other_ms`:
+  // the fastest other backend's median_so_far() on this shape, for the rule's `outpaced` (0: none
+  // yet).
   bool turn(double best_other_ms = 0);
   bool finished() const { return finished_; }
   // Fills status, reason, rel_error, median_ms, spread, host_ms, samples, peak_mem_bytes.

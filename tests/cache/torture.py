@@ -9,7 +9,8 @@
   kills   K kill -9 injections at random moments into cache_torture_driver processes that commit,
           publish and compact in a loop; then integrity_check on every file, and every record the
           drivers logged as committed (local) or published is still readable.
-  perf    cache-hit boot time (a fresh pod: empty local dir) with 1 published file, and with 100.
+  perf    cache-hit boot time (a fresh pod: empty local dir) with 1 published file, and with 100,
+          printed as figures; checks that a boot opens no other key's file and compacts its own.
 
 Prints figures; exits 1 on any failed check."""
 import argparse
@@ -315,9 +316,27 @@ def perf(a, work):
           "%.2f ms with %d files (99 other keys); with %d files of this key (never compacted): first boot %.2f ms "
           "(it compacts them), then %.2f ms with %d file(s)"
           % (runs, base, t2, n_other, n_same_before, t_first, t3, n_same), flush=True)
-    for label, t in (("other keys", t2), ("same key", t3)):
-        if t > 2 * base:
-            fail("cache-hit boot with 100 files (%s) took %.2f ms, over 2x the %.2f ms of one file" % (label, t, base))
+    # The figures above are printed, not bounded: a timing bound failed on a loaded CI machine
+    # (22.4 ms against 9.3 ms, 2026-12-01). What keeps the boot fast is checked instead: it opens
+    # only its own key's files, and the boot that finds many of them leaves one.
+    if n_same != 1:
+        fail("the boot that read %d files of its key left %d, not 1 compacted file" % (n_same_before, n_same))
+    own_hash = os.path.basename(published_files(one)[0]).split("-")[1]
+    others = [f for f in published_files(many_other) if os.path.basename(f).split("-")[1] != own_hash]
+    for path in others:  # a boot that opened one would set it aside with a warning
+        with open(path, "wb") as f:
+            f.write(b"not a published file")
+    cmd = [a.autotune, "--simulate-gpu", gpu("580.1"), "--venv", os.path.join(a.data, "venv"), "--workloads",
+           os.path.join(a.data, "workloads.json"), "--no-tune", "--cache-dir", many_other, "--local-dir",
+           os.path.join(work, "fresh-beside-garbage"), "--env-settings", os.path.join(work, "env"),
+           "--decision-file", os.path.join(work, "dec.json")]
+    p = subprocess.run(cmd, capture_output=True)
+    out = (p.stdout + p.stderr).decode()
+    if p.returncode != 0 or json.load(open(os.path.join(work, "dec.json"))).get("source") != "cache":
+        fail("boot beside %d damaged files of other keys was not a cache hit: %s" % (len(others), out[-300:]))
+    opened = [f for f in others if not os.path.exists(f)]
+    if len(others) != 99 or opened or "warning" in out.lower():
+        fail("boot opened other keys' files: %d of %d set aside; output: %s" % (len(opened), len(others), out[-300:]))
 
 
 def main():

@@ -280,18 +280,24 @@ def perf(a, work):
                 parts[2] = stamp
                 shutil.copy(own, os.path.join(shared, "published", "-".join(parts[:-1]) + "-copy%d.sqlite" % i))
 
+    def cache_hit_boot(shared, local, *extra):
+        """A boot with --no-tune against `shared`: its output and wall ms. Fails the check unless
+        its decision came from the cache."""
+        cmd = [a.autotune, "--simulate-gpu", gpu("580.1"), "--venv", os.path.join(a.data, "venv"), "--workloads",
+               os.path.join(a.data, "workloads.json"), "--no-tune", "--cache-dir", shared, "--local-dir", local,
+               "--env-settings", os.path.join(work, "env"), "--decision-file", os.path.join(work, "dec.json")]
+        t = time.perf_counter()
+        p = subprocess.run(cmd + list(extra), capture_output=True)
+        ms = (time.perf_counter() - t) * 1000
+        if p.returncode != 0 or json.load(open(os.path.join(work, "dec.json"))).get("source") != "cache":
+            fail("boot against %s was not a cache hit: %s" % (shared, p.stderr.decode()[-300:]))
+        return (p.stdout + p.stderr).decode(), ms
+
     def time_boots(shared, runs):
         times = []
         for i in range(runs):
             local = os.path.join(work, "fresh-%d" % random.randrange(1 << 30))
-            cmd = [a.autotune, "--simulate-gpu", gpu("580.1"), "--venv", os.path.join(a.data, "venv"), "--workloads",
-                   os.path.join(a.data, "workloads.json"), "--no-tune", "--cache-dir", shared, "--local-dir", local,
-                   "-q", "--env-settings", os.path.join(work, "env"), "--decision-file", os.path.join(work, "dec.json")]
-            t = time.perf_counter()
-            p = subprocess.run(cmd, capture_output=True)
-            times.append((time.perf_counter() - t) * 1000)
-            if p.returncode != 0 or json.load(open(os.path.join(work, "dec.json"))).get("source") != "cache":
-                fail("perf boot was not a cache hit: %s" % p.stderr.decode()[-300:])
+            times.append(cache_hit_boot(shared, local, "-q")[1])
             shutil.rmtree(local, ignore_errors=True)
         return statistics.median(times)
 
@@ -326,14 +332,7 @@ def perf(a, work):
     for path in others:  # a boot that opened one would set it aside with a warning
         with open(path, "wb") as f:
             f.write(b"not a published file")
-    cmd = [a.autotune, "--simulate-gpu", gpu("580.1"), "--venv", os.path.join(a.data, "venv"), "--workloads",
-           os.path.join(a.data, "workloads.json"), "--no-tune", "--cache-dir", many_other, "--local-dir",
-           os.path.join(work, "fresh-beside-garbage"), "--env-settings", os.path.join(work, "env"),
-           "--decision-file", os.path.join(work, "dec.json")]
-    p = subprocess.run(cmd, capture_output=True)
-    out = (p.stdout + p.stderr).decode()
-    if p.returncode != 0 or json.load(open(os.path.join(work, "dec.json"))).get("source") != "cache":
-        fail("boot beside %d damaged files of other keys was not a cache hit: %s" % (len(others), out[-300:]))
+    out = cache_hit_boot(many_other, os.path.join(work, "fresh-beside-garbage"))[0]
     opened = [f for f in others if not os.path.exists(f)]
     if len(others) != 99 or opened or "warning" in out.lower():
         fail("boot opened other keys' files: %d of %d set aside; output: %s" % (len(opened), len(others), out[-300:]))

@@ -34,6 +34,17 @@ void emit(std::FILE* out, const json& j) {
 
 void log(const std::string& s) { std::cerr << "[autotune-bench] " << s << std::endl; }
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// "1.234": seconds to the millisecond, for the log.
+std::string secs(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", s);
+  return b;
+}
+
 at::ScalarType scalar_type(DType d) {
   switch (d) {
     case DType::bf16: return at::kBFloat16;
@@ -172,7 +183,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   }
   hello["backends"] = list;
   emit(out, hello);
-  log("hello after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");
+  log("hello after " + secs(seconds_since(t_start)) + " s");
 
   const at::ScalarType dtype = scalar_type(job.dtype);
   for (const auto& w : job.workloads) {
@@ -180,6 +191,10 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     for (const auto& s : backends)
       if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id)) todo.push_back(&s);
     if (todo.empty()) continue;
+    // Where a shape's time goes, for the log: inputs and reference, each backend's first call,
+    // check and warm-up, then the turns.
+    const auto t_shape = std::chrono::steady_clock::now();
+    std::string prepared;
 
     // `sampler`: the one that took the samples, for how it took them (none where it failed first).
     auto result = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
@@ -222,6 +237,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     } catch (const std::exception& e) {
       log("no float32 reference for " + w.id + ": " + e.what());
     }
+    const double setup_s = seconds_since(t_shape);
 
     // Each backend's first call, check and warm-up, one after the other; then their samples in
     // turns (Sampler's comment says why), each turn announced so that the parent can blame a
@@ -260,6 +276,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       opt.queue_depth = job.queue_depth;
       Candidate c{s, nullptr, nullptr};
       Measurement failed;
+      const auto t_prepare = std::chrono::steady_clock::now();
       try {
         SdpSelection select(s->info.id);
         if (s->info.kind == BackendKind::native) {
@@ -269,7 +286,9 @@ int run_worker(const std::string& job_text, std::FILE* out) {
           c.runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
         }
         c.sampler = std::make_unique<Sampler>(*c.runner, w, *dev, opt);
-        if (c.sampler->prepare(ref.get())) {
+        const bool ready = c.sampler->prepare(ref.get());
+        prepared += " " + s->info.id + " " + secs(seconds_since(t_prepare));
+        if (ready) {
           timing.push_back(std::move(c));
           continue;
         }
@@ -280,6 +299,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       }
       if (!finish(*s, failed, nullptr)) return 3;
     }
+    const auto t_turns = std::chrono::steady_clock::now();
     for (bool more = !timing.empty(); more;) {
       more = false;
       for (auto& c : timing) {
@@ -303,9 +323,11 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     }
     for (auto& c : timing)
       if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler.get())) return 3;
+    log(w.id + ": " + secs(seconds_since(t_shape)) + " s; inputs and reference " + secs(setup_s) +
+        " s; first call and warm-up (s):" + prepared + "; turns " + secs(seconds_since(t_turns)) + " s");
   }
   emit(out, {{"event", "done"}});
-  log("done after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()) + " s");
+  log("done after " + secs(seconds_since(t_start)) + " s");
   return 0;
 }
 

@@ -39,9 +39,12 @@ void StoppingCriterion::add(double sample, double elapsed_s) {
   }
 }
 
-bool StoppingCriterion::outpaced_by(double best_other_ms) {
-  if (finished() || static_cast<int>(samples_.size()) < p_.outpaced_min_samples || !(best_other_ms > 0)) return false;
-  if (stats::median(samples_) <= p_.outpaced_ratio * best_other_ms) return false;
+bool StoppingCriterion::outpaced_by(double best_other_ms, double warm_up) {
+  if (finished() || samples_.empty() || !(best_other_ms > 0)) return false;
+  const double median = stats::median(samples_);
+  const bool out = static_cast<int>(samples_.size()) >= p_.outpaced_min_samples && median > p_.outpaced_ratio * best_other_ms;
+  const double far = p_.outpaced_far_ratio * best_other_ms;
+  if (!out && !(warm_up > far && median > far)) return false;
   reason_ = StopReason::outpaced;
   return true;
 }

@@ -26,6 +26,12 @@ struct StoppingParams {
   // a video shape) would otherwise take their whole time cap.
   double outpaced_ratio = 2.0;
   int outpaced_min_samples = 3;
+  // Far out of the race: this many times another's median, in the warm-up and in the first
+  // sample alike, stops after that one sample. Two readings, so that one slow sample (a pause of
+  // the host) cannot stop a contender. The math kernel, split and sub-quadratic attention are
+  // 4-23x the best on the default set's larger shapes (H200, 2026-12-01), and three of their
+  // samples took about 4 s of a cold tune; the worker also skips their settle (harness.cpp).
+  double outpaced_far_ratio = 4.0;
 };
 
 enum class StopReason { none, converged, noise_stalled, time_cap, outpaced };
@@ -37,9 +43,10 @@ class StoppingCriterion {
 
   // One sample (any unit) taken when `elapsed_s` seconds of sampling had passed.
   void add(double sample, double elapsed_s);
-  // Stops with `outpaced` when the rule above holds against `best_other_ms` (another backend's
-  // median on the same shape, in the samples' unit); returns whether it stopped.
-  bool outpaced_by(double best_other_ms);
+  // Stops with `outpaced` when one of the rules above holds against `best_other_ms` (another
+  // backend's median on the same shape, in the samples' unit); `warm_up` is this backend's
+  // warm-up estimate in that unit, 0 for none. Returns whether it stopped.
+  bool outpaced_by(double best_other_ms, double warm_up = 0);
   bool finished() const { return reason_ != StopReason::none; }
   StopReason reason() const { return reason_; }
   double noise() const { return noise_.empty() ? 0 : noise_.back(); }

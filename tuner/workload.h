@@ -15,8 +15,9 @@ namespace autotune {
 // it is part of the cache key, so old numbers are not mixed with new ones. harness-3: a shape's
 // backends take their samples in turns (harness-2 was the reverted idle_ratio default);
 // harness-4: each turn settles the card's clock with untimed calls first; harness-5: samples
-// queued back to back, no spin between them, and the settle counted in device time.
-inline constexpr const char* kHarnessVersion = "harness-5";
+// queued back to back, no spin between them, and the settle counted in device time; harness-6: a
+// backend 4x another's by its warm-up takes one sample, unsettled (StoppingParams::outpaced_far_ratio).
+inline constexpr const char* kHarnessVersion = "harness-6";
 
 // How the q, k, v tensors reach ComfyUI's attention function.
 enum class Layout {

@@ -94,6 +94,28 @@ TEST(Stopping, OutpacedJudgesTheMedianNotOneSlowSample) {
   EXPECT_TRUE(c.outpaced_by(0.5));
 }
 
+TEST(Stopping, FarOutpacedStopsAfterOneSampleWhenTheWarmUpAgrees) {
+  StoppingCriterion c(params());
+  c.add(276.0, 0.3);                         // the math kernel on a video shape
+  EXPECT_FALSE(c.outpaced_by(11.9));         // no warm-up estimate: one sample is not enough
+  EXPECT_FALSE(c.outpaced_by(11.9, 40.0));   // the warm-up read 40 ms: under 4 x 11.9
+  EXPECT_FALSE(c.outpaced_by(70.0, 290.0));  // 276 is under 4 x 70
+  EXPECT_FALSE(c.finished());
+  EXPECT_TRUE(c.outpaced_by(68.0, 290.0));
+  EXPECT_EQ(c.reason(), StopReason::outpaced);
+  EXPECT_EQ(c.samples().size(), 1u);
+}
+
+TEST(Stopping, FarOutpacedIgnoresOneSlowFirstSampleOfAContender) {
+  // The warm-up says the backend runs as fast as the best; its first sample met a pause of the
+  // host. Far from both readings, it goes on.
+  StoppingCriterion c(params());
+  c.add(9.0, 0.01);
+  EXPECT_FALSE(c.outpaced_by(1.0, 1.05));
+  EXPECT_FALSE(c.outpaced_by(0, 50.0));  // no other median yet
+  EXPECT_FALSE(c.finished());
+}
+
 TEST(Stopping, OutpacedLeavesAFinishedCriterionAlone) {
   StoppingCriterion c(params());
   for (int i = 0; i < 10; ++i) c.add(2.0, 0.1);

@@ -449,7 +449,13 @@ bool Sampler::turn(double best_other_ms) {
   const auto t0 = Clock::now();
   try {
     double first_hold_ms = st.hold_ms;
-    if (dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
+    // Far out of the race by its warm-up (StoppingParams::outpaced_far_ratio): one sample, with
+    // no settle and nothing queued behind it, to confirm. Its median is then read at the clock
+    // that the backend before it left, a few percent off, on a backend that cannot win the shape.
+    // Not confirmed, the turn ends there, and the next one settles as usual.
+    const bool far = st.crit->samples().empty() && best_other_ms > 0 &&
+                     st.gpu_est_ms > st.crit->params().outpaced_far_ratio * best_other_ms;
+    if (!far && dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
       // Queued, not waited for: the samples run right behind them. Counted in the calls' device
       // time (the samples' so far, or the warm-up's), not their synchronised time, which adds the
       // host's launch and the wait for it.
@@ -463,17 +469,18 @@ bool Sampler::turn(double best_other_ms) {
       // Queue up to the depth while the turn lasts, at least one sample a turn; then read the
       // oldest. At the turn's end the queue runs empty, so the next backend's settle starts on
       // a device that this one no longer occupies.
-      const std::size_t depth = st.one_at_a_time ? 1 : st.timers.size();
+      const std::size_t depth = st.one_at_a_time || far ? 1 : st.timers.size();
       while (st.queued.size() < depth && (first || seconds_since(t0) * 1e3 < opt_.turn_ms)) {
         queue_sample(st.queued.empty() ? (first ? first_hold_ms : st.hold_ms) : 0);
         first = false;
       }
       if (st.queued.empty()) break;
       if (!read_sample(st.sampling_s + seconds_since(t0))) break;
-      if (st.crit->outpaced_by(best_other_ms)) {
+      if (st.crit->outpaced_by(best_other_ms, st.gpu_est_ms)) {
         drop_queued();
         finish_ok();
       }
+      if (far && !st.crit->samples().empty()) break;
     }
   } catch (const std::exception& e) {
     fail(e);

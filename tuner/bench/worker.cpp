@@ -242,7 +242,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     // Each backend's first call, check and warm-up, one after the other; then their samples in
     // turns (Sampler's comment says why), each turn announced so that the parent can blame a
     // crash or a hang on the backend that ran. A backend twice as slow as another stops early
-    // (StoppingParams::outpaced_ratio).
+    // (StoppingParams::outpaced_ratio), and one four times as slow after one sample.
     struct Candidate {
       const BackendState* s;
       std::unique_ptr<Runner> runner;

@@ -452,8 +452,15 @@ bool Sampler::turn(double best_other_ms) {
     // Far out of the race by its warm-up (StoppingParams::outpaced_far_ratio): one sample, with
     // no settle and nothing queued behind it, to confirm. Its median is then read at the clock
     // that the backend before it left, a few percent off, on a backend that cannot win the shape.
-    // Not confirmed, the turn ends there, and the next one settles as usual.
-    const bool far = st.crit->samples().empty() && best_other_ms > 0 &&
+    // Not confirmed or dropped, the turn ends there, and the next one goes as usual. Only calls of
+    // 0.1 ms and more, issued on the GPU in under half their device time: below, there is no
+    // settle to save, and where the host is slower than the device (the warm-up's device time
+    // then holds the host's gaps), it went wrong on the H200 (2026-12-01, without this
+    // condition): SD1.5's 256-token shape took 16 s, split and quad dropping 20 samples each
+    // there, and the GPU test with a host-bound stand-in did not end within 120 s. (On the CPU
+    // both times are the wall time.)
+    const bool far = st.crit->samples().empty() && st.discarded == 0 && best_other_ms > 0 &&
+                     st.est_ms >= opt_.settle_min_call_ms && (!dev_.cuda() || st.host_ms < 0.5 * st.gpu_est_ms) &&
                      st.gpu_est_ms > st.crit->params().outpaced_far_ratio * best_other_ms;
     if (!far && dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
       // Queued, not waited for: the samples run right behind them. Counted in the calls' device
@@ -480,7 +487,7 @@ bool Sampler::turn(double best_other_ms) {
         drop_queued();
         finish_ok();
       }
-      if (far && !st.crit->samples().empty()) break;
+      if (far) break;
     }
   } catch (const std::exception& e) {
     fail(e);

@@ -451,7 +451,8 @@ bool Sampler::turn(double best_other_ms) {
     double first_hold_ms = st.hold_ms;
     // Far out of the race by its warm-up (StoppingParams::outpaced_far_ratio): one sample, with
     // no settle and nothing queued behind it, to confirm. Its median is then read at the clock
-    // that the backend before it left, a few percent off, on a backend that cannot win the shape.
+    // that the backend before it left, on a backend that cannot win the shape (on the H200
+    // within 1.4% of three settled samples: tuner/bench/README.md).
     // Not confirmed or dropped, the turn ends there, and the next one goes as usual. Only calls of
     // 0.1 ms and more, issued on the GPU in under half their device time: below, there is no
     // settle to save, and where the host is slower than the device (the warm-up's device time

@@ -146,6 +146,35 @@ TEST(Report, TextFitsOneHundredColumnsMarksThePickAndGroupsByFamily) {
   EXPECT_TRUE(starred) << text;
 }
 
+TEST(Report, SpreadOfOneSampleShowsAsADash) {
+  // A backend far out of the race stops after one sample: its spread (0) is not a measurement.
+  Report r = fixture_report();
+  const std::string shape = r.workloads.front().id;
+  for (auto& m : r.measurements)
+    if (m.shape == shape && m.backend == "sdpa_efficient") m.samples = 1, m.spread = 0;
+  const Measurement& one = find(r, shape, "sdpa_efficient");
+  ASSERT_EQ(one.status, Status::ok);
+  EXPECT_EQ(spread_text(one), "-");
+  EXPECT_NE(spread_text(find(r, shape, "sdpa_flash")), "-");
+  Measurement failed = one;
+  failed.status = Status::failed, failed.samples = 40;
+  EXPECT_EQ(spread_text(failed), "-");
+  // In the text table: the row's third column (backend, median, spread).
+  bool in_shape = false, seen = false;
+  for (const auto& line : lines_of(render_text(r))) {
+    if (line.rfind(shape + "  ", 0) == 0) in_shape = true;
+    std::istringstream cols(line.substr(std::min<std::size_t>(line.size(), 4)));
+    std::string backend, median, spread;
+    cols >> backend >> median >> spread;
+    if (in_shape && backend == "sdpa_efficient") {
+      EXPECT_EQ(spread, "-") << line;
+      seen = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
 TEST(Report, TextWithoutMeasurementsSaysHowToGetThem) {
   Report r = fixture_report();
   r.measurements.clear();

@@ -210,6 +210,10 @@ double tflops(const Workload& w, const Measurement& m) {
   return m.status == Status::ok && m.median_ms > 0 ? w.flops() / (m.median_ms * 1e-3) / 1e12 : 0;
 }
 
+std::string spread_text(const Measurement& m) {
+  return m.status == Status::ok && m.samples > 1 ? format_number("%.1f%%", m.spread * 100) : "-";
+}
+
 Report build_report(const CacheKey& key, std::vector<Workload> workloads, const std::vector<Measurement>& rows,
                     Mechanism comfyui_default, Mechanism table_choice, const PolicyOptions& options) {
   Report r;
@@ -266,7 +270,7 @@ std::string render_text(const Report& r) {
         char line[256];
         std::snprintf(line, sizeof line, "  %s%-15s %9s %7s %8s %8s %6s %8s %9s  %s", mark.c_str(),
                       cut(m->backend, 15).c_str(), ok ? format_number("%.3f", m->median_ms).c_str() : "-",
-                      ok ? format_number("%.1f%%", m->spread * 100).c_str() : "-", ok ? format_number("%.3f", m->host_ms).c_str() : "-",
+                      spread_text(*m).c_str(), ok ? format_number("%.3f", m->host_ms).c_str() : "-",
                       ok ? format_number("%.1f", tflops(w, *m)).c_str() : "-", ok ? with_peak(r, tflops(w, *m)).c_str() : "-",
                       m->peak_mem_bytes ? format_number("%.1f", m->peak_mem_bytes / 1048576.0).c_str() : "-",
                       m->rel_error > 0 || ok ? format_number("%.1e", m->rel_error).c_str() : "-",

@@ -81,6 +81,9 @@ std::string routed_backend(const Report& r, const std::string& shape);
 
 // 4 * B * H * Lq * Lk * D floating-point operations over the median: TFLOP/s; 0 when not ok.
 double tflops(const Workload& w, const Measurement& m);
+// The spread as the tables show it, "0.4%"; "-" when not ok or from one sample (a backend far
+// out of the race stops after one: StoppingParams::outpaced_far_ratio).
+std::string spread_text(const Measurement& m);
 
 inline constexpr std::size_t kTextWidth = 100;
 std::string render_text(const Report& r);      // for a terminal, at most kTextWidth columns

@@ -104,7 +104,7 @@ void shape_table(std::ostringstream& out, const Report& r, const Workload& w, co
     out << "<tr" << (m->backend == winner ? " class=\"win\"" : ok ? "" : " class=\"bad\"") << "><td class=\"l\">"
         << e(m->backend) << (m->backend == winner ? " &#9733;" : "") << (m->backend == pick_backend ? " (pick)" : "")
         << "</td><td>" << (ok ? ms(m->median_ms) : "-") << "</td><td>"
-        << (ok ? format_number("%.1f%%", m->spread * 100) : "-") << "</td><td>" << (ok ? format_number("%.3f", m->host_ms) : "-")
+        << spread_text(*m) << "</td><td>" << (ok ? format_number("%.3f", m->host_ms) : "-")
         << "</td><td>" << (ok ? format_number("%.1f", tf) : "-") << "</td>";
     if (peak) {
       const double pct = ok ? 100 * tf / peak->tflops : 0;

@@ -450,16 +450,12 @@ bool Sampler::turn(double best_other_ms) {
   try {
     double first_hold_ms = st.hold_ms;
     // Far out of the race by its warm-up (StoppingParams::outpaced_far_ratio): one sample, with
-    // no settle and nothing queued behind it, to confirm. Its median is then read at the clock
-    // that the backend before it left, on a backend that cannot win the shape (on the H200
-    // within 1.4% of three settled samples: tuner/bench/README.md).
-    // Not confirmed or dropped, the turn ends there, and the next one goes as usual. Only calls of
-    // 0.1 ms and more, issued on the GPU in under half their device time: below, there is no
-    // settle to save, and where the host is slower than the device (the warm-up's device time
-    // then holds the host's gaps), it went wrong on the H200 (2026-12-01, without this
-    // condition): SD1.5's 256-token shape took 16 s, split and quad dropping 20 samples each
-    // there, and the GPU test with a host-bound stand-in did not end within 120 s. (On the CPU
-    // both times are the wall time.)
+    // no settle and nothing queued behind it, to confirm; confirmed or not, the turn ends there.
+    // The sample reads the clock that the backend before left, on a backend that cannot win the
+    // shape (on the H200 within 1.4% of three settled samples: tuner/bench/README.md). Only calls
+    // of 0.1 ms and more that the host issues in under half their device time (on the CPU both
+    // are the wall time): smaller calls have no settle to save, and without this condition a
+    // host-bound backend kept dropping its one sample (16 s on SD1.5's 256-token shape).
     const bool far = st.crit->samples().empty() && st.discarded == 0 && best_other_ms > 0 &&
                      st.est_ms >= opt_.settle_min_call_ms && (!dev_.cuda() || st.host_ms < 0.5 * st.gpu_est_ms) &&
                      st.gpu_est_ms > st.crit->params().outpaced_far_ratio * best_other_ms;

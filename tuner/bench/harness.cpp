@@ -18,12 +18,14 @@
 #include "tuner/stats.h"
 
 namespace autotune::bench {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 #ifdef AUTOTUNE_WITH_CUDA
 void cuda_check(cudaError_t err, const char* what) {
@@ -456,10 +458,11 @@ bool Sampler::turn(double best_other_ms) {
     // of 0.1 ms and more that the host issues in under half their device time (on the CPU both
     // are the wall time): smaller calls have no settle to save, and without this condition a
     // host-bound backend kept dropping its one sample (16 s on SD1.5's 256-token shape).
-    const bool far = st.crit->samples().empty() && st.discarded == 0 && best_other_ms > 0 &&
-                     st.est_ms >= opt_.settle_min_call_ms && (!dev_.cuda() || st.host_ms < 0.5 * st.gpu_est_ms) &&
+    const bool heavy = st.est_ms >= opt_.settle_min_call_ms;
+    const bool far = st.crit->samples().empty() && st.discarded == 0 && best_other_ms > 0 && heavy &&
+                     (!dev_.cuda() || st.host_ms < 0.5 * st.gpu_est_ms) &&
                      st.gpu_est_ms > st.crit->params().outpaced_far_ratio * best_other_ms;
-    if (!far && dev_.cuda() && st.est_ms >= opt_.settle_min_call_ms && st.est_ms < opt_.settle_ms) {
+    if (!far && dev_.cuda() && heavy && st.est_ms < opt_.settle_ms) {
       // Queued, not waited for: the samples run right behind them. Counted in the calls' device
       // time (the samples' so far, or the warm-up's), not their synchronised time, which adds the
       // host's launch and the wait for it.

@@ -1,6 +1,7 @@
 // Timing, memory and numerics of one (backend, shape) measurement (DESIGN.md "Measuring").
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,9 @@
 #include "tuner/workload.h"
 
 namespace autotune::bench {
+
+// Seconds from `t0` to now, on the steady clock.
+double seconds_since(std::chrono::steady_clock::time_point t0);
 
 // The device the worker measures on: CUDA (events on the current stream) or the CPU (CI path,
 // wall clock; CPU ops are synchronous, so GPU time and host time coincide there).

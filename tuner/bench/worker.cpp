@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -21,6 +20,7 @@
 #include "tuner/bench/native.h"
 #include "tuner/bench/python_env.h"
 #include "tuner/bench/torch_gates.h"
+#include "tuner/text.h"
 
 namespace autotune::bench {
 namespace {
@@ -35,16 +35,8 @@ void emit(std::FILE* out, const json& j) {
 
 void log(const std::string& s) { std::cerr << "[autotune-bench] " << s << std::endl; }
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 // "1.234": seconds to the millisecond, for the log.
-std::string secs(double s) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3f", s);
-  return b;
-}
+std::string secs(double s) { return format_number("%.3f", s); }
 
 at::ScalarType scalar_type(DType d) {
   switch (d) {

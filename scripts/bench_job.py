@@ -2,6 +2,7 @@
 """Writes an autotune-bench job (JSON, one line) for a workload set of workloads/*.json.
 
   bench_job.py --set default [--backends a,b] [--skip-heavy FLOPS] [--max-seconds S] [--python-path P ...]
+               [--overlap-imports]
 
 --skip-heavy adds skip pairs for sdpa_math, split and quad on shapes above FLOPS floating-point
 operations per call: those run seconds per call there (or fail for memory) and would eat a
@@ -21,6 +22,8 @@ ap.add_argument("--queue-depth", type=int, help="samples queued ahead (worker de
 ap.add_argument("--python-path", action="append", default=[])
 ap.add_argument("--dtype", default="bf16")
 ap.add_argument("--cpu", action="store_true")
+ap.add_argument("--overlap-imports", action="store_true",
+                help="import the Python backends while the native ones are measured, as autotune asks")
 a = ap.parse_args()
 
 ws = []
@@ -38,6 +41,8 @@ job = {"protocol": 1, "device": 0, "dtype": a.dtype, "python_paths": a.python_pa
        "max_seconds_per_measurement": a.max_seconds, "cpu": a.cpu}
 if a.settle_ms is not None:
     job["settle_ms"] = a.settle_ms
+if a.overlap_imports:
+    job["overlap_imports"] = True
 if a.queue_depth is not None:
     job["queue_depth"] = a.queue_depth
 print(json.dumps(job))

@@ -4,7 +4,8 @@
 # backends present (the SDPA kernels, math, split, quad), then with flash2, flash3, sage and
 # xformers added, their stand-ins (tests/standins) made fast by computing with torch's SDPA instead
 # of float32 matrix products, so that they converge as real kernels do, through the same
-# embedded-Python adapters. Then, with AUTOTUNE set, `autotune` itself tunes a cold cache twice
+# embedded-Python adapters; and a third time so, with the imports beside the native measurements
+# (the job's overlap_imports, as autotune asks), which it compares with the second. Then, with AUTOTUNE set, `autotune` itself tunes a cold cache twice
 # with a venv made of links to the real site-packages' entries and the fast stand-ins, so the
 # whole boot is timed with all eleven backends. Wall times and results land in $OUT.
 #   bash scripts/device_bench.sh none && AUTOTUNE=.carry/autotune bash scripts/full_pod_estimate.sh
@@ -40,7 +41,8 @@ run() {  # name, then bench_job.py args
 }
 run present --python-path "$SITE"
 run all --python-path "$fast" --python-path "$SITE"
-python3 - "$OUT/all.jsonl" <<'EOF'
+run all-overlap --python-path "$fast" --python-path "$SITE" --overlap-imports
+python3 - "$OUT/all.jsonl" "$OUT/all-overlap.jsonl" <<'EOF'
 import json, sys
 rs = [json.loads(line) for line in open(sys.argv[1])]
 for e in rs:
@@ -50,6 +52,27 @@ for e in rs:
     if e.get("event") == "result" and e["backend"] in ("flash2", "flash3", "sage", "xformers"):
         print("{:22s} {:9s} {:8s} {:>9.4f} ms  {:3d} samples  {}  err {:.1e}".format(
             e["shape"], e["backend"], e["status"], e.get("median_ms", 0), e.get("samples", 0), e.get("stop", ""), e.get("rel_error", 0)))
+# The overlapped run against the serial one: the Python backends of the shapes measured while the
+# imports ran come after the last shape, so their medians are where a bias would show.
+ov = [json.loads(line) for line in open(sys.argv[2])]
+deferred, seen = set(), False
+for e in ov:
+    seen |= e.get("event") == "backends"
+    if not seen and e.get("event") == "result":
+        deferred.add(e["shape"])
+med = lambda lines: {(e["backend"], e["shape"]): e["median_ms"] for e in lines
+                     if e.get("event") == "result" and e["status"] == "ok"}
+a, b = med(rs), med(ov)
+print("overlap: shapes measured during the imports:", ", ".join(sorted(deferred)) or "none")
+for tag, keep in (("deferred Python", lambda k: k[1] in deferred and k[0] in ("flash2", "flash3", "sage", "xformers")),
+                  ("all pairs >= 0.1 ms", lambda k: a[k] >= 0.1)):
+    ks = [k for k in a if k in b and keep(k)]
+    if not ks:
+        continue
+    gaps = sorted(((b[k] / a[k] - 1) * 100, k) for k in ks)
+    within = sum(1 for g, _ in gaps if abs(g) <= 2)
+    print("overlap/serial, {}: {} of {} within 2%; extremes {:+.2f}% {} and {:+.2f}% {}".format(
+        tag, within, len(ks), gaps[0][0], gaps[0][1], gaps[-1][0], gaps[-1][1]))
 EOF
 echo "import torch in a fresh python3: $(python3 -c 'import time; t = time.time(); import torch; print(round(time.time() - t, 2))') s"
 if [ -n "${AUTOTUNE:-}" ]; then

@@ -198,6 +198,43 @@ class CpuWorker(unittest.TestCase):
         # tests, split came out fastest after being outpaced on 3 samples.)
         self.assertTrue([r for r in res.values() if r["status"] == "ok" and r["stop"] != "outpaced"], res)
 
+    def test_imports_beside_the_native_backends(self):
+        # t_late's import takes 1.5 s; it is quantized and excluded, so imported but not measured,
+        # and t_slow is the only Python backend measured.
+        extra = [{"id": "t_late", "module": "standin_slow_import", "function": "attn", "quantized": True},
+                 {"id": "t_slow", "module": "standin_slow", "function": "attn"},
+                 {"id": "t_imp", "module": "standin_import_error", "function": "attn"}]
+        rc, lines, err = run(job(backends=["sdpa_math", "split"], python_backends=extra, exclude_quantized=True,
+                                 overlap_imports=True, max_seconds_per_measurement=1.0))
+        self.assertEqual(rc, 0, err)
+        python = ["t_late", "t_slow", "t_imp"]
+        self.assertEqual(lines[0]["importing"], python)
+        self.assertEqual(list(hello(lines)), ["sdpa_math", "split"])
+        at = [i for i, e in enumerate(lines) if e["event"] == "backends"]
+        self.assertEqual(len(at), 1, lines)
+        imported = {b["backend"]: b for b in lines[at[0]]["backends"]}
+        self.assertEqual(list(imported), python)
+        self.assertEqual((imported["t_late"]["installed"], imported["t_late"]["excluded"]), (True, True))
+        self.assertEqual(imported["t_slow"]["version"], "1.0")
+        self.assertFalse(imported["t_imp"]["installed"])
+        self.assertIn("libcudart.so.99", imported["t_imp"]["reason"])
+        # The import outlasts both shapes' native measurements, which come before it ends; no
+        # Python backend starts before its import is announced.
+        before = [(e["event"], e["backend"]) for e in lines[1:at[0]] if e["event"] in ("start", "result")]
+        self.assertEqual({b for _, b in before}, {"sdpa_math", "split"})
+        self.assertEqual(sum(1 for k, _ in before if k == "result"), 4)
+        res = results(lines)
+        self.assertEqual(set(res), {(b, w["id"]) for b in ["sdpa_math", "split", "t_slow"] for w in TINY})
+        for r in res.values():
+            self.assertEqual(r["status"], "ok", r)
+        for w in TINY:
+            # Measured alone, after the native backends, t_slow still races them: over 4 times
+            # their best, it stops after one sample.
+            slow = res[("t_slow", w["id"])]
+            self.assertEqual((slow["stop"], slow["samples"]), ("outpaced", 1), slow)
+        self.assertEqual(lines[-1], {"event": "done"})
+        self.assertIn("Python backends imported after", err)
+
     def test_queue_depth_one_says_one_at_a_time(self):
         rc, lines, err = run(job(workloads=TINY[:1], backends=["sdpa_math"], queue_depth=1))
         self.assertEqual(rc, 0, err)
@@ -362,14 +399,16 @@ class GpuWorker(unittest.TestCase):
                   workload("gpu-bhld", layout="bhld", batch=1, heads=4, head_dim=64, q_len=512, kv_len=77)]
         extra = [{"id": "t_nan", "module": "standin_nan", "function": "attn"},
                  {"id": "t_host", "module": "standin_host_bound", "function": "attn"}]
+        # Imported beside sdpa_flash's measurements, which run on the worker's measuring thread, as
+        # the parent asks; the Python calls then run on that thread too.
         rc, lines, err = run(job(cpu=False, dtype="bf16", workloads=shapes, python_backends=extra,
-                                 backends=["flash2", "flash3", "sage", "xformers", "t_nan", "t_host"],
-                                 max_seconds_per_measurement=0.5))
+                                 backends=["sdpa_flash", "flash2", "flash3", "sage", "xformers", "t_nan", "t_host"],
+                                 max_seconds_per_measurement=0.5, overlap_imports=True))
         if rc == 2 and lines and lines[0]["event"] == "error":
             raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
         self.assertEqual(rc, 0, err)
-        h = hello(lines)
-        for b in ("flash2", "flash3", "sage", "xformers"):
+        h = {b["backend"]: b for e in lines if e["event"] in ("hello", "backends") for b in e["backends"]}
+        for b in ("sdpa_flash", "flash2", "flash3", "sage", "xformers"):
             self.assertTrue(h[b]["installed"], h[b])
         res = results(lines)
         for (b, s), r in res.items():

@@ -41,15 +41,26 @@ if mode == "refuse":
 
 print("a library printing to stdout", flush=True)  # not protocol: must be tolerated
 backends = job["backends"] or ["sdpa_comfy", "flash3"]
-emit({"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
-      [{"backend": b, "installed": True, "version": "9.9"} for b in backends]
-      + [{"backend": "sage", "installed": False, "reason": "ModuleNotFoundError"}]})
+# FAKE_WORKER_IMPORTING: the backends that are Python's; with the job's "overlap_imports" they are
+# imported beside the first shape's native measurements, as the real worker's Imports do, and
+# announced by a "backends" event. Modes: "crash-importing" (in the first native start, as an
+# import that segfaults would), "slow-import:SECONDS", "hang-import" (with nothing else to do).
+importing = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",") if b in backends]
+if not job.get("overlap_imports"):
+    importing = []
+hello = {"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
+         [{"backend": b, "installed": True, "version": "9.9"} for b in backends if b not in importing]
+         + [{"backend": "sage", "installed": False, "reason": "ModuleNotFoundError"}]}
+if importing:
+    hello["importing"] = importing
+emit(hello)
 skip = {(s["backend"], s["shape"]) for s in job["skip"]}
-for w in job["workloads"]:
-    todo = [b for b in backends if (b, w["id"]) not in skip]
+
+
+def measure(w, todo):
     for b in todo:  # each backend's first call, check and warm-up, one after the other
         emit({"event": "start", "backend": b, "shape": w["id"]})
-        if mode == "crash:%s:%s" % (b, w["id"]):
+        if mode == "crash:%s:%s" % (b, w["id"]) or (mode == "crash-importing" and importing):
             os.kill(os.getpid(), signal.SIGSEGV)
         if mode == "hang:%s:%s" % (b, w["id"]):
             time.sleep(3600)
@@ -73,4 +84,25 @@ for w in job["workloads"]:
         emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"], "status": "ok",
               "median_ms": ms.get(b, 1.0), "spread": 0.01, "host_ms": 0.01, "samples": 10,
               "peak_mem_bytes": 1024, "rel_error": 0.002, "sm_clock_mhz": 1755})
+
+
+def imported():
+    if mode == "hang-import":
+        time.sleep(3600)
+    if mode.startswith("slow-import:"):
+        time.sleep(float(mode[12:]))
+    emit({"event": "backends", "backends": [{"backend": b, "installed": True, "version": "9.9"} for b in importing]})
+
+
+deferred = []
+for w in job["workloads"]:
+    if importing and w is not job["workloads"][0]:
+        imported()
+        importing, deferred = [], [(job["workloads"][0], importing)]
+    measure(w, [b for b in backends if (b, w["id"]) not in skip and b not in importing])
+if importing:
+    imported()
+    importing, deferred = [], [(job["workloads"][0], importing)]
+for w, late in deferred:
+    measure(w, [b for b in late if (b, w["id"]) not in skip])
 emit({"event": "done"})

@@ -71,5 +71,44 @@ TEST(RealWorker, MisbehavingBackendsCostOnlyTheirOwnEntries) {
   fs::remove_all(dir);
 }
 
+TEST(RealWorker, AnImportThatCrashesBesideANativeMeasurementIsNotBlamedOnIt) {
+  const fs::path dir = fs::temp_directory_path() / ("real-worker-import-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto cache = Cache::open(dir / "cache.sqlite").cache;
+  ASSERT_TRUE(cache);
+  Fingerprint env;
+  env.venv = dir;
+  env.site_packages = STANDINS;
+  CacheKey key;
+  key.gpu_name = "cpu";
+
+  TuneOptions o;
+  o.worker_argv = {REAL_WORKER};
+  o.workloads = {tiny("tiny-a", 64), tiny("tiny-b", 32)};
+  o.backends = {"split"};
+  o.job_extra = {{"cpu", true}, {"dtype", "fp32"}, {"python_backends", {python_backend("t_boom", "standin_import_crash")}}};
+  o.max_seconds_per_measurement = 0.5;
+  o.worker_log = dir / "worker.log";
+  std::vector<std::string> lines;
+  o.log = [&](const std::string& line) { lines.push_back(line); };
+  const TuneOutcome out = tune(o, env, cache.get(), key);
+
+  // The first worker dies in the import, beside split's measurements; nothing is blamed, and the
+  // next one imports first, dies before its hello, and the static table decides (as before the
+  // overlap, when an import crash always came first).
+  EXPECT_EQ(out.respawns, 1);
+  EXPECT_FALSE(out.decision);
+  EXPECT_NE(out.reason.find("before its hello"), std::string::npos) << out.reason;
+  int unclear = 0;
+  for (const auto& l : lines) unclear += l.find("while it imported its Python backends") != std::string::npos;
+  EXPECT_EQ(unclear, 1);
+  for (const auto& m : cache->measurements(key)) {
+    EXPECT_EQ(m.backend, "split");
+    EXPECT_EQ(m.status, Status::ok) << m.shape << ": " << m.reason;
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace autotune

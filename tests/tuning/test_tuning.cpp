@@ -86,6 +86,64 @@ TEST_F(TuningTest, MeasuresEverythingStoresItAndDecides) {
   EXPECT_TRUE(job["skip"].empty());
 }
 
+TEST_F(TuningTest, PythonBackendsImportedBesideTheNativeOnesArePlannedAndMeasured) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  std::vector<int> plans;
+  options_.progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::plan) plans.push_back(e.planned);
+  };
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_EQ(o.measured_now, 4);
+  EXPECT_EQ(o.respawns, 0);
+  EXPECT_EQ(o.decision->mechanism, Mechanism::flash3);
+  EXPECT_EQ(jobs().at(0)["overlap_imports"], true);
+  // The hello plans sdpa_comfy's two shapes; the "backends" event, after flux-1024's sdpa_comfy,
+  // adds flash3's two: 1 + 2 still to come.
+  EXPECT_EQ(plans, (std::vector<int>{2, 3}));
+}
+
+TEST_F(TuningTest, ACrashWhileImportingIsBlamedOnNothingAndTheNextWorkerImportsFirst) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  ::setenv("FAKE_WORKER_MODE", "crash-importing", 1);
+  std::vector<std::string> lines;
+  options_.log = [&](const std::string& line) { lines.push_back(line); };
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+  EXPECT_EQ(o.respawns, 1);
+  const auto all = jobs();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1]["overlap_imports"], false);
+  EXPECT_TRUE(all[1]["skip"].empty());  // sdpa_comfy on flux-1024 was running, not at fault
+  ASSERT_NE(row(o, "sdpa_comfy", "flux-1024"), nullptr);
+  EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->status, Status::ok);
+  EXPECT_EQ(o.measurements.size(), 4u);
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "the worker ended (signal 11 (Segmentation fault)) while it imported its Python backends beside "
+                      "sdpa_comfy on flux-1024; nothing blamed; the next worker imports them first"),
+            lines.end());
+}
+
+TEST_F(TuningTest, ImportsWithNothingBesideThemHaveTheStartDeadline) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  ::setenv("FAKE_WORKER_MODE", "slow-import:1", 1);
+  options_.measurement_deadline = milliseconds(300);
+  options_.start_deadline = milliseconds(10000);
+  const TuneOutcome slow = tune(options_, env_, cache_.get(), key_);
+  EXPECT_EQ(slow.respawns, 0);
+  EXPECT_EQ(slow.measured_now, 4);
+
+  ::setenv("FAKE_WORKER_MODE", "hang-import", 1);
+  options_.start_deadline = milliseconds(1000);
+  const TuneOutcome hung = tune(options_, env_, nullptr, key_);
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+  EXPECT_FALSE(hung.decision);
+  EXPECT_NE(hung.reason.find("said nothing for 1000 ms while it imported its Python backends"), std::string::npos)
+      << hung.reason;
+  EXPECT_EQ(hung.measurements.size(), 1u);  // sdpa_comfy on flux-1024, measured beside the imports
+}
+
 TEST_F(TuningTest, TheLogSaysAtWhichClockEachMeasurementRan) {
   std::vector<std::string> lines;
   options_.log = [&](const std::string& line) { lines.push_back(line); };

@@ -118,6 +118,12 @@ void Device::sync() const {
 #endif
 }
 
+void Device::use_here() const {
+#ifdef AUTOTUNE_WITH_CUDA
+  if (cuda()) c10::cuda::set_device(device_.index());
+#endif
+}
+
 std::int64_t Device::hold(double ms, Timer* timer) const {
 #ifdef AUTOTUNE_WITH_CUDA
   if (!cuda() || ms <= 0) return 0;

@@ -25,6 +25,8 @@ class Device {
   const at::Device& device() const { return device_; }
   bool cuda() const { return device_.is_cuda(); }
   void sync() const;
+  // Makes this the calling thread's current device (CUDA's is per thread); a no-op on the CPU.
+  void use_here() const;
   struct Timer;  // events or wall clock
   // Keeps the GPU busy for about `ms` (a spin kernel), so that calls issued after it queue up
   // and run back to back whatever the host's launch cost. With `timer`, marks the spin's start

@@ -80,6 +80,7 @@ Job parse_job(const nlohmann::json& j) {
     if (job.queue_depth < 1 || job.queue_depth > 16)
       throw std::invalid_argument("job: queue_depth " + std::to_string(job.queue_depth) + " outside 1..16");
     job.cpu = j.value("cpu", false);
+    job.overlap_imports = j.value("overlap_imports", false);
     if (!j.contains("workloads") || !j["workloads"].is_array() || j["workloads"].empty())
       throw std::invalid_argument("job: 'workloads' must be a non-empty array");
     std::set<std::string> ids;

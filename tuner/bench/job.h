@@ -34,6 +34,10 @@ struct Job {
   double turn_ms = 200;    // MeasureOptions::turn_ms; 0: one sample per turn
   int queue_depth = 3;     // MeasureOptions::queue_depth
   bool cpu = false;
+  // Import the Python backends while the native ones are measured (the worker's Imports), which
+  // saves a cold tune the seconds of `import torch`. Off unless the parent asks: a crash in an
+  // import would otherwise read as a crash of the native measurement running beside it.
+  bool overlap_imports = false;
 
   bool skipped(const std::string& backend, const std::string& shape) const {
     return skip.count({backend, shape}) > 0;

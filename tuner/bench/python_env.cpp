@@ -143,6 +143,7 @@ std::vector<std::string> dist_names(const BackendInfo& b) {
 }
 
 bool g_started = false;
+PyThreadState* g_released = nullptr;  // the starting thread's, while another holds the GIL
 }  // namespace
 
 PyRef& PyRef::operator=(PyRef&& r) noexcept {
@@ -189,12 +190,25 @@ PythonEnv::PythonEnv(const std::vector<std::string>& paths) {
   adapters_ = check(PyImport_ExecCodeModule("autotune_adapters", code.get()));
 }
 
-void PythonEnv::ensure_torch() {
+void PythonEnv::import_torch() {
   if (from_dlpack_) return;
   PyRef dl = check(PyImport_ImportModule("torch.utils.dlpack"));
   from_dlpack_ = check(PyObject_GetAttrString(dl.get(), "from_dlpack"));
   to_dlpack_ = check(PyObject_GetAttrString(dl.get(), "to_dlpack"));
 }
+
+void PythonEnv::release_gil() {
+  if (g_started && !g_released) g_released = PyEval_SaveThread();
+}
+
+void PythonEnv::take_gil() {
+  if (!g_released) return;
+  PyEval_RestoreThread(g_released);
+  g_released = nullptr;
+}
+
+PythonEnv::Gil::Gil() : state_(PyGILState_Ensure()) {}
+PythonEnv::Gil::~Gil() { PyGILState_Release(static_cast<PyGILState_STATE>(state_)); }
 
 ProbeResult PythonEnv::probe(const BackendInfo& b) {
   ProbeResult r;
@@ -215,7 +229,7 @@ ProbeResult PythonEnv::probe(const BackendInfo& b) {
 }
 
 PyRef PythonEnv::make_call(const BackendInfo& b, const Workload& w) {
-  ensure_torch();
+  import_torch();
   return check(PyObject_CallMethod(adapters_.get(), "make_call", "ssssOi", b.id.c_str(),
                                    b.module.c_str(), b.function.c_str(),
                                    b.kernel_layout == KernelLayout::blhd ? "blhd" : "bhld",
@@ -223,7 +237,7 @@ PyRef PythonEnv::make_call(const BackendInfo& b, const Workload& w) {
 }
 
 PyRef PythonEnv::to_python(const at::Tensor& t) {
-  ensure_torch();
+  import_torch();
   DLManagedTensor* dl = at::toDLPack(t);
   PyObject* capsule = PyCapsule_New(dl, "dltensor", capsule_destructor);
   if (!capsule) {
@@ -235,7 +249,7 @@ PyRef PythonEnv::to_python(const at::Tensor& t) {
 }
 
 at::Tensor PythonEnv::from_python(PyObject* obj) {
-  ensure_torch();
+  import_torch();
   PyRef capsule = check(PyObject_CallFunctionObjArgs(to_dlpack_.get(), obj, nullptr));
   auto* dl = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.get(), "dltensor"));
   if (!dl) throw PythonError(fetch_error());

@@ -54,6 +54,24 @@ class PythonEnv {
   static std::string version();  // "3.12.3" (the linked libpython)
 
   ProbeResult probe(const BackendInfo& b);
+  // torch.utils.dlpack, which every call's tensors pass through (make_call imports it otherwise).
+  void import_torch();
+
+  // Hands the interpreter from the thread that started it to another one (Job::overlap_imports):
+  // release_gil() on the starting thread, a Gil on the other for as long as it calls Python, then
+  // take_gil() on the starting thread. Both are no-ops where the interpreter never started.
+  static void release_gil();
+  static void take_gil();
+  class Gil {
+   public:
+    Gil();  // PyGILState_Ensure
+    ~Gil();
+    Gil(const Gil&) = delete;
+    Gil& operator=(const Gil&) = delete;
+
+   private:
+    int state_;
+  };
 
   // A Python callable f(q, k, v) -> output (B, Lq, H*D) that does ComfyUI's reshapes around the
   // library call for this backend and layout.
@@ -69,7 +87,6 @@ class PythonEnv {
   PythonEnv(const std::vector<std::string>& paths);
   PyRef adapters_;  // the embedded adapter module
   PyRef from_dlpack_, to_dlpack_;
-  void ensure_torch();
 };
 
 }  // namespace autotune::bench

@@ -4,7 +4,11 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <torch/version.h>
@@ -92,8 +96,265 @@ struct BackendState {
   BackendInfo info;
   bool installed = false;
   bool excluded = false;
+  bool importing = false;  // a Python backend whose import runs beside the native measurements
   std::string version, reason;
 };
+
+json backend_json(const BackendState& s) {
+  json e{{"backend", s.info.id}, {"installed", s.installed}, {"version", s.version}, {"reason", s.reason},
+         {"quantized", s.info.quantized}, {"tolerance", s.info.tolerance}};
+  if (s.excluded) e["excluded"] = true;
+  return e;
+}
+
+// Each Python backend's import in the interpreter (started on first use), then torch's DLPack
+// helpers where one imported; an interpreter that cannot start is every backend's reason.
+std::vector<ProbeResult> probe_python(const std::vector<std::string>& paths, const std::vector<BackendInfo>& infos) {
+  std::vector<ProbeResult> r(infos.size());
+  bool any = false;
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    try {
+      r[i] = PythonEnv::instance(paths).probe(infos[i]);
+      any |= r[i].installed;
+    } catch (const std::exception& e) {
+      r[i].reason = e.what();
+    }
+  }
+  try {
+    if (any) PythonEnv::instance(paths).import_torch();
+  } catch (const std::exception& e) {
+    log(std::string("torch.utils.dlpack: ") + e.what());  // each make_call says so again
+  }
+  return r;
+}
+
+// The Python backends' imports (Job::overlap_imports), run by the main thread while the measuring
+// thread measures the native backends: `import torch` alone takes 3.5-5.3 s on the H200
+// machines, about a quarter of a cold tune with the four libraries. Python's imports stay on the
+// main thread, as in ComfyUI, whose attention calls run on its prompt thread.
+class Imports {
+ public:
+  // Main thread: the probes, then the GIL handed over (PythonEnv::release_gil).
+  void run(const std::vector<std::string>& paths, const std::vector<BackendInfo>& infos) {
+    std::vector<ProbeResult> r = probe_python(paths, infos);
+    PythonEnv::release_gil();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      results_ = std::move(r);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool ready() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  std::vector<ProbeResult> wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return results_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::vector<ProbeResult> results_;
+};
+
+// Measures `todo` on shape `w` and emits their results. `floor_ms`: the fastest median of this
+// shape's backends measured before (0: none), which counts as another backend's for the stopping
+// rule's `outpaced`; `*best_ms` (when given): the fastest median here. False when the CUDA
+// context died with a result (the worker must end).
+bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Workload& w,
+                   const std::vector<const BackendState*>& todo, double floor_ms, double* best_ms) {
+  if (todo.empty()) return true;
+  const at::ScalarType dtype = scalar_type(job.dtype);
+  // Where a shape's time goes, for the log: inputs and reference, each backend's first call,
+  // check and warm-up, then the turns.
+  const auto t_shape = std::chrono::steady_clock::now();
+  std::string prepared;
+
+  // `sampler`: the one that took the samples, for how it took them (none where it failed first).
+  auto result = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
+    m.backend = s.info.id;
+    m.backend_version = s.version;
+    m.shape = w.id;
+    json j = m;
+    j["event"] = "result";
+    if (sampler && m.status == Status::ok) {
+      if (const std::string stop = sampler->stop_reason(); !stop.empty()) j["stop"] = stop;
+      if (const double mhz = sampler->sm_clock_mhz(); mhz > 0) j["sm_clock_mhz"] = std::round(mhz);
+      j["dropped"] = sampler->dropped();
+      j["queued"] = sampler->queued();
+      if (best_ms && (*best_ms == 0 || m.median_ms < *best_ms)) *best_ms = m.median_ms;
+    }
+    emit(out, j);
+  };
+
+  Inputs in;
+  std::string input_error;
+  try {
+    in = make_inputs(w, dtype, dev.device());
+  } catch (const std::exception& e) {
+    input_error = e.what();
+  }
+  if (!input_error.empty()) {
+    // The shape does not fit the card at all: every backend gets the same answer.
+    const Status st = classify_error(input_error) == Status::oom ? Status::oom : Status::failed;
+    for (const auto* s : todo) {
+      emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
+      Measurement m;
+      m.status = st;
+      m.reason = "inputs: " + input_error.substr(0, input_error.find('\n'));
+      result(*s, m, nullptr);
+    }
+    return true;
+  }
+  std::unique_ptr<Reference> ref;
+  try {
+    ref = std::make_unique<Reference>(make_reference(in, w));
+  } catch (const std::exception& e) {
+    log("no float32 reference for " + w.id + ": " + e.what());
+  }
+  const double setup_s = seconds_since(t_shape);
+
+  // Each backend's first call, check and warm-up, one after the other; then their samples in
+  // turns (Sampler's comment says why), each turn announced so that the parent can blame a
+  // crash or a hang on the backend that ran. A backend twice as slow as another stops early
+  // (StoppingParams::outpaced_ratio), and one four times as slow after one sample.
+  struct Candidate {
+    const BackendState* s;
+    std::unique_ptr<Runner> runner;
+    std::unique_ptr<Sampler> sampler;
+    bool reported = false;
+  };
+  std::vector<Candidate> timing;
+  const BackendState* announced = nullptr;  // what the parent would blame for a crash now
+  // Emits the result; false when the CUDA context died with it (the worker must end).
+  auto finish = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
+    if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
+    result(s, m, sampler);
+    announced = nullptr;
+    if (m.status == Status::ok || m.status == Status::rejected) return true;
+    std::string why;
+    if (dev.healthy(&why)) return true;
+    // An illegal address or a launch failure poisons the CUDA context for good: every later
+    // measurement in this process would fail. Leave it to a fresh worker.
+    log("CUDA context unusable after " + s.info.id + " on " + w.id + ": " + why);
+    emit(out, {{"event", "fatal"}, {"message", why}, {"backend", s.info.id}, {"shape", w.id}});
+    return false;
+  };
+  for (const auto* s : todo) {
+    emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
+    announced = s;
+    MeasureOptions opt;
+    opt.tolerance = s->info.tolerance;
+    opt.max_seconds = job.max_seconds_per_measurement;
+    opt.settle_ms = job.settle_ms;
+    opt.turn_ms = job.turn_ms;
+    opt.queue_depth = job.queue_depth;
+    Candidate c{s, nullptr, nullptr};
+    Measurement failed;
+    const auto t_prepare = std::chrono::steady_clock::now();
+    try {
+      SdpSelection select(s->info.id);
+      if (s->info.kind == BackendKind::native) {
+        c.runner = std::make_unique<NativeRunner>(make_native(s->info.id, w), in);
+      } else {
+        auto& env = PythonEnv::instance(job.python_paths);
+        c.runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
+      }
+      c.sampler = std::make_unique<Sampler>(*c.runner, w, dev, opt);
+      const bool ready = c.sampler->prepare(ref.get());
+      prepared += " " + s->info.id + " " + secs(seconds_since(t_prepare));
+      if (ready) {
+        timing.push_back(std::move(c));
+        continue;
+      }
+      failed = c.sampler->result();
+    } catch (const std::exception& e) {
+      failed.status = Status::failed;
+      failed.reason = e.what();
+    }
+    if (!finish(*s, failed, nullptr)) return false;
+  }
+  const auto t_turns = std::chrono::steady_clock::now();
+  for (bool more = !timing.empty(); more;) {
+    more = false;
+    for (auto& c : timing) {
+      if (c.sampler->finished()) continue;
+      if (announced != c.s) {
+        emit(out, {{"event", "sample"}, {"backend", c.s->info.id}, {"shape", w.id}});
+        announced = c.s;
+      }
+      double best = floor_ms;  // the fastest other backend's median so far
+      for (const auto& o : timing)
+        if (const double m = o.sampler->median_so_far(); &o != &c && m > 0 && (best == 0 || m < best)) best = m;
+      SdpSelection select(c.s->info.id);
+      more |= c.sampler->turn(best);
+      if (c.sampler->finished() && c.sampler->result().status != Status::ok) {
+        // A call that failed may have taken the CUDA context with it: say so before another
+        // backend runs on this device.
+        c.reported = true;
+        if (!finish(*c.s, c.sampler->result(), nullptr)) return false;
+      }
+    }
+  }
+  for (auto& c : timing)
+    if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler.get())) return false;
+  log(w.id + ": " + secs(seconds_since(t_shape)) + " s; inputs and reference " + secs(setup_s) +
+      " s; first call and warm-up (s):" + prepared + "; turns " + secs(seconds_since(t_turns)) + " s");
+  return true;
+}
+
+// Every shape, then "done"; 0, or 3 when the CUDA context died. With `imports`, the Python
+// backends join at the first shape after their imports are done; the shapes measured before
+// that take their Python backends after the last shape, against their native backends' best.
+int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<BackendState>& backends,
+            Imports* imports, std::chrono::steady_clock::time_point t_start) {
+  std::optional<PythonEnv::Gil> gil;  // the measuring thread's, once the imports hand it over
+  std::vector<std::pair<const Workload*, double>> deferred;  // shape, its native backends' best
+  auto join = [&](bool wait) {
+    if (!imports || !(wait || imports->ready())) return;
+    const std::vector<ProbeResult> r = imports->wait();
+    json list = json::array();
+    std::size_t i = 0;
+    for (auto& s : backends) {
+      if (!s.importing) continue;
+      s.importing = false;
+      s.installed = r.at(i).installed;
+      s.version = r.at(i).version;
+      s.reason = r.at(i).reason;
+      ++i;
+      list.push_back(backend_json(s));
+    }
+    emit(out, {{"event", "backends"}, {"backends", list}});
+    log("Python backends imported after " + secs(seconds_since(t_start)) + " s");
+    if (PythonEnv::started()) gil.emplace();
+    imports = nullptr;
+  };
+  auto todo = [&](const Workload& w, bool python_only) {
+    std::vector<const BackendState*> t;
+    for (const auto& s : backends)
+      if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id) &&
+          (!python_only || s.info.kind == BackendKind::python))
+        t.push_back(&s);
+    return t;
+  };
+  for (const auto& w : job.workloads) {
+    join(false);
+    double best = 0;
+    if (!measure_shape(job, out, dev, w, todo(w, false), 0, &best)) return 3;
+    if (imports) deferred.emplace_back(&w, best);
+  }
+  join(true);
+  for (const auto& [w, best] : deferred)
+    if (!measure_shape(job, out, dev, *w, todo(*w, true), best, nullptr)) return 3;
+  emit(out, {{"event", "done"}});
+  log("done after " + secs(seconds_since(t_start)) + " s");
+  return 0;
+}
 
 }  // namespace
 
@@ -125,8 +386,10 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   }
   const std::string tv = torch_version(job.python_paths);
 
-  // Which backends can run at all here.
+  // Which backends can run at all here. The Python ones are imported now, or beside the native
+  // backends' measurements when the job says so (Imports).
   std::vector<BackendState> backends;
+  std::vector<BackendInfo> python;
   const TorchVersion linked{TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR};
   for (const auto& b : job.backends) {
     BackendState s;
@@ -137,16 +400,23 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       s.installed = s.reason.empty();
       s.version = tv;
     } else {
-      try {
-        const ProbeResult r = PythonEnv::instance(job.python_paths).probe(b);
-        s.installed = r.installed;
-        s.version = r.version;
-        s.reason = r.reason;
-      } catch (const std::exception& e) {
-        s.reason = e.what();
-      }
+      python.push_back(b);
+      s.importing = true;
     }
     backends.push_back(std::move(s));
+  }
+  const bool overlap = job.overlap_imports && !python.empty();
+  if (!overlap) {
+    const std::vector<ProbeResult> r = probe_python(job.python_paths, python);
+    std::size_t i = 0;
+    for (auto& s : backends) {
+      if (!s.importing) continue;
+      s.importing = false;
+      s.installed = r[i].installed;
+      s.version = r[i].version;
+      s.reason = r[i].reason;
+      ++i;
+    }
   }
 
   json hello{{"event", "hello"},  {"protocol", kProtocolVersion}, {"torch", tv},
@@ -167,161 +437,34 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     hello["memory_bytes"] = static_cast<std::int64_t>(p->totalGlobalMem);
   }
 #endif
-  json list = json::array();
+  json list = json::array(), importing = json::array();
   for (const auto& s : backends) {
-    json e{{"backend", s.info.id}, {"installed", s.installed}, {"version", s.version}, {"reason", s.reason},
-           {"quantized", s.info.quantized}, {"tolerance", s.info.tolerance}};
-    if (s.excluded) e["excluded"] = true;
-    list.push_back(e);
+    if (s.importing)
+      importing.push_back(s.info.id);
+    else
+      list.push_back(backend_json(s));
   }
   hello["backends"] = list;
+  if (overlap) hello["importing"] = importing;
   emit(out, hello);
   log("hello after " + secs(seconds_since(t_start)) + " s");
+  if (!overlap) return measure(job, out, *dev, backends, nullptr, t_start);
 
-  const at::ScalarType dtype = scalar_type(job.dtype);
-  for (const auto& w : job.workloads) {
-    std::vector<const BackendState*> todo;
-    for (const auto& s : backends)
-      if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id)) todo.push_back(&s);
-    if (todo.empty()) continue;
-    // Where a shape's time goes, for the log: inputs and reference, each backend's first call,
-    // check and warm-up, then the turns.
-    const auto t_shape = std::chrono::steady_clock::now();
-    std::string prepared;
-
-    // `sampler`: the one that took the samples, for how it took them (none where it failed first).
-    auto result = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
-      m.backend = s.info.id;
-      m.backend_version = s.version;
-      m.shape = w.id;
-      json j = m;
-      j["event"] = "result";
-      if (sampler && m.status == Status::ok) {
-        if (const std::string stop = sampler->stop_reason(); !stop.empty()) j["stop"] = stop;
-        if (const double mhz = sampler->sm_clock_mhz(); mhz > 0) j["sm_clock_mhz"] = std::round(mhz);
-        j["dropped"] = sampler->dropped();
-        j["queued"] = sampler->queued();
-      }
-      emit(out, j);
-    };
-
-    Inputs in;
-    std::string input_error;
+  // The measuring thread writes every event from here on; this one imports, then waits.
+  Imports imports;
+  int rc = 3;
+  std::thread measuring([&] {
     try {
-      in = make_inputs(w, dtype, dev->device());
+      dev->use_here();
+      rc = measure(job, out, *dev, backends, &imports, t_start);
     } catch (const std::exception& e) {
-      input_error = e.what();
+      log(std::string("measuring thread: ") + e.what());
     }
-    if (!input_error.empty()) {
-      // The shape does not fit the card at all: every backend gets the same answer.
-      const Status st = classify_error(input_error) == Status::oom ? Status::oom : Status::failed;
-      for (const auto* s : todo) {
-        emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
-        Measurement m;
-        m.status = st;
-        m.reason = "inputs: " + input_error.substr(0, input_error.find('\n'));
-        result(*s, m, nullptr);
-      }
-      continue;
-    }
-    std::unique_ptr<Reference> ref;
-    try {
-      ref = std::make_unique<Reference>(make_reference(in, w));
-    } catch (const std::exception& e) {
-      log("no float32 reference for " + w.id + ": " + e.what());
-    }
-    const double setup_s = seconds_since(t_shape);
-
-    // Each backend's first call, check and warm-up, one after the other; then their samples in
-    // turns (Sampler's comment says why), each turn announced so that the parent can blame a
-    // crash or a hang on the backend that ran. A backend twice as slow as another stops early
-    // (StoppingParams::outpaced_ratio), and one four times as slow after one sample.
-    struct Candidate {
-      const BackendState* s;
-      std::unique_ptr<Runner> runner;
-      std::unique_ptr<Sampler> sampler;
-      bool reported = false;
-    };
-    std::vector<Candidate> timing;
-    const BackendState* announced = nullptr;  // what the parent would blame for a crash now
-    // Emits the result; false when the CUDA context died with it (the worker must end).
-    auto finish = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
-      if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
-      result(s, m, sampler);
-      announced = nullptr;
-      if (m.status == Status::ok || m.status == Status::rejected) return true;
-      std::string why;
-      if (dev->healthy(&why)) return true;
-      // An illegal address or a launch failure poisons the CUDA context for good: every later
-      // measurement in this process would fail. Leave it to a fresh worker.
-      log("CUDA context unusable after " + s.info.id + " on " + w.id + ": " + why);
-      emit(out, {{"event", "fatal"}, {"message", why}, {"backend", s.info.id}, {"shape", w.id}});
-      return false;
-    };
-    for (const auto* s : todo) {
-      emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
-      announced = s;
-      MeasureOptions opt;
-      opt.tolerance = s->info.tolerance;
-      opt.max_seconds = job.max_seconds_per_measurement;
-      opt.settle_ms = job.settle_ms;
-      opt.turn_ms = job.turn_ms;
-      opt.queue_depth = job.queue_depth;
-      Candidate c{s, nullptr, nullptr};
-      Measurement failed;
-      const auto t_prepare = std::chrono::steady_clock::now();
-      try {
-        SdpSelection select(s->info.id);
-        if (s->info.kind == BackendKind::native) {
-          c.runner = std::make_unique<NativeRunner>(make_native(s->info.id, w), in);
-        } else {
-          auto& env = PythonEnv::instance(job.python_paths);
-          c.runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
-        }
-        c.sampler = std::make_unique<Sampler>(*c.runner, w, *dev, opt);
-        const bool ready = c.sampler->prepare(ref.get());
-        prepared += " " + s->info.id + " " + secs(seconds_since(t_prepare));
-        if (ready) {
-          timing.push_back(std::move(c));
-          continue;
-        }
-        failed = c.sampler->result();
-      } catch (const std::exception& e) {
-        failed.status = Status::failed;
-        failed.reason = e.what();
-      }
-      if (!finish(*s, failed, nullptr)) return 3;
-    }
-    const auto t_turns = std::chrono::steady_clock::now();
-    for (bool more = !timing.empty(); more;) {
-      more = false;
-      for (auto& c : timing) {
-        if (c.sampler->finished()) continue;
-        if (announced != c.s) {
-          emit(out, {{"event", "sample"}, {"backend", c.s->info.id}, {"shape", w.id}});
-          announced = c.s;
-        }
-        double best = 0;  // the fastest other backend's median so far
-        for (const auto& o : timing)
-          if (const double m = o.sampler->median_so_far(); &o != &c && m > 0 && (best == 0 || m < best)) best = m;
-        SdpSelection select(c.s->info.id);
-        more |= c.sampler->turn(best);
-        if (c.sampler->finished() && c.sampler->result().status != Status::ok) {
-          // A call that failed may have taken the CUDA context with it: say so before another
-          // backend runs on this device.
-          c.reported = true;
-          if (!finish(*c.s, c.sampler->result(), nullptr)) return 3;
-        }
-      }
-    }
-    for (auto& c : timing)
-      if (!c.reported && !finish(*c.s, c.sampler->result(), c.sampler.get())) return 3;
-    log(w.id + ": " + secs(seconds_since(t_shape)) + " s; inputs and reference " + secs(setup_s) +
-        " s; first call and warm-up (s):" + prepared + "; turns " + secs(seconds_since(t_turns)) + " s");
-  }
-  emit(out, {{"event", "done"}});
-  log("done after " + secs(seconds_since(t_start)) + " s");
-  return 0;
+  });
+  imports.run(job.python_paths, python);
+  measuring.join();
+  PythonEnv::take_gil();
+  return rc;
 }
 
 }  // namespace autotune::bench

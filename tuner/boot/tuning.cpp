@@ -31,6 +31,9 @@ struct Run {
   std::set<Pair> done;
   std::vector<Measurement> fresh;  // this run's results, for when there is no cache
   TuneOutcome outcome;
+  // Set after a worker crashed or hung while it imported its Python backends beside a native
+  // measurement: which of the two failed is unknown, so the next worker imports first.
+  bool imports_first = false;
 
   void log(const std::string& line) const {
     if (o.log) o.log(line);
@@ -70,12 +73,24 @@ struct Run {
                         {"backends", o.backends},
                         {"skip", skip},
                         {"exclude_quantized", o.policy.exclude_quantized},
-                        {"max_seconds_per_measurement", o.max_seconds_per_measurement}};
+                        {"max_seconds_per_measurement", o.max_seconds_per_measurement},
+                        {"overlap_imports", !imports_first}};
     j.update(o.job_extra);
     return j;
   }
 
   enum class End { finished, respawn, give_up };
+
+  // A crash or hang while the worker imported its Python backends: not blamed on `current`,
+  // which ran beside the imports; the next worker imports first, so that whichever failed fails
+  // again on its own. `what`: "died (signal 11)", ...
+  End imports_unclear(const std::optional<Pair>& current, const std::string& what) {
+    log("the worker " + what + " while it imported its Python backends" +
+        (current ? " beside " + current->first + " on " + current->second : std::string()) +
+        "; nothing blamed; the next worker imports them first");
+    imports_first = true;
+    return End::respawn;
+  }
 
   // One worker process, from spawn to its end.
   End one_worker() {
@@ -89,10 +104,23 @@ struct Run {
       return End::give_up;
     }
     bool hello = false;
+    bool importing = false;  // said hello, its Python backends still importing
+    int planned = 0;         // what this worker will measure: installed, not excluded, not done
     int measured_this_spawn = 0;
     std::optional<Pair> current;
+    // Counts the backends of a hello or "backends" event into `planned`, logging those missing.
+    const auto plan = [&](const nlohmann::json& list) {
+      for (const auto& b : list) {
+        if (!b.value("installed", false))
+          log("backend " + b.value("backend", "?") + " not installed: " + b.value("reason", ""));
+        else if (!b.value("excluded", false))
+          for (const auto& w : o.workloads) planned += !done.count({b.value("backend", ""), w.id});
+      }
+      progress({ProgressEvent::Kind::plan, planned - measured_this_spawn, {}, {}, Status::ok, 0, {}});
+    };
     for (;;) {
-      const milliseconds step = !hello ? o.start_deadline : o.measurement_deadline;
+      // Imports with no measurement beside them are still the worker's start.
+      const milliseconds step = !hello || (importing && !current) ? o.start_deadline : o.measurement_deadline;
       const milliseconds wait = std::min(step, left());
       std::string line;
       const auto read = child->read_line(line, std::max(wait, milliseconds(0)));
@@ -104,9 +132,11 @@ struct Run {
         }
         if (!current) {
           outcome.reason = std::string("the worker said nothing for ") + std::to_string(step.count()) + " ms " +
-                           (hello ? "between measurements" : "after starting");
+                           (importing ? "while it imported its Python backends"
+                                      : hello ? "between measurements" : "after starting");
           return End::give_up;
         }
+        if (importing) return imports_unclear(current, "hung");
         log("timeout: " + current->first + " on " + current->second + " took over " + std::to_string(step.count()) +
             " ms; worker killed");
         Measurement m;
@@ -119,6 +149,7 @@ struct Run {
       }
       if (read == ChildProcess::Read::eof) {
         const std::string status = child->wait();
+        if (importing) return imports_unclear(current, "ended (" + status + ")");
         if (!current) {
           // After its hello the worker may end between measurements on purpose: a backend that
           // poisoned the CUDA context (illegal address) leaves it unusable, and the worker says
@@ -149,14 +180,11 @@ struct Run {
       const std::string kind = event.value("event", "");
       if (kind == "hello") {
         hello = true;
-        int planned = 0;  // what this worker will measure: installed, not excluded, not done
-        for (const auto& b : event.value("backends", nlohmann::json::array())) {
-          if (!b.value("installed", false))
-            log("backend " + b.value("backend", "?") + " not installed: " + b.value("reason", ""));
-          else if (!b.value("excluded", false))
-            for (const auto& w : o.workloads) planned += !done.count({b.value("backend", ""), w.id});
-        }
-        progress({ProgressEvent::Kind::plan, planned, {}, {}, Status::ok, 0, {}});
+        importing = !event.value("importing", nlohmann::json::array()).empty();
+        plan(event.value("backends", nlohmann::json::array()));
+      } else if (kind == "backends") {
+        importing = false;
+        plan(event.value("backends", nlohmann::json::array()));
       } else if (kind == "start") {
         current = Pair{event.value("backend", ""), event.value("shape", "")};
         progress({ProgressEvent::Kind::start, 0, current->first, current->second, Status::ok, 0, {}});

@@ -4,8 +4,8 @@
 # backends present (the SDPA kernels, math, split, quad), then with flash2, flash3, sage and
 # xformers added, their stand-ins (tests/standins) made fast by computing with torch's SDPA instead
 # of float32 matrix products, so that they converge as real kernels do, through the same
-# embedded-Python adapters; and a third time so, with the imports beside the native measurements
-# (the job's overlap_imports, as autotune asks), which it compares with the second. Then, with AUTOTUNE set, `autotune` itself tunes a cold cache twice
+# embedded-Python adapters, once with the imports beside the native measurements (the job's
+# overlap_imports, as autotune asks) and once with the imports first, and compares the two. Then, with AUTOTUNE set, `autotune` itself tunes a cold cache twice
 # with a venv made of links to the real site-packages' entries and the fast stand-ins, so the
 # whole boot is timed with all eleven backends. Wall times and results land in $OUT.
 #   bash scripts/device_bench.sh none && AUTOTUNE=.carry/autotune bash scripts/full_pod_estimate.sh
@@ -40,8 +40,15 @@ run() {  # name, then bench_job.py args
   rm -f "$OUT/$name.job"
 }
 run present --python-path "$SITE"
-run all --python-path "$fast" --python-path "$SITE"
-run all-overlap --python-path "$fast" --python-path "$SITE" --overlap-imports
+# ORDER=serial-first runs the imports-first worker before the overlapped one (default: after),
+# so that two calls can take the page cache's warming on either side.
+if [ "${ORDER:-}" = serial-first ]; then
+  run all --python-path "$fast" --python-path "$SITE"
+  run all-overlap --python-path "$fast" --python-path "$SITE" --overlap-imports
+else
+  run all-overlap --python-path "$fast" --python-path "$SITE" --overlap-imports
+  run all --python-path "$fast" --python-path "$SITE"
+fi
 python3 - "$OUT/all.jsonl" "$OUT/all-overlap.jsonl" <<'EOF'
 import json, sys
 rs = [json.loads(line) for line in open(sys.argv[1])]

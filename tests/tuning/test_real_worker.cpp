@@ -26,21 +26,34 @@ nlohmann::json python_backend(const std::string& id, const std::string& module) 
   return {{"id", id}, {"module", module}, {"function", "attn"}};
 }
 
-TEST(RealWorker, MisbehavingBackendsCostOnlyTheirOwnEntries) {
-  const fs::path dir = fs::temp_directory_path() / ("real-worker-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto cache = Cache::open(dir / "cache.sqlite").cache;
-  ASSERT_TRUE(cache);
-  Fingerprint env;
-  env.venv = dir;
-  env.site_packages = STANDINS;  // the worker's python_paths
-  CacheKey key;
-  key.gpu_name = "cpu";
+// A cache in a fresh directory, a venv whose site-packages are the stand-ins, the real worker on
+// the CPU with two tiny shapes.
+class RealWorker : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("real-worker-" + std::to_string(::getpid()) + "-" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    cache = Cache::open(dir / "cache.sqlite").cache;
+    ASSERT_TRUE(cache);
+    env.venv = dir;
+    env.site_packages = STANDINS;  // the worker's python_paths
+    key.gpu_name = "cpu";
+    o.worker_argv = {REAL_WORKER};
+    o.workloads = {tiny("tiny-a", 64), tiny("tiny-b", 32)};
+    o.worker_log = dir / "worker.log";
+  }
+  void TearDown() override { fs::remove_all(dir); }
 
+  fs::path dir;
+  std::unique_ptr<Cache> cache;
+  Fingerprint env;
+  CacheKey key;
   TuneOptions o;
-  o.worker_argv = {REAL_WORKER};
-  o.workloads = {tiny("tiny-a", 64), tiny("tiny-b", 32)};
+};
+
+TEST_F(RealWorker, MisbehavingBackendsCostOnlyTheirOwnEntries) {
   o.backends = {"split", "quad"};
   o.job_extra = {{"cpu", true},
                  {"dtype", "fp32"},
@@ -51,7 +64,6 @@ TEST(RealWorker, MisbehavingBackendsCostOnlyTheirOwnEntries) {
                    python_backend("t_crash_in_turn", "standin_crash_in_turn")}}};
   o.max_seconds_per_measurement = 0.1;
   o.measurement_deadline = milliseconds(4000);
-  o.worker_log = dir / "worker.log";
   const TuneOutcome out = tune(o, env, cache.get(), key);
 
   std::map<std::string, std::string> status;  // "backend/shape" -> status
@@ -68,28 +80,12 @@ TEST(RealWorker, MisbehavingBackendsCostOnlyTheirOwnEntries) {
   EXPECT_EQ(out.respawns, 6);  // three killers on each of two shapes
   ASSERT_TRUE(out.decision) << out.reason;
   EXPECT_TRUE(out.decision->mechanism == Mechanism::split || out.decision->mechanism == Mechanism::quad);
-  fs::remove_all(dir);
 }
 
-TEST(RealWorker, AnImportThatCrashesBesideANativeMeasurementIsNotBlamedOnIt) {
-  const fs::path dir = fs::temp_directory_path() / ("real-worker-import-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto cache = Cache::open(dir / "cache.sqlite").cache;
-  ASSERT_TRUE(cache);
-  Fingerprint env;
-  env.venv = dir;
-  env.site_packages = STANDINS;
-  CacheKey key;
-  key.gpu_name = "cpu";
-
-  TuneOptions o;
-  o.worker_argv = {REAL_WORKER};
-  o.workloads = {tiny("tiny-a", 64), tiny("tiny-b", 32)};
+TEST_F(RealWorker, AnImportThatCrashesBesideANativeMeasurementIsNotBlamedOnIt) {
   o.backends = {"split"};
   o.job_extra = {{"cpu", true}, {"dtype", "fp32"}, {"python_backends", {python_backend("t_boom", "standin_import_crash")}}};
   o.max_seconds_per_measurement = 0.5;
-  o.worker_log = dir / "worker.log";
   std::vector<std::string> lines;
   o.log = [&](const std::string& line) { lines.push_back(line); };
   const TuneOutcome out = tune(o, env, cache.get(), key);
@@ -107,7 +103,6 @@ TEST(RealWorker, AnImportThatCrashesBesideANativeMeasurementIsNotBlamedOnIt) {
     EXPECT_EQ(m.backend, "split");
     EXPECT_EQ(m.status, Status::ok) << m.shape << ": " << m.reason;
   }
-  fs::remove_all(dir);
 }
 
 }  // namespace

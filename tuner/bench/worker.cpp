@@ -128,10 +128,27 @@ std::vector<ProbeResult> probe_python(const std::vector<std::string>& paths, con
   return r;
 }
 
+// Gives the importing backends their probes' outcome, in order; returns them as the hello would
+// list them.
+json take_probes(std::vector<BackendState>& backends, const std::vector<ProbeResult>& r) {
+  json list = json::array();
+  std::size_t i = 0;
+  for (auto& s : backends) {
+    if (!s.importing) continue;
+    s.importing = false;
+    s.installed = r.at(i).installed;
+    s.version = r.at(i).version;
+    s.reason = r.at(i).reason;
+    ++i;
+    list.push_back(backend_json(s));
+  }
+  return list;
+}
+
 // The Python backends' imports (Job::overlap_imports), run by the main thread while the measuring
 // thread measures the native backends: `import torch` alone takes 3.5-5.3 s on the H200
-// machines, about a quarter of a cold tune with the four libraries. Python's imports stay on the
-// main thread, as in ComfyUI, whose attention calls run on its prompt thread.
+// machines, a fifth of a cold tune with the four libraries. Python's imports stay on the main
+// thread, as in ComfyUI, whose attention calls run on its prompt thread.
 class Imports {
  public:
   // Main thread: the probes, then the GIL handed over (PythonEnv::release_gil).
@@ -142,6 +159,7 @@ class Imports {
       std::lock_guard<std::mutex> lock(mu_);
       results_ = std::move(r);
       done_ = true;
+      finished_ = std::chrono::steady_clock::now();
     }
     cv_.notify_all();
   }
@@ -149,9 +167,11 @@ class Imports {
     std::lock_guard<std::mutex> lock(mu_);
     return done_;
   }
-  std::vector<ProbeResult> wait() {
+  // The probes, and when they were done.
+  std::vector<ProbeResult> wait(std::chrono::steady_clock::time_point* finished) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return done_; });
+    *finished = finished_;
     return results_;
   }
 
@@ -160,6 +180,7 @@ class Imports {
   std::condition_variable cv_;
   bool done_ = false;
   std::vector<ProbeResult> results_;
+  std::chrono::steady_clock::time_point finished_;
 };
 
 // Measures `todo` on shape `w` and emits their results. `floor_ms`: the fastest median of this
@@ -317,20 +338,11 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
   std::vector<std::pair<const Workload*, double>> deferred;  // shape, its native backends' best
   auto join = [&](bool wait) {
     if (!imports || !(wait || imports->ready())) return;
-    const std::vector<ProbeResult> r = imports->wait();
-    json list = json::array();
-    std::size_t i = 0;
-    for (auto& s : backends) {
-      if (!s.importing) continue;
-      s.importing = false;
-      s.installed = r.at(i).installed;
-      s.version = r.at(i).version;
-      s.reason = r.at(i).reason;
-      ++i;
-      list.push_back(backend_json(s));
-    }
-    emit(out, {{"event", "backends"}, {"backends", list}});
-    log("Python backends imported after " + secs(seconds_since(t_start)) + " s");
+    std::chrono::steady_clock::time_point finished;
+    const std::vector<ProbeResult> r = imports->wait(&finished);
+    emit(out, {{"event", "backends"}, {"backends", take_probes(backends, r)}});
+    log("Python backends imported after " + secs(std::chrono::duration<double>(finished - t_start).count()) +
+        " s; measured from " + secs(seconds_since(t_start)) + " s");
     if (PythonEnv::started()) gil.emplace();
     imports = nullptr;
   };
@@ -406,18 +418,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     backends.push_back(std::move(s));
   }
   const bool overlap = job.overlap_imports && !python.empty();
-  if (!overlap) {
-    const std::vector<ProbeResult> r = probe_python(job.python_paths, python);
-    std::size_t i = 0;
-    for (auto& s : backends) {
-      if (!s.importing) continue;
-      s.importing = false;
-      s.installed = r[i].installed;
-      s.version = r[i].version;
-      s.reason = r[i].reason;
-      ++i;
-    }
-  }
+  if (!overlap) take_probes(backends, probe_python(job.python_paths, python));
 
   json hello{{"event", "hello"},  {"protocol", kProtocolVersion}, {"torch", tv},
              {"cuda", ""},        {"cudnn", ""},                  {"python", PythonEnv::version()},

@@ -125,6 +125,17 @@ TEST_F(TuningTest, ACrashWhileImportingIsBlamedOnNothingAndTheNextWorkerImportsF
             lines.end());
 }
 
+TEST_F(TuningTest, APoisonedContextWhileImportingIsStillBlamedOnItsMeasurement) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  ::setenv("FAKE_WORKER_MODE", "fatal:sdpa_comfy:flux-1024", 1);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+  EXPECT_EQ(o.respawns, 1);
+  EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->status, Status::failed);
+  EXPECT_EQ(jobs().at(1)["overlap_imports"], true);  // the worker said why it ended
+  EXPECT_EQ(o.measurements.size(), 4u);
+}
+
 TEST_F(TuningTest, ImportsWithNothingBesideThemHaveTheStartDeadline) {
   ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
   ::setenv("FAKE_WORKER_MODE", "slow-import:1", 1);

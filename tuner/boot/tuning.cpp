@@ -83,7 +83,7 @@ struct Run {
 
   // A crash or hang while the worker imported its Python backends: not blamed on `current`,
   // which ran beside the imports; the next worker imports first, so that whichever failed fails
-  // again on its own. `what`: "died (signal 11)", ...
+  // again on its own. `what`: "hung", "ended (signal 11 (Segmentation fault))", ...
   End imports_unclear(const std::optional<Pair>& current, const std::string& what) {
     log("the worker " + what + " while it imported its Python backends" +
         (current ? " beside " + current->first + " on " + current->second : std::string()) +
@@ -105,6 +105,7 @@ struct Run {
     }
     bool hello = false;
     bool importing = false;  // said hello, its Python backends still importing
+    bool fatal = false;      // said its CUDA context died: it ends on purpose
     int planned = 0;         // what this worker will measure: installed, not excluded, not done
     int measured_this_spawn = 0;
     std::optional<Pair> current;
@@ -149,7 +150,7 @@ struct Run {
       }
       if (read == ChildProcess::Read::eof) {
         const std::string status = child->wait();
-        if (importing) return imports_unclear(current, "ended (" + status + ")");
+        if (importing && !fatal) return imports_unclear(current, "ended (" + status + ")");
         if (!current) {
           // After its hello the worker may end between measurements on purpose: a backend that
           // poisoned the CUDA context (illegal address) leaves it unusable, and the worker says
@@ -209,6 +210,7 @@ struct Run {
         child->wait();
         return End::finished;
       } else if (kind == "fatal") {
+        fatal = true;
         log("the worker's CUDA context is unusable after " + event.value("backend", "?") + " on " +
             event.value("shape", "?") + ": " + event.value("message", ""));
       } else if (kind == "error") {

@@ -52,9 +52,8 @@ fi
 python3 - "$OUT/all.jsonl" "$OUT/all-overlap.jsonl" <<'EOF'
 import json, sys
 rs = [json.loads(line) for line in open(sys.argv[1])]
-for e in rs:
-    if e.get("event") == "hello":
-        print("backends:", ", ".join("{} {}".format(b["backend"], "installed" if b["installed"] else b["reason"]) for b in e["backends"]))
+listed = [b for e in rs if e.get("event") in ("hello", "backends") for b in e["backends"]]
+print("backends:", ", ".join("{} {}".format(b["backend"], "installed" if b["installed"] else b["reason"]) for b in listed))
 for e in rs:
     if e.get("event") == "result" and e["backend"] in ("flash2", "flash3", "sage", "xformers"):
         print("{:22s} {:9s} {:8s} {:>9.4f} ms  {:3d} samples  {}  err {:.1e}".format(

@@ -44,8 +44,14 @@ def results(lines):
 
 
 def hello(lines):
+    """Every backend as the hello and the "backends" event after the Python imports list them."""
     assert lines[0]["event"] == "hello", lines[0]
-    return {b["backend"]: b for b in lines[0]["backends"]}
+    return {b["backend"]: b for e in lines if e["event"] in ("hello", "backends") for b in e["backends"]}
+
+
+def measuring(events):
+    """The events from the first shape on: without the imports' "import" and "backends"."""
+    return [e for e in events if e["event"] not in ("import", "backends")]
 
 
 class CpuWorker(unittest.TestCase):
@@ -103,11 +109,17 @@ class CpuWorker(unittest.TestCase):
         self.assertEqual(h["t_imp"]["reason"],
                          "ImportError: standin_import_error: libcudart.so.99: cannot open shared object file")
         self.assertEqual(lines[-1], {"event": "done"})
+        # The Python backends are imported after the hello, each announced (the parent blames a
+        # crash in one on it), before the first shape.
+        python = ["flash2", "flash3", "sage", "xformers"] + [b["id"] for b in extra]
+        self.assertEqual(lines[0]["importing"], python)
+        self.assertEqual([e["event"] for e in lines[1:len(python) + 2]], ["import"] * len(python) + ["backends"])
+        self.assertEqual([e["backend"] for e in lines[1:len(python) + 1]], python)
         # Per shape, each backend starts once (first call, check, warm-up); one that fails there
         # reports at once; the others take their samples in turns, each turn announced by a
         # "sample" event, and report after the last turn.
         started, reported = [], set()
-        for e in lines[1:-1]:
+        for e in lines[len(python) + 2:-1]:
             pair = (e["backend"], e["shape"])
             if e["event"] == "start":
                 self.assertNotIn(pair, started)
@@ -177,6 +189,19 @@ class CpuWorker(unittest.TestCase):
         pairs = {(e["backend"], e["shape"]) for e in lines if e["event"] == "start"}
         self.assertEqual(pairs, {("sdpa_math", "tiny-flat"), ("sdpa_math", "tiny-bhld"), ("split", "tiny-bhld")})
 
+    def test_a_python_backend_with_every_shape_skipped_is_not_imported(self):
+        # Its import kills the process: the parent skips every shape of a backend whose import
+        # crashed a worker, and the next worker must not import it again.
+        rc, lines, err = run(job(backends=["sdpa_math"],
+                                 python_backends=[{"id": "t_boom", "module": "standin_import_crash", "function": "attn"}],
+                                 skip=[{"backend": "t_boom", "shape": w["id"]} for w in TINY]))
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("importing", lines[0])
+        self.assertEqual(hello(lines)["t_boom"]["installed"], False)
+        self.assertEqual(hello(lines)["t_boom"]["reason"], "not imported: every shape of it is measured")
+        self.assertEqual([e for e in lines if e["event"] in ("import", "backends")], [])
+        self.assertEqual(set(results(lines)), {("sdpa_math", w["id"]) for w in TINY})
+
     def test_a_backend_twice_as_slow_stops_early(self):
         extra = [{"id": "t_ok", "module": "standin_ok", "function": "attn"},
                  {"id": "t_slow", "module": "standin_slow", "function": "attn"}]
@@ -212,7 +237,7 @@ class CpuWorker(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         python = ["t_late", "t_slow", "t_imp"]
         self.assertEqual(lines[0]["importing"], python)
-        self.assertEqual(list(hello(lines)), ["sdpa_math", "split"])
+        self.assertEqual([b["backend"] for b in lines[0]["backends"]], ["sdpa_math", "split"])
         at = [i for i, e in enumerate(lines) if e["event"] == "backends"]
         self.assertEqual(len(at), 1, lines)
         imported = {b["backend"]: b for b in lines[at[0]]["backends"]}
@@ -285,7 +310,7 @@ class CpuWorker(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
         self.assertEqual(rc, -signal.SIGABRT)
-        events = [(e["event"], e.get("backend")) for e in seen + rest]
+        events = [(e["event"], e.get("backend")) for e in measuring(seen + rest)]
         self.assertEqual(events[1:], [("start", "sdpa_math"), ("start", "t_ok"), ("start", "t_bad"),
                                       ("sample", "sdpa_math"), ("sample", "t_ok"), ("sample", "t_bad")])
 
@@ -314,7 +339,7 @@ class CpuWorker(unittest.TestCase):
         p = self._start("standin_hang")
         try:
             seen, _ = self._read_until_start(p, "t_bad")
-            self.assertEqual([e["event"] for e in seen[1:]], ["start", "start"])  # sdpa_math's samples come later
+            self.assertEqual([e["event"] for e in measuring(seen[1:])], ["start", "start"])  # sdpa_math's samples come later
             time.sleep(3)
             self.assertIsNone(p.poll(), "the worker must still be running: the parent kills it")
         finally:

@@ -41,20 +41,37 @@ if mode == "refuse":
 
 print("a library printing to stdout", flush=True)  # not protocol: must be tolerated
 backends = job["backends"] or ["sdpa_comfy", "flash3"]
-# FAKE_WORKER_IMPORTING: the backends that are Python's; with the job's "overlap_imports" they are
-# imported beside the first shape's native measurements, as the real worker's Imports do, and
-# announced by a "backends" event. Modes: "crash-importing" (in the first native start, as an
-# import that segfaults would), "slow-import:SECONDS", "hang-import" (with nothing else to do).
-importing = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",") if b in backends]
-if not job.get("overlap_imports"):
-    importing = []
+# FAKE_WORKER_IMPORTING: the backends that are Python's. As the real worker does, the hello names
+# them as importing; with the job's "overlap_imports" they are imported beside the first shape's
+# native measurements, otherwise each import is announced by an "import" event before the first
+# shape; a "backends" event lists them once imported. One whose every shape is skipped is not
+# imported. Modes: "crash-importing" (in the first native start, as an import that segfaults
+# would), "slow-import:SECONDS", "hang-import" (with nothing else to do), "crash-import:BACKEND"
+# and "hang-import:BACKEND" (in that backend's announced import).
+skip = {(s["backend"], s["shape"]) for s in job["skip"]}
+importing = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",")
+             if b in backends and any((b, w["id"]) not in skip for w in job["workloads"])]
+done_python = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",")
+               if b in backends and b not in importing]
 hello = {"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
-         [{"backend": b, "installed": True, "version": "9.9"} for b in backends if b not in importing]
+         [{"backend": b, "installed": True, "version": "9.9"} for b in backends
+          if b not in importing and b not in done_python]
+         + [{"backend": b, "installed": False, "reason": "not imported: every shape of it is measured"}
+            for b in done_python]
          + [{"backend": "sage", "installed": False, "reason": "ModuleNotFoundError"}]}
 if importing:
     hello["importing"] = importing
 emit(hello)
-skip = {(s["backend"], s["shape"]) for s in job["skip"]}
+backends = [b for b in backends if b not in done_python]
+if importing and not job.get("overlap_imports"):
+    for b in importing:
+        emit({"event": "import", "backend": b})
+        if mode == "crash-import:" + b:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if mode == "hang-import:" + b:
+            time.sleep(3600)
+    emit({"event": "backends", "backends": [{"backend": b, "installed": True, "version": "9.9"} for b in importing]})
+    importing = []
 
 
 def measure(w, todo):

@@ -136,6 +136,46 @@ TEST_F(TuningTest, APoisonedContextWhileImportingIsStillBlamedOnItsMeasurement) 
   EXPECT_EQ(o.measurements.size(), 4u);
 }
 
+TEST_F(TuningTest, ACrashInAnAnnouncedImportIsBlamedOnItsBackendAndItIsLeftOut) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  ::setenv("FAKE_WORKER_MODE", "crash-import:flash3", 1);
+  options_.job_extra = {{"overlap_imports", false}};  // the imports first, as after an unclear crash
+  std::vector<std::string> lines;
+  options_.log = [&](const std::string& line) { lines.push_back(line); };
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+  EXPECT_EQ(o.respawns, 1);
+  for (const char* shape : {"flux-1024", "sdxl-1024"}) {
+    ASSERT_NE(row(o, "flash3", shape), nullptr) << shape;
+    EXPECT_EQ(row(o, "flash3", shape)->status, Status::crashed);
+    EXPECT_NE(row(o, "flash3", shape)->reason.find("while it imported the library"), std::string::npos);
+    EXPECT_EQ(row(o, "sdpa_comfy", shape)->status, Status::ok);
+  }
+  EXPECT_EQ(jobs().at(1)["skip"].size(), 2u);  // flash3 on both shapes: not imported again
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "crash: the worker died (signal 11 (Segmentation fault)) while it imported flash3; "
+                      "the next worker leaves it out"),
+            lines.end());
+  // Its import took the worker down: it would take ComfyUI down too.
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
+  for (const auto& l : lines) EXPECT_EQ(l.find("backend flash3 not installed"), std::string::npos) << l;
+}
+
+TEST_F(TuningTest, AHangInAnAnnouncedImportIsATimeoutOfItsBackend) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  ::setenv("FAKE_WORKER_MODE", "hang-import:flash3", 1);
+  options_.job_extra = {{"overlap_imports", false}};
+  options_.start_deadline = milliseconds(500);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+  EXPECT_EQ(o.respawns, 1);
+  EXPECT_EQ(row(o, "flash3", "flux-1024")->status, Status::timeout);
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::timeout);
+  EXPECT_EQ(row(o, "sdpa_comfy", "sdxl-1024")->status, Status::ok);
+  EXPECT_TRUE(o.decision);
+}
+
 TEST_F(TuningTest, ImportsWithNothingBesideThemHaveTheStartDeadline) {
   ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
   ::setenv("FAKE_WORKER_MODE", "slow-import:1", 1);

@@ -1,11 +1,12 @@
 #include "tuner/bench/worker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <iostream>
 #include <condition_variable>
-#include <map>
+#include <filesystem>
+#include <functional>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -107,12 +108,15 @@ json backend_json(const BackendState& s) {
   return e;
 }
 
-// Each Python backend's import in the interpreter (started on first use), then torch's DLPack
-// helpers where one imported; an interpreter that cannot start is every backend's reason.
-std::vector<ProbeResult> probe_python(const std::vector<std::string>& paths, const std::vector<BackendInfo>& infos) {
+// Each Python backend's import in the interpreter (started on first use), each announced first
+// when `announce` is given, then torch's DLPack helpers where one imported; an interpreter that
+// cannot start is every backend's reason.
+std::vector<ProbeResult> probe_python(const std::vector<std::string>& paths, const std::vector<BackendInfo>& infos,
+                                      const std::function<void(const BackendInfo&)>& announce = {}) {
   std::vector<ProbeResult> r(infos.size());
   bool any = false;
   for (std::size_t i = 0; i < infos.size(); ++i) {
+    if (announce) announce(infos[i]);
     try {
       r[i] = PythonEnv::instance(paths).probe(infos[i]);
       any |= r[i].installed;
@@ -398,8 +402,9 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   }
   const std::string tv = torch_version(job.python_paths);
 
-  // Which backends can run at all here. The Python ones are imported now, or beside the native
-  // backends' measurements when the job says so (Imports).
+  // Which backends can run at all here. The Python ones are imported after the hello, or beside
+  // the native backends' measurements when the job says so (Imports); not those with every shape
+  // skipped, whose import may be what crashed an earlier worker.
   std::vector<BackendState> backends;
   std::vector<BackendInfo> python;
   const TorchVersion linked{TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR};
@@ -411,6 +416,9 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       s.reason = native_gate(b.id, linked);
       s.installed = s.reason.empty();
       s.version = tv;
+    } else if (std::all_of(job.workloads.begin(), job.workloads.end(),
+                           [&](const Workload& w) { return job.skipped(b.id, w.id); })) {
+      s.reason = "not imported: every shape of it is measured";
     } else {
       python.push_back(b);
       s.importing = true;
@@ -418,7 +426,6 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     backends.push_back(std::move(s));
   }
   const bool overlap = job.overlap_imports && !python.empty();
-  if (!overlap) take_probes(backends, probe_python(job.python_paths, python));
 
   json hello{{"event", "hello"},  {"protocol", kProtocolVersion}, {"torch", tv},
              {"cuda", ""},        {"cudnn", ""},                  {"python", PythonEnv::version()},
@@ -446,10 +453,17 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       list.push_back(backend_json(s));
   }
   hello["backends"] = list;
-  if (overlap) hello["importing"] = importing;
+  if (!python.empty()) hello["importing"] = importing;
   emit(out, hello);
   log("hello after " + secs(seconds_since(t_start)) + " s");
-  if (!overlap) return measure(job, out, *dev, backends, nullptr, t_start);
+  if (!overlap) {
+    if (!python.empty()) {
+      // Each import announced, so that the parent can blame a crash or a hang in it on its backend.
+      const auto announce = [&](const BackendInfo& b) { emit(out, {{"event", "import"}, {"backend", b.id}}); };
+      emit(out, {{"event", "backends"}, {"backends", take_probes(backends, probe_python(job.python_paths, python, announce))}});
+    }
+    return measure(job, out, *dev, backends, nullptr, t_start);
+  }
 
   // The measuring thread writes every event from here on; this one imports, then waits.
   Imports imports;

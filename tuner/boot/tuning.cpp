@@ -92,6 +92,23 @@ struct Run {
     return End::respawn;
   }
 
+  // A crash or hang in one backend's import, with the imports first and each announced: every
+  // shape of it still to measure takes the blame, so the next worker does not import it again.
+  End blame_import(const std::string& backend, Status status, const std::string& what) {
+    log(std::string(status == Status::timeout ? "timeout: " : "crash: ") + "the worker " + what +
+        " while it imported " + backend + "; the next worker leaves it out");
+    for (const auto& w : o.workloads) {
+      if (done.count({backend, w.id})) continue;
+      Measurement m;
+      m.backend = backend;
+      m.shape = w.id;
+      m.status = status;
+      m.reason = "worker " + what + " while it imported the library";
+      record(m);
+    }
+    return End::respawn;
+  }
+
   // One worker process, from spawn to its end.
   End one_worker() {
     std::unique_ptr<ChildProcess> child;
@@ -106,16 +123,21 @@ struct Run {
     bool hello = false;
     bool importing = false;  // said hello, its Python backends still importing
     bool fatal = false;      // said its CUDA context died: it ends on purpose
+    std::optional<std::string> import;  // the backend whose import runs now (the imports first)
     int planned = 0;         // what this worker will measure: installed, not excluded, not done
     int measured_this_spawn = 0;
     std::optional<Pair> current;
     // Counts the backends of a hello or "backends" event into `planned`, logging those missing.
     const auto plan = [&](const nlohmann::json& list) {
       for (const auto& b : list) {
-        if (!b.value("installed", false))
-          log("backend " + b.value("backend", "?") + " not installed: " + b.value("reason", ""));
-        else if (!b.value("excluded", false))
-          for (const auto& w : o.workloads) planned += !done.count({b.value("backend", ""), w.id});
+        const std::string id = b.value("backend", "?");
+        int left = 0;  // its shapes not done
+        for (const auto& w : o.workloads) left += !done.count({id, w.id});
+        if (!b.value("installed", false)) {
+          if (left > 0) log("backend " + id + " not installed: " + b.value("reason", ""));
+        } else if (!b.value("excluded", false)) {
+          planned += left;
+        }
       }
       progress({ProgressEvent::Kind::plan, planned - measured_this_spawn, {}, {}, Status::ok, 0, {}});
     };
@@ -131,13 +153,14 @@ struct Run {
           outcome.budget_exhausted = true;
           return End::give_up;
         }
+        if (import) return blame_import(*import, Status::timeout, "said nothing for " + std::to_string(step.count()) + " ms");
         if (!current) {
           outcome.reason = std::string("the worker said nothing for ") + std::to_string(step.count()) + " ms " +
                            (importing ? "while it imported its Python backends"
                                       : hello ? "between measurements" : "after starting");
           return End::give_up;
         }
-        if (importing) return imports_unclear(current, "hung");
+        if (importing && !imports_first) return imports_unclear(current, "hung");
         log("timeout: " + current->first + " on " + current->second + " took over " + std::to_string(step.count()) +
             " ms; worker killed");
         Measurement m;
@@ -150,7 +173,8 @@ struct Run {
       }
       if (read == ChildProcess::Read::eof) {
         const std::string status = child->wait();
-        if (importing && !fatal) return imports_unclear(current, "ended (" + status + ")");
+        if (import) return blame_import(*import, Status::crashed, "died (" + status + ")");
+        if (importing && !fatal && !imports_first) return imports_unclear(current, "ended (" + status + ")");
         if (!current) {
           // After its hello the worker may end between measurements on purpose: a backend that
           // poisoned the CUDA context (illegal address) leaves it unusable, and the worker says
@@ -183,8 +207,11 @@ struct Run {
         hello = true;
         importing = !event.value("importing", nlohmann::json::array()).empty();
         plan(event.value("backends", nlohmann::json::array()));
+      } else if (kind == "import") {
+        import = event.value("backend", "?");
       } else if (kind == "backends") {
         importing = false;
+        import.reset();
         plan(event.value("backends", nlohmann::json::array()));
       } else if (kind == "start") {
         current = Pair{event.value("backend", ""), event.value("shape", "")};

@@ -112,10 +112,13 @@ struct Run {
   // One worker process, from spawn to its end.
   End one_worker() {
     std::unique_ptr<ChildProcess> child;
+    bool overlap = false;  // its job asks it to import beside the native measurements
     try {
       std::vector<std::string> child_env;
       if (!o.gpu_uuid.empty()) child_env.push_back("CUDA_VISIBLE_DEVICES=" + o.gpu_uuid);
-      child = std::make_unique<ChildProcess>(o.worker_argv, job().dump() + "\n", o.worker_log, child_env);
+      const nlohmann::json j = job();
+      overlap = j.value("overlap_imports", false);
+      child = std::make_unique<ChildProcess>(o.worker_argv, j.dump() + "\n", o.worker_log, child_env);
     } catch (const std::exception& e) {
       outcome.reason = e.what();
       return End::give_up;
@@ -160,7 +163,7 @@ struct Run {
                                       : hello ? "between measurements" : "after starting");
           return End::give_up;
         }
-        if (importing && !imports_first) return imports_unclear(current, "hung");
+        if (importing && overlap) return imports_unclear(current, "hung");
         log("timeout: " + current->first + " on " + current->second + " took over " + std::to_string(step.count()) +
             " ms; worker killed");
         Measurement m;
@@ -174,7 +177,7 @@ struct Run {
       if (read == ChildProcess::Read::eof) {
         const std::string status = child->wait();
         if (import) return blame_import(*import, Status::crashed, "died (" + status + ")");
-        if (importing && !fatal && !imports_first) return imports_unclear(current, "ended (" + status + ")");
+        if (importing && overlap && !fatal) return imports_unclear(current, "ended (" + status + ")");
         if (!current) {
           // After its hello the worker may end between measurements on purpose: a backend that
           // poisoned the CUDA context (illegal address) leaves it unusable, and the worker says

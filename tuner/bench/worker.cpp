@@ -97,7 +97,7 @@ struct BackendState {
   BackendInfo info;
   bool installed = false;
   bool excluded = false;
-  bool importing = false;  // a Python backend whose import runs beside the native measurements
+  bool importing = false;  // a Python backend not imported yet
   std::string version, reason;
 };
 
@@ -150,7 +150,7 @@ json take_probes(std::vector<BackendState>& backends, const std::vector<ProbeRes
 }
 
 // The Python backends' imports (Job::overlap_imports), run by the main thread while the measuring
-// thread measures the native backends: `import torch` alone takes 3.5-5.3 s on the H200
+// thread measures the native backends: `import torch` alone takes 2.9-5.3 s on the H200
 // machines, a fifth of a cold tune with the four libraries. Python's imports stay on the main
 // thread, as in ComfyUI, whose attention calls run on its prompt thread.
 class Imports {

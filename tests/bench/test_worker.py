@@ -435,7 +435,7 @@ class GpuWorker(unittest.TestCase):
         if rc == 2 and lines and lines[0]["event"] == "error":
             raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
         self.assertEqual(rc, 0, err)
-        h = {b["backend"]: b for e in lines if e["event"] in ("hello", "backends") for b in e["backends"]}
+        h = hello(lines)
         for b in ("sdpa_flash", "flash2", "flash3", "sage", "xformers"):
             self.assertTrue(h[b]["installed"], h[b])
         res = results(lines)

@@ -49,10 +49,9 @@ backends = job["backends"] or ["sdpa_comfy", "flash3"]
 # would), "slow-import:SECONDS", "hang-import" (with nothing else to do), "crash-import:BACKEND"
 # and "hang-import:BACKEND" (in that backend's announced import).
 skip = {(s["backend"], s["shape"]) for s in job["skip"]}
-importing = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",")
-             if b in backends and any((b, w["id"]) not in skip for w in job["workloads"])]
-done_python = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",")
-               if b in backends and b not in importing]
+python = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",") if b in backends]
+importing = [b for b in python if any((b, w["id"]) not in skip for w in job["workloads"])]
+done_python = [b for b in python if b not in importing]
 hello = {"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
          [{"backend": b, "installed": True, "version": "9.9"} for b in backends
           if b not in importing and b not in done_python]

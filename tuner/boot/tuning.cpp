@@ -81,6 +81,16 @@ struct Run {
 
   enum class End { finished, respawn, give_up };
 
+  // A timeout or a crash, recorded against the (backend, shape) the worker's end is blamed on.
+  void record_failure(const std::string& backend, const std::string& shape, Status status, std::string reason) {
+    Measurement m;
+    m.backend = backend;
+    m.shape = shape;
+    m.status = status;
+    m.reason = std::move(reason);
+    record(std::move(m));
+  }
+
   // A crash or hang while the worker imported its Python backends: not blamed on `current`,
   // which ran beside the imports; the next worker imports first, so that whichever failed fails
   // again on its own. `what`: "hung", "ended (signal 11 (Segmentation fault))", ...
@@ -97,15 +107,8 @@ struct Run {
   End blame_import(const std::string& backend, Status status, const std::string& what) {
     log(std::string(status == Status::timeout ? "timeout: " : "crash: ") + "the worker " + what +
         " while it imported " + backend + "; the next worker leaves it out");
-    for (const auto& w : o.workloads) {
-      if (done.count({backend, w.id})) continue;
-      Measurement m;
-      m.backend = backend;
-      m.shape = w.id;
-      m.status = status;
-      m.reason = "worker " + what + " while it imported the library";
-      record(m);
-    }
+    for (const auto& w : o.workloads)
+      if (!done.count({backend, w.id})) record_failure(backend, w.id, status, "worker " + what + " while it imported the library");
     return End::respawn;
   }
 
@@ -166,12 +169,8 @@ struct Run {
         if (importing && overlap) return imports_unclear(current, "hung");
         log("timeout: " + current->first + " on " + current->second + " took over " + std::to_string(step.count()) +
             " ms; worker killed");
-        Measurement m;
-        m.backend = current->first;
-        m.shape = current->second;
-        m.status = Status::timeout;
-        m.reason = "no result within " + std::to_string(step.count()) + " ms";
-        record(m);
+        record_failure(current->first, current->second, Status::timeout,
+                       "no result within " + std::to_string(step.count()) + " ms");
         return End::respawn;
       }
       if (read == ChildProcess::Read::eof) {
@@ -190,12 +189,7 @@ struct Run {
           return End::give_up;
         }
         log("crash: the worker died (" + status + ") during " + current->first + " on " + current->second);
-        Measurement m;
-        m.backend = current->first;
-        m.shape = current->second;
-        m.status = Status::crashed;
-        m.reason = "worker died: " + status;
-        record(m);
+        record_failure(current->first, current->second, Status::crashed, "worker died: " + status);
         return End::respawn;
       }
       nlohmann::json event;

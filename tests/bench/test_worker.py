@@ -205,17 +205,20 @@ class CpuWorker(unittest.TestCase):
     def test_a_backend_twice_as_slow_stops_early(self):
         extra = [{"id": "t_ok", "module": "standin_ok", "function": "attn"},
                  {"id": "t_slow", "module": "standin_slow", "function": "attn"}]
+        # 200 ms a call, as above: on the device, beside the other tests, a 20 ms t_slow read 62 ms
+        # and took 2 samples (2026-12-01): t_ok, slowed as much, was not a quarter of its warm-up.
+        env = dict(os.environ, STANDIN_SLOW_MS="200")
         rc, lines, err = run(job(workloads=TINY[:1], backends=[], python_backends=extra,
-                                 max_seconds_per_measurement=2.0))
+                                 max_seconds_per_measurement=2.0), env=env)
         self.assertEqual(rc, 0, err)
         res = results(lines)
         slow = res[("t_slow", "tiny-flat")]
         self.assertEqual(slow["status"], "ok", slow)
         self.assertEqual(slow["stop"], "outpaced", slow)
-        # Its warm-up and its first sample are each over 4x t_ok's median (a 20 ms sleep against
+        # Its warm-up and its first sample are each over 4x t_ok's median (a 200 ms sleep against
         # a tiny call): StoppingParams::outpaced_far_ratio stops it after one sample.
         self.assertEqual(slow["samples"], 1, slow)
-        self.assertGreaterEqual(slow["median_ms"], 20)  # its sleep
+        self.assertGreaterEqual(slow["median_ms"], 200)  # its sleep
         # Not against t_ok's median: on the device, with the other tests beside it, t_ok once
         # read 24 ms a call (2026-12-01); what outpaced t_slow was faster still.
         # The rule needs a faster backend: not all stop outpaced. (Not "the fastest is never
@@ -373,13 +376,20 @@ class GpuWorker(unittest.TestCase):
             raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
         self.assertEqual(rc, 0, err)
         self.assertRegex(lines[0]["compute_capability"], r"^\d+\.\d+$")
+        clocks = 0
         for (b, s), r in results(lines).items():
             self.assertIn(r["status"], ("ok", "unsupported"), r)
             if r["status"] == "ok":
                 self.assertGreater(r["median_ms"], 0)
                 self.assertGreater(r["peak_mem_bytes"], 0, r)
                 self.assertLess(r["rel_error"], 1e-2, r)
-                self.assertTrue(300 <= r["sm_clock_mhz"] <= 3500, r)  # the H100 SXM: up to 1980
+                # Only where a sample behind a spin counted (README): a turn's first waits behind
+                # one, and a host slowed by the tests beside it can drop it. On the device one
+                # result came without a clock (2026-12-01).
+                if "sm_clock_mhz" in r:
+                    clocks += 1
+                    self.assertTrue(300 <= r["sm_clock_mhz"] <= 3500, r)  # the H100 SXM: up to 1980
+        self.assertGreater(clocks, 0)
         self.assertEqual(results(lines)[("sdpa_comfy", "gpu-flat")]["status"], "ok")
 
     def test_power_bound_kernel_reads_as_when_run_alone(self):

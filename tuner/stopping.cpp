@@ -20,6 +20,8 @@ std::string_view to_string(StopReason r) {
 
 void StoppingCriterion::add(double sample, double elapsed_s) {
   if (finished()) return;
+  if (samples_.empty() || new_turn_) ++turns_;
+  new_turn_ = false;
   samples_.push_back(sample);
   noise_.push_back(stats::rel_stddev(samples_));
   const int n = static_cast<int>(samples_.size());
@@ -30,7 +32,10 @@ void StoppingCriterion::add(double sample, double elapsed_s) {
   if (n < p_.min_samples || elapsed_s < p_.min_time_s) return;
   const double now = noise_.back();
   if (now <= p_.max_noise) {
-    reason_ = StopReason::converged;
+    if (turns_ >= p_.min_turns)
+      reason_ = StopReason::converged;
+    else
+      turn_done_ = true;
     return;
   }
   if (n >= p_.min_samples + p_.stall_window) {

@@ -50,6 +50,17 @@ BackendInfo parse_python_backend(const nlohmann::json& j) {
     throw std::invalid_argument("job: python backend '" + b.id + "': tolerance must be positive");
   return b;
 }
+// An integer field in lo..hi, or `fallback` where the job has none.
+int bounded_int(const nlohmann::json& j, const char* key, int fallback, int lo, int hi) {
+  if (!j.contains(key)) return fallback;
+  if (!j[key].is_number_integer())
+    throw std::invalid_argument(std::string("job: ") + key + " " + j[key].dump() + " is not an integer");
+  const auto v = j[key].get<long long>();
+  if (v < lo || v > hi)
+    throw std::invalid_argument(std::string("job: ") + key + " " + std::to_string(v) + " outside " +
+                                std::to_string(lo) + ".." + std::to_string(hi));
+  return static_cast<int>(v);
+}
 }  // namespace
 
 Job parse_job(const nlohmann::json& j) {
@@ -74,11 +85,8 @@ Job parse_job(const nlohmann::json& j) {
     job.turn_ms = j.value("turn_ms", job.turn_ms);
     if (!(job.turn_ms >= 0 && job.turn_ms <= 10000))
       throw std::invalid_argument("job: turn_ms " + j["turn_ms"].dump() + " outside 0..10000");
-    if (j.contains("queue_depth") && !j["queue_depth"].is_number_integer())
-      throw std::invalid_argument("job: queue_depth " + j["queue_depth"].dump() + " is not an integer");
-    job.queue_depth = j.value("queue_depth", job.queue_depth);
-    if (job.queue_depth < 1 || job.queue_depth > 16)
-      throw std::invalid_argument("job: queue_depth " + std::to_string(job.queue_depth) + " outside 1..16");
+    job.queue_depth = bounded_int(j, "queue_depth", job.queue_depth, 1, 16);
+    job.min_turns = bounded_int(j, "min_turns", job.min_turns, 1, 10);
     job.cpu = j.value("cpu", false);
     job.overlap_imports = j.value("overlap_imports", false);
     if (!j.contains("workloads") || !j["workloads"].is_array() || j["workloads"].empty())

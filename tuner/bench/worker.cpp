@@ -212,6 +212,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
       if (const double mhz = sampler->sm_clock_mhz(); mhz > 0) j["sm_clock_mhz"] = std::round(mhz);
       j["dropped"] = sampler->dropped();
       j["queued"] = sampler->queued();
+      j["turns"] = sampler->turns();
       if (best_ms && (*best_ms == 0 || m.median_ms < *best_ms)) *best_ms = m.median_ms;
     }
     emit(out, j);
@@ -279,6 +280,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     opt.settle_ms = job.settle_ms;
     opt.turn_ms = job.turn_ms;
     opt.queue_depth = job.queue_depth;
+    opt.min_turns = job.min_turns;
     Candidate c{s, nullptr, nullptr};
     Measurement failed;
     const auto t_prepare = std::chrono::steady_clock::now();

@@ -50,6 +50,7 @@ BackendInfo parse_python_backend(const nlohmann::json& j) {
     throw std::invalid_argument("job: python backend '" + b.id + "': tolerance must be positive");
   return b;
 }
+
 // An integer field in lo..hi, or `fallback` where the job has none.
 int bounded_int(const nlohmann::json& j, const char* key, int fallback, int lo, int hi) {
   if (!j.contains(key)) return fallback;

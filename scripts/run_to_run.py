@@ -5,7 +5,8 @@ the same backend).
   run_to_run.py A.jsonl B.jsonl [--tolerance 0.02] [--min-ms 0.1] [--tie 0.03]
 
 Prints, for the (backend, shape) pairs that are ok in both: how many lie within the tolerance
-(all, and those of at least --min-ms), the worst pairs, and each shape whose fastest backend
+(all, and those of at least --min-ms), the worst pairs (with their SM clocks and turns where the
+runs give them), and each shape whose fastest backend
 differs between the runs, and within each run how far apart sdpa_comfy and sdpa_cudnn read (on
 sm90 with torch 2.11 one cuDNN kernel by two paths: their gap is the harness's own error within a
 tune). The fastest backend is chosen as the policy chooses a shape's route
@@ -85,12 +86,13 @@ def main(argv=None):
     ap.add_argument("--tie", type=float, default=0.03, help="the policy's tie tolerance [%(default)s]")
     args = ap.parse_args(argv)
     try:
-        runs, clocks = [], []
+        runs, clocks, turns = [], [], []
         for path in (args.a, args.b):
             with open(path) as f:
                 lines = f.readlines()
             runs.append(medians(lines))
             clocks.append(medians(lines, "sm_clock_mhz"))
+            turns.append(medians(lines, "turns"))
     except (OSError, ValueError, KeyError) as e:
         print("run_to_run: cannot read {}: {}".format(path, e), file=sys.stderr)
         return 2
@@ -100,8 +102,10 @@ def main(argv=None):
         s["only_in_one"]))
     for backend, shape, ma, mb, d in rows[:5]:
         ca, cb = (c.get((backend, shape)) for c in clocks)
-        print("  {} on {}: {:.4f} -> {:.4f} ms ({:+.2%}){}".format(
-            backend, shape, ma, mb, d, ", SM clock {:.0f} -> {:.0f} MHz".format(ca, cb) if ca and cb else ""))
+        ta, tb = (t.get((backend, shape)) for t in turns)
+        print("  {} on {}: {:.4f} -> {:.4f} ms ({:+.2%}){}{}".format(
+            backend, shape, ma, mb, d, ", SM clock {:.0f} -> {:.0f} MHz".format(ca, cb) if ca and cb else "",
+            ", turns {} -> {}".format(ta, tb) if ta and tb else ""))
     print("fastest backend (within {:.0%}, in the policy's tie order) changed on: {}".format(
         args.tie, ", ".join(s["winner_changed"]) or "no shape"))
     for name, run in zip(("a", "b"), runs):

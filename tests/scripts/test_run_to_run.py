@@ -9,13 +9,15 @@ import unittest
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "run_to_run.py")
 
 
-def run_lines(medians, failed=(), clock=None):
+def run_lines(medians, failed=(), clock=None, turns=None):
     lines = [{"event": "hello", "protocol": 1}]
     for (backend, shape), ms in medians.items():
         lines.append({"event": "start", "backend": backend, "shape": shape})
         lines.append({"event": "result", "backend": backend, "shape": shape, "status": "ok", "median_ms": ms})
         if clock:
             lines[-1]["sm_clock_mhz"] = clock
+        if turns:
+            lines[-1]["turns"] = turns
     for backend, shape in failed:
         lines.append({"event": "result", "backend": backend, "shape": shape, "status": "failed", "median_ms": 0})
     lines.append({"event": "done"})
@@ -59,6 +61,11 @@ class RunToRunTest(unittest.TestCase):
         b = {**A, ("sdpa_cudnn", "flux"): 0.44}
         p = self.cli(run_lines(A, clock=1980), run_lines(b, clock=1500))
         self.assertIn("sdpa_cudnn on flux: 0.4000 -> 0.4400 ms (+10.00%), SM clock 1980 -> 1500 MHz", p.stdout)
+
+    def test_the_worst_pairs_show_their_turns_when_the_runs_have_them(self):
+        b = {**A, ("sdpa_cudnn", "flux"): 0.44}
+        p = self.cli(run_lines(A, clock=1980, turns=1), run_lines(b, clock=1500, turns=3))
+        self.assertIn("(+10.00%), SM clock 1980 -> 1500 MHz, turns 1 -> 3", p.stdout)
 
     def test_a_changed_winner_fails_and_is_named(self):
         b = {**A, ("sdpa_flash", "cross"): 0.0170}

@@ -18,7 +18,9 @@ namespace autotune::testing {
 
 namespace fs = std::filesystem;
 
+#ifdef AUTOTUNE_FIXTURES  // the boot tests' fixtures; the other helpers need none
 inline const fs::path kVenvs = fs::path(AUTOTUNE_FIXTURES) / "venvs";
+#endif
 // A simulated H100 as --simulate-gpu and DetectOptions::simulate take it.
 inline const std::string kH100 = "name=NVIDIA H100 80GB HBM3;cc=9.0;memory_mib=81559;driver=580.159.04;sms=132";
 

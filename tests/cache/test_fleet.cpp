@@ -16,6 +16,7 @@
 #include "cache/lease.h"
 #include "cache/published.h"
 #include "cache/records.h"
+#include "tests/boot/test_support.h"
 #include "tuner/boot/boot.h"
 
 namespace autotune {
@@ -63,14 +64,8 @@ DecisionRecord drec(Mechanism m, const std::string& at, const CacheKey& k = key(
 
 class Dir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cache-fleet-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
 
 // --- the merge rule --------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cache/cache.h"
+#include "tests/boot/test_support.h"
 #include "tuner/boot/tuning.h"
 
 namespace autotune {
@@ -31,10 +32,6 @@ nlohmann::json python_backend(const std::string& id, const std::string& module) 
 class RealWorker : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("real-worker-" + std::to_string(::getpid()) + "-" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     cache = Cache::open(dir / "cache.sqlite").cache;
     ASSERT_TRUE(cache);
     env.venv = dir;
@@ -44,9 +41,8 @@ class RealWorker : public ::testing::Test {
     o.workloads = {tiny("tiny-a", 64), tiny("tiny-b", 32)};
     o.worker_log = dir / "worker.log";
   }
-  void TearDown() override { fs::remove_all(dir); }
-
-  fs::path dir;
+  testing::TempDir tmp;
+  const fs::path& dir = tmp.path();
   std::unique_ptr<Cache> cache;
   Fingerprint env;
   CacheKey key;

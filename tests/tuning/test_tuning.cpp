@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cache/cache.h"
+#include "tests/boot/test_support.h"
 #include "tuner/boot/tuning.h"
 
 namespace autotune {
@@ -30,10 +31,6 @@ Workload workload(const std::string& id) {
 class TuningTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tuning-test-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     jobs_ = dir_ / "jobs.jsonl";
     ::setenv("FAKE_WORKER_JOBS", jobs_.c_str(), 1);
     ::setenv("FAKE_WORKER_MODE", "normal", 1);
@@ -49,8 +46,6 @@ class TuningTest : public ::testing::Test {
     cache_ = Cache::open(dir_ / "cache.sqlite").cache;
     ASSERT_TRUE(cache_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::vector<nlohmann::json> jobs() const {
     std::vector<nlohmann::json> out;
     std::ifstream in(jobs_);
@@ -63,7 +58,9 @@ class TuningTest : public ::testing::Test {
     return nullptr;
   }
 
-  fs::path dir_, jobs_;
+  testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
+  fs::path jobs_;
   Fingerprint env_;
   CacheKey key_;
   TuneOptions options_;

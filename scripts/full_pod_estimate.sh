@@ -5,9 +5,10 @@
 # xformers added, their stand-ins (tests/standins) made fast by computing with torch's SDPA instead
 # of float32 matrix products, so that they converge as real kernels do, through the same
 # embedded-Python adapters, once with the imports beside the native measurements (the job's
-# overlap_imports, as autotune asks) and once with the imports first, and compares the two. Then, with AUTOTUNE set, `autotune` itself tunes a cold cache twice
-# with a venv made of links to the real site-packages' entries and the fast stand-ins, so the
-# whole boot is timed with all eleven backends. Wall times and results land in $OUT.
+# overlap_imports, as autotune asks) and once with the imports first, and compares the two. Then,
+# with AUTOTUNE set, `autotune` itself tunes a cold cache twice with a venv made of links to the
+# real site-packages' entries and the fast stand-ins, so the whole boot is timed with all eleven
+# backends. Wall times and results land in $OUT.
 #   bash scripts/device_bench.sh none && AUTOTUNE=.carry/autotune bash scripts/full_pod_estimate.sh
 set -u
 OUT=${OUT:-/tmp/out}

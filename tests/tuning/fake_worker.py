@@ -49,12 +49,17 @@ backends = job["backends"] or ["sdpa_comfy", "flash3"]
 # would), "slow-import:SECONDS", "hang-import" (with nothing else to do), "crash-import:BACKEND"
 # and "hang-import:BACKEND" (in that backend's announced import).
 skip = {(s["backend"], s["shape"]) for s in job["skip"]}
+
+
+def installed(names):
+    return [{"backend": b, "installed": True, "version": "9.9"} for b in names]
+
+
 python = [b for b in os.environ.get("FAKE_WORKER_IMPORTING", "").split(",") if b in backends]
 importing = [b for b in python if any((b, w["id"]) not in skip for w in job["workloads"])]
 done_python = [b for b in python if b not in importing]
 hello = {"event": "hello", "protocol": 1, "torch": "2.11.0", "backends":
-         [{"backend": b, "installed": True, "version": "9.9"} for b in backends
-          if b not in importing and b not in done_python]
+         installed(b for b in backends if b not in importing and b not in done_python)
          + [{"backend": b, "installed": False, "reason": "not imported: every shape of it is measured"}
             for b in done_python]
          + [{"backend": "sage", "installed": False, "reason": "ModuleNotFoundError"}]}
@@ -69,7 +74,7 @@ if importing and not job.get("overlap_imports"):
             os.kill(os.getpid(), signal.SIGSEGV)
         if mode == "hang-import:" + b:
             time.sleep(3600)
-    emit({"event": "backends", "backends": [{"backend": b, "installed": True, "version": "9.9"} for b in importing]})
+    emit({"event": "backends", "backends": installed(importing)})
     importing = []
 
 
@@ -103,22 +108,23 @@ def measure(w, todo):
 
 
 def imported():
+    """The overlapped imports end: their backends join, and the first shape's are measured last."""
+    global importing, deferred
     if mode == "hang-import":
         time.sleep(3600)
     if mode.startswith("slow-import:"):
         time.sleep(float(mode[12:]))
-    emit({"event": "backends", "backends": [{"backend": b, "installed": True, "version": "9.9"} for b in importing]})
+    emit({"event": "backends", "backends": installed(importing)})
+    importing, deferred = [], [(job["workloads"][0], importing)]
 
 
 deferred = []
 for w in job["workloads"]:
     if importing and w is not job["workloads"][0]:
         imported()
-        importing, deferred = [], [(job["workloads"][0], importing)]
     measure(w, [b for b in backends if (b, w["id"]) not in skip and b not in importing])
 if importing:
     imported()
-    importing, deferred = [], [(job["workloads"][0], importing)]
 for w, late in deferred:
     measure(w, [b for b in late if (b, w["id"]) not in skip])
 emit({"event": "done"})

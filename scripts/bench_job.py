@@ -2,7 +2,7 @@
 """Writes an autotune-bench job (JSON, one line) for a workload set of workloads/*.json.
 
   bench_job.py --set default [--backends a,b] [--skip-heavy FLOPS] [--max-seconds S] [--python-path P ...]
-               [--overlap-imports] [--settle-ms MS] [--queue-depth N] [--min-turns N]
+               [--overlap-imports] [--settle-ms MS] [--queue-depth N]
 
 --skip-heavy adds skip pairs for sdpa_math, split and quad on shapes above FLOPS floating-point
 operations per call: those run seconds per call there (or fail for memory) and would eat a
@@ -19,7 +19,6 @@ ap.add_argument("--skip-heavy", type=float, default=0)
 ap.add_argument("--max-seconds", type=float, default=2.0)
 ap.add_argument("--settle-ms", type=float, help="untimed calls before each turn (worker default: 100)")
 ap.add_argument("--queue-depth", type=int, help="samples queued ahead (worker default: 3)")
-ap.add_argument("--min-turns", type=int, help="turns with samples before converging (worker default: 1)")
 ap.add_argument("--python-path", action="append", default=[])
 ap.add_argument("--dtype", default="bf16")
 ap.add_argument("--cpu", action="store_true")
@@ -46,6 +45,4 @@ if a.overlap_imports:
     job["overlap_imports"] = True
 if a.queue_depth is not None:
     job["queue_depth"] = a.queue_depth
-if a.min_turns is not None:
-    job["min_turns"] = a.min_turns
 print(json.dumps(job))

@@ -32,10 +32,7 @@ void StoppingCriterion::add(double sample, double elapsed_s) {
   if (n < p_.min_samples || elapsed_s < p_.min_time_s) return;
   const double now = noise_.back();
   if (now <= p_.max_noise) {
-    if (turns_ >= p_.min_turns)
-      reason_ = StopReason::converged;
-    else
-      turn_done_ = true;
+    reason_ = StopReason::converged;
     return;
   }
   if (n >= p_.min_samples + p_.stall_window) {

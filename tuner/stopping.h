@@ -32,12 +32,6 @@ struct StoppingParams {
   // 4-23x the best on the default set's larger shapes (H200, 2026-12-01), and three of their
   // samples took about 4 s of a cold tune; the worker also skips their settle (harness.cpp).
   double outpaced_far_ratio = 4.0;
-  // Turns (StoppingCriterion::next_turn) with samples before "converged" may stop it. Most
-  // backends converge within their first turn, so their median reads the clock of that one turn,
-  // and a power-capped card's clock moves by up to 7% from one turn to the next (H200,
-  // results/h200-2026-12-01-call5/README.md); with 3, one turn's outlying clock stays out of the
-  // median. 1 (the default) leaves convergence to the samples alone.
-  int min_turns = 1;
 };
 
 enum class StopReason { none, converged, noise_stalled, time_cap, outpaced };
@@ -54,9 +48,7 @@ class StoppingCriterion {
   // warm-up estimate in that unit, 0 for none. Returns whether it stopped.
   bool outpaced_by(double best_other_ms, double warm_up = 0);
   // The samples after this belong to a new turn (the samples before the first call: to one).
-  void next_turn() { new_turn_ = !samples_.empty(); turn_done_ = false; }
-  // Converged but for `min_turns`: this turn has what it needs, the next one goes on.
-  bool turn_done() const { return turn_done_; }
+  void next_turn() { new_turn_ = !samples_.empty(); }
   int turns() const { return turns_; }  // turns with samples
   bool finished() const { return reason_ != StopReason::none; }
   StopReason reason() const { return reason_; }
@@ -69,7 +61,7 @@ class StoppingCriterion {
   std::vector<double> samples_;
   std::vector<double> noise_;  // rel_stddev after each sample
   int turns_ = 0;              // turns with samples
-  bool new_turn_ = false, turn_done_ = false;
+  bool new_turn_ = false;
   StopReason reason_ = StopReason::none;
 };
 

@@ -63,17 +63,6 @@ TEST(Job, QueueDepthIsReadAndBounded) {
   EXPECT_NE(error_of(j).find("queue_depth 2.5 is not an integer"), std::string::npos) << error_of(j);
 }
 
-TEST(Job, MinTurnsIsReadAndBounded) {
-  EXPECT_EQ(parse_job(base()).min_turns, 1);
-  auto j = base();
-  j["min_turns"] = 3;
-  EXPECT_EQ(parse_job(j).min_turns, 3);
-  j["min_turns"] = 0;
-  EXPECT_NE(error_of(j).find("min_turns 0 outside 1..10"), std::string::npos) << error_of(j);
-  j["min_turns"] = "3";
-  EXPECT_NE(error_of(j).find("min_turns \"3\" is not an integer"), std::string::npos) << error_of(j);
-}
-
 TEST(Job, BackendsAndSkips) {
   auto j = base();
   j["backends"] = {"sage", "t_x"};

@@ -373,7 +373,6 @@ bool Sampler::prepare(const Reference* ref) {
     st_->hold_ms = 0.05 + 1.5 * st_->host_ms * st_->batch;
     StoppingParams sp;
     sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
-    sp.min_turns = opt_.min_turns;
     st_->crit = std::make_unique<StoppingCriterion>(sp);
     return true;
   } catch (const std::exception& e) {
@@ -485,7 +484,7 @@ bool Sampler::turn(double best_other_ms) {
       // oldest. At the turn's end the queue runs empty, so the next backend's settle starts on
       // a device that this one no longer occupies.
       const std::size_t depth = st.one_at_a_time || far ? 1 : st.timers.size();
-      while (st.queued.size() < depth && !st.crit->turn_done() && (first || seconds_since(t0) * 1e3 < opt_.turn_ms)) {
+      while (st.queued.size() < depth && (first || seconds_since(t0) * 1e3 < opt_.turn_ms)) {
         queue_sample(st.queued.empty() ? (first ? first_hold_ms : st.hold_ms) : 0);
         first = false;
       }

@@ -116,7 +116,6 @@ struct MeasureOptions {
   // back to back through a whole turn, as in a sampling step; a backend whose host cannot keep
   // the queue filled samples one at a time behind a spin instead.
   int queue_depth = 3;
-  int min_turns = 1;  // StoppingParams::min_turns
 };
 
 // One backend's measurement of one shape, taken in turns, so that the worker can interleave a
@@ -155,7 +154,7 @@ class Sampler {
   // is 1, and they were taken one at a time behind spins).
   int dropped() const;
   bool queued() const;
-  int turns() const;  // turns with samples (StoppingParams::min_turns)
+  int turns() const;  // turns with samples
 
  private:
   void fail(const std::exception& e);

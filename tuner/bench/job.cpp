@@ -87,7 +87,6 @@ Job parse_job(const nlohmann::json& j) {
     if (!(job.turn_ms >= 0 && job.turn_ms <= 10000))
       throw std::invalid_argument("job: turn_ms " + j["turn_ms"].dump() + " outside 0..10000");
     job.queue_depth = bounded_int(j, "queue_depth", job.queue_depth, 1, 16);
-    job.min_turns = bounded_int(j, "min_turns", job.min_turns, 1, 10);
     job.cpu = j.value("cpu", false);
     job.overlap_imports = j.value("overlap_imports", false);
     if (!j.contains("workloads") || !j["workloads"].is_array() || j["workloads"].empty())

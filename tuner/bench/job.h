@@ -33,7 +33,6 @@ struct Job {
   double settle_ms = 100;  // MeasureOptions::settle_ms
   double turn_ms = 200;    // MeasureOptions::turn_ms; 0: one sample per turn
   int queue_depth = 3;     // MeasureOptions::queue_depth
-  int min_turns = 1;       // StoppingParams::min_turns
   bool cpu = false;
   // Import the Python backends while the native ones are measured (the worker's Imports), which
   // saves a cold tune the seconds of `import torch`. Off unless the parent asks: a crash in an

@@ -280,7 +280,6 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     opt.settle_ms = job.settle_ms;
     opt.turn_ms = job.turn_ms;
     opt.queue_depth = job.queue_depth;
-    opt.min_turns = job.min_turns;
     Candidate c{s, nullptr, nullptr};
     Measurement failed;
     const auto t_prepare = std::chrono::steady_clock::now();

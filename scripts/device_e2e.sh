@@ -3,7 +3,7 @@
 # a cold cache with the carried `autotune`, boot again from the cache, render the report in every
 # format, run the worker twice on the SDPA kernels and compare the runs (scripts/run_to_run.py),
 # and once more with samples one at a time (queue_depth 1) against the first,
-# tune a second cold cache (same pick?), probe the worker's medians against do_bench (and do_bench
+# tune a second cold cache (same pick? its report against the first's), probe the worker's medians against do_bench (and do_bench
 # against the card's state: scripts/card_state_probe.py), then time
 # the custom node's routed step against ComfyUI's paths with the first run's decision. Results
 # come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
@@ -60,6 +60,10 @@ if [ -x "$W" ]; then
   echo "rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
   grep -E "Selected Mechanism|Decided by" "$OUT/cold-boot-2.log"
   cp "$cold2/decision.json" "$OUT/decision-2.json" 2>/dev/null
+  "${AUTOTUNE:-.carry/autotune}" --venv "$(python3 -c 'import sys; print(sys.prefix)')" --local-dir "$cold2/local" \
+    --cache-dir "$cold2/shared" --set default --report --format json > "$OUT/report-2.json"
+  echo "== the two cold tunes, report against report (issue 3: within 2%, the same pick)"
+  python3 scripts/run_to_run.py "$OUT/report.json" "$OUT/report-2.json"
   rm -rf "$cold2"
   phase probe
   python3 scripts/fidelity_probe.py "$OUT/sdpa-run1.jsonl" "$OUT/fidelity.csv" 2>&1 | tail -40

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Compares two autotune-bench runs of the same job (issue 3: two runs agree within 2% and pick
-the same backend).
+"""Compares two autotune-bench runs of the same job, or two cold tunes by their reports (issue 3:
+two runs agree within 2% and pick the same backend).
 
-  run_to_run.py A.jsonl B.jsonl [--tolerance 0.02] [--min-ms 0.1] [--tie 0.03]
+  run_to_run.py A B [--tolerance 0.02] [--min-ms 0.1] [--tie 0.03]
+
+A and B are each the worker's JSON lines or `autotune --report --format json` of a tuned cache.
+Two reports are also compared by each mechanism's attention time per sampling step and by their
+pick.
 
 Prints, for the (backend, shape) pairs that are ok in both: how many lie within the tolerance
 (all, and those of at least --min-ms), the worst pairs (with their SM clocks and turns where the
@@ -13,7 +17,8 @@ tune). The fastest backend is chosen as the policy chooses a shape's route
 (tuner/policy.cpp): among the backends within --tie of the fastest, the first in its tie order,
 so that sdpa_comfy and sdpa_cudnn, one cuDNN kernel, do not count as a change. Exit status 0
 when every pair of at least --min-ms is within the tolerance and every shape has the same
-fastest backend; 1 otherwise, or when no pair is ok in both runs; 2 for unreadable input.
+fastest backend (and two reports the same pick); 1 otherwise, or when no pair is ok in both
+runs; 2 for unreadable input.
 """
 import argparse
 import json
@@ -28,6 +33,25 @@ def medians(lines, field="median_ms"):
         if e.get("event") == "result" and e.get("status") == "ok" and field in e:
             out[(e["backend"], e["shape"])] = e[field]
     return out
+
+
+def read_run(text):
+    """(medians, clocks, turns, report): of a worker run's JSON lines, or of a report (one JSON
+    object with "shapes"), whose measurements give the medians and which is returned as well."""
+    try:
+        report = json.loads(text)
+    except ValueError:
+        report = None  # JSON lines
+    if isinstance(report, dict) and "shapes" in report:
+        lines = [json.dumps(dict(m, event="result")) for sh in report["shapes"] for m in sh["measurements"]]
+        return medians(lines), {}, {}, report
+    lines = text.splitlines()
+    return medians(lines), medians(lines, "sm_clock_mhz"), medians(lines, "turns"), None
+
+
+def step_costs(report):
+    """{mechanism: step_ms} of a report's eligible mechanisms."""
+    return {c["mechanism"]: c["step_ms"] for c in report.get("mechanism_costs", []) if c.get("eligible")}
 
 
 # tuner/policy.cpp backend_rank; ids not in it rank after these, by name.
@@ -86,14 +110,15 @@ def main(argv=None):
     ap.add_argument("--tie", type=float, default=0.03, help="the policy's tie tolerance [%(default)s]")
     args = ap.parse_args(argv)
     try:
-        runs, clocks, turns = [], [], []
+        runs, clocks, turns, reports = [], [], [], []
         for path in (args.a, args.b):
             with open(path) as f:
-                lines = f.readlines()
-            runs.append(medians(lines))
-            clocks.append(medians(lines, "sm_clock_mhz"))
-            turns.append(medians(lines, "turns"))
-    except (OSError, ValueError, KeyError) as e:
+                run, clock, turn, report = read_run(f.read())
+            runs.append(run)
+            clocks.append(clock)
+            turns.append(turn)
+            reports.append(report)
+    except (OSError, ValueError, KeyError, TypeError) as e:
         print("run_to_run: cannot read {}: {}".format(path, e), file=sys.stderr)
         return 2
     rows, s = compare(*runs, tolerance=args.tolerance, min_ms=args.min_ms, tie=args.tie)
@@ -113,10 +138,19 @@ def main(argv=None):
         if pairs:
             print("run {}: sdpa_comfy and sdpa_cudnn within {:.0%} on {} of {} shapes; worst {}: {:.4f} vs {:.4f} ms "
                   "({:+.2%})".format(name, args.tolerance, within, pairs, *worst))
+    pick_changed = False
+    if all(reports):
+        ca, cb = (step_costs(r) for r in reports)
+        for mech in sorted(set(ca) & set(cb), key=lambda m: ca[m]):
+            print("per sampling step, {}: {:.3f} -> {:.3f} ms ({:+.2%})".format(
+                mech, ca[mech], cb[mech], cb[mech] / ca[mech] - 1))
+        pa, pb = (r.get("pick") for r in reports)
+        pick_changed = pa != pb
+        print("pick: {} -> {}{}".format(pa, pb, " (changed)" if pick_changed else " (the same)"))
     if not s["pairs"]:
         print("no pair is ok in both runs: nothing to compare")
         return 1
-    ok = s["within_min_ms"] == s["pairs_min_ms"] and not s["winner_changed"]
+    ok = s["within_min_ms"] == s["pairs_min_ms"] and not s["winner_changed"] and not pick_changed
     return 0 if ok else 1
 
 

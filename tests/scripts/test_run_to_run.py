@@ -24,6 +24,16 @@ def run_lines(medians, failed=(), clock=None, turns=None):
     return [json.dumps(l) for l in lines]
 
 
+def report(medians, costs, pick):
+    """`autotune --report --format json` of a tuned cache, the parts run_to_run.py reads."""
+    shapes = {}
+    for (backend, shape), ms in medians.items():
+        shapes.setdefault(shape, []).append({"backend": backend, "shape": shape, "status": "ok", "median_ms": ms})
+    return [json.dumps({"pick": pick, "shapes": [{"workload": sh, "measurements": m} for sh, m in shapes.items()],
+                        "mechanism_costs": [{"mechanism": k, "step_ms": v, "eligible": True}
+                                            for k, v in costs.items()]}, indent=1)]
+
+
 A = {("sdpa_cudnn", "flux"): 0.400, ("sdpa_flash", "flux"): 0.750, ("sdpa_cudnn", "cross"): 0.019,
      ("sdpa_flash", "cross"): 0.028}
 
@@ -92,6 +102,25 @@ class RunToRunTest(unittest.TestCase):
         self.assertIn("run a: sdpa_comfy and sdpa_cudnn within 2% on 1 of 2 shapes; worst flux: 0.4200 vs 0.4000 ms "
                       "(+5.00%)", p.stdout)
         self.assertNotIn("run b:", p.stdout)  # no sdpa_comfy there
+
+    def test_two_reports_compare_their_pairs_step_costs_and_pick(self):
+        b = {**A, ("sdpa_cudnn", "flux"): 0.405}
+        costs = {"pytorch": 900.0, "quad": 4790.0}
+        p = self.cli(report(A, costs, "pytorch"), report(b, {"pytorch": 909.0, "quad": 4790.0}, "pytorch"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("within 2%: 4 of 4; of those >= 0.1 ms: 2 of 2", p.stdout)
+        self.assertIn("per sampling step, pytorch: 900.000 -> 909.000 ms (+1.00%)", p.stdout)
+        self.assertIn("pick: pytorch -> pytorch (the same)", p.stdout)
+        # Another pick fails, even with every pair within the tolerance.
+        p = self.cli(report(A, costs, "pytorch"), report(A, costs, "quad"))
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("pick: pytorch -> quad (changed)", p.stdout)
+
+    def test_a_report_against_a_worker_run_compares_the_pairs(self):
+        p = self.cli(report(A, {"pytorch": 900.0}, "pytorch"), run_lines(A))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("within 2%: 4 of 4", p.stdout)
+        self.assertNotIn("pick:", p.stdout)
 
     def test_runs_with_nothing_in_common_fail(self):
         p = self.cli(run_lines({}), run_lines(A))

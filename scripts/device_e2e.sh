@@ -2,14 +2,15 @@
 # The end-to-end acceptance run on the GPU machine, in one device call: build the worker, tune on
 # a cold cache with the carried `autotune`, boot again from the cache, render the report in every
 # format, run the worker twice on the SDPA kernels and compare the runs (scripts/run_to_run.py),
-# and once more with samples one at a time (queue_depth 1) against the first,
-# tune a second cold cache (same pick? its report against the first's), probe the worker's medians against do_bench (and do_bench
-# against the card's state: scripts/card_state_probe.py), then time
-# the custom node's routed step against ComfyUI's paths with the first run's decision. Results
-# come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
+# and once more with samples one at a time (queue_depth 1) against the first, tune a second cold
+# cache and compare its report with the first's (the same pick?), probe the worker's medians
+# against do_bench (and do_bench against the card's state: scripts/card_state_probe.py), then
+# time the custom node's routed step against ComfyUI's paths with the first run's decision.
+# Results come back as $OUT/e2e.tar.gz (the device returns at most 8 files) plus the console log.
 #   AUTOTUNE=.carry/autotune bash scripts/device_e2e.sh        (carry [".carry"])
-# On the H200 (2026-12-01): about 2 minutes without the node step bench, which takes 4.4 minutes
-# with 9 rounds; 2.6-3 minutes for `device_bench.sh none` and this with NODE_BENCH=0 in one call.
+# On the H200 (2026-12-01): about 4.6 minutes without the node step bench (the card state probe
+# takes 2.7 of them), which takes 4.4 minutes with 9 rounds; 5.6-6 minutes for
+# `device_bench.sh none` and this with NODE_BENCH=0 in one call on a fresh machine.
 # The GPU-labelled worker tests come from a first call on the same machine (its build-dev/ stays
 # while the machine is warm), or from the same call:
 #   bash scripts/device_bench.sh none                      (builds the worker, runs its tests)

@@ -25,14 +25,9 @@ import json
 import sys
 
 
-def medians(lines, field="median_ms"):
-    """{(backend, shape): field} of the ok results in a run's JSON lines (that have the field)."""
-    out = {}
-    for line in lines:
-        e = json.loads(line)
-        if e.get("event") == "result" and e.get("status") == "ok" and field in e:
-            out[(e["backend"], e["shape"])] = e[field]
-    return out
+def medians(results, field="median_ms"):
+    """{(backend, shape): field} of the ok results (that have the field)."""
+    return {(r["backend"], r["shape"]): r[field] for r in results if r.get("status") == "ok" and field in r}
 
 
 def read_run(text):
@@ -43,10 +38,9 @@ def read_run(text):
     except ValueError:
         report = None  # JSON lines
     if isinstance(report, dict) and "shapes" in report:
-        lines = [json.dumps(dict(m, event="result")) for sh in report["shapes"] for m in sh["measurements"]]
-        return medians(lines), {}, {}, report
-    lines = text.splitlines()
-    return medians(lines), medians(lines, "sm_clock_mhz"), medians(lines, "turns"), None
+        return medians(m for sh in report["shapes"] for m in sh["measurements"]), {}, {}, report
+    results = [e for e in map(json.loads, text.splitlines()) if e.get("event") == "result"]
+    return medians(results), medians(results, "sm_clock_mhz"), medians(results, "turns"), None
 
 
 def step_costs(report):

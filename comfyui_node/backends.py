@@ -9,6 +9,12 @@ calls on ComfyUI's own function: tuning measured unmasked attention).
 Libraries are imported only for ids the decision uses: importing flash_attn or sageattention
 takes time at ComfyUI start and may fail; a failed import makes that id unavailable, with the
 reason, and its shapes go to the default.
+
+This file is also what the benchmark worker times: autotune-bench embeds it at build time
+(tuner/bench/CMakeLists.txt) and calls make_adapter's library adapters, and library_adapter for a
+job's own functions, exactly as the router does, so what is timed is what runs in ComfyUI
+(tests/bench/test_worker.py compares the embedded copy with this file). Keep it importable
+without ComfyUI: the worker passes no attention module.
 """
 import importlib
 
@@ -218,6 +224,42 @@ def _blhd_adapter(fn, **fixed):
     return attention
 
 
+def _bhld_adapter(fn):
+    """An adapter for a function that takes and returns (B, H, L, D): fn(q, k, v)."""
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        q, k, v, b, d = _to_bhld(q, k, v, heads, skip_reshape)
+        out = fn(q, k, v)
+        if isinstance(out, tuple):
+            out = out[0]
+        return _from_bhld(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def library_adapter(fn, kernel_layout):
+    """The adapter for a library function fn(q, k, v) that takes `kernel_layout`, "blhd" or "bhld"
+    (the worker's job-supplied backends: stand-ins in the tests)."""
+    if kernel_layout == "blhd":
+        return _blhd_adapter(fn)
+    if kernel_layout == "bhld":
+        return _bhld_adapter(fn)
+    raise ValueError("unknown kernel layout {!r} (expected one of: blhd, bhld)".format(kernel_layout))
+
+
+# The libraries' true signatures, as the pinned builds take them (../shared/device-wheels):
+# - flash_attn.flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, ...),
+#   (B, L, H, D) in and out; FA2 (ComfyUI --use-flash-attention).
+# - flash_attn_interface.flash_attn_func(q, k, v, softmax_scale=None, causal=False, ...),
+#   (B, L, H, D); FlashAttention-3 3.0.0 returns the output tensor (some builds (out, lse)); head
+#   dims are rounded up to a built one (40 -> 64, 80 -> 96, 160 -> 192), at most 256.
+# - sageattention.sageattn(q, k, v, tensor_layout="HND"|"NHD", is_causal=False, sm_scale=None,
+#   return_lse=False, **kwargs): on sm90 it runs sageattn_qk_int8_pv_fp8_cuda_sm90 with K
+#   smoothed (smooth_k=True, its default, as ComfyUI calls it); head_dim above 128 raises
+#   ValueError("Unsupported head_dim"), which ComfyUI catches and falls back on per call.
+#   Its quantisation runs Triton kernels compiled at first use of a shape class.
+# - xformers.ops.memory_efficient_attention(q, k, v, attn_bias=None, p=0.0, scale=None),
+#   (B, L, H, D).
 def _flash2_adapter():
     return _blhd_adapter(_import("flash_attn", "flash_attn_func", "flash2"),
                          dropout_p=0.0, softmax_scale=None, causal=False)

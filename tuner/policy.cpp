@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <tuple>
 
 #include "tuner/text.h"
 
@@ -45,6 +46,8 @@ bool falls_back(Status s) {
 
 }  // namespace
 
+double call_cost_ms(const Measurement& m) { return std::max(m.median_ms, m.host_ms); }
+
 const std::vector<Mechanism>& tie_preference() {
   static const std::vector<Mechanism> order{Mechanism::pytorch, Mechanism::flash3, Mechanism::flash2,
                                             Mechanism::xformers, Mechanism::sage,  Mechanism::split,
@@ -81,10 +84,10 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
       const Measurement* fallback = find(index, w.id, "sdpa_comfy");
       double per_call = 0;
       if (m && m->status == Status::ok) {
-        per_call = m->median_ms;
+        per_call = call_cost_ms(*m);
       } else if (m && falls_back(m->status) && mechanism != Mechanism::pytorch && fallback &&
                  fallback->status == Status::ok) {
-        per_call = fallback->median_ms;
+        per_call = call_cost_ms(*fallback);
         ++cost.fallback_shapes;
       } else {
         cost.eligible = false;
@@ -123,21 +126,25 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
   d.source = Source::tuning;
   d.default_backend = default_backend_of(best->mechanism);
   for (const auto& w : workloads) {
+    // The shape's candidates within the tolerance of its fastest tie, and the tie order decides
+    // among them. Comparing each with the winner so far would chain: with 1.00, 1.029 and 1.058,
+    // the 1.058 backend ties the 1.029 one that tied the fastest, and the route would go 5.8%
+    // slower than the fastest or not, depending on the order the rows arrive in.
+    std::vector<const Measurement*> candidates;
+    for (const auto& m : measurements)
+      if (m.shape == w.id && m.status == Status::ok && !(options.exclude_quantized && m.backend == "sage"))
+        candidates.push_back(&m);
+    if (candidates.empty()) continue;
+    double fastest = call_cost_ms(*candidates.front());
+    for (const Measurement* m : candidates) fastest = std::min(fastest, call_cost_ms(*m));
+    const auto order = [](const Measurement* m) {
+      return std::make_tuple(backend_rank(m->backend), call_cost_ms(*m), m->backend);
+    };
     const Measurement* winner = nullptr;
-    for (const auto& m : measurements) {
-      if (m.shape != w.id || m.status != Status::ok) continue;
-      if (options.exclude_quantized && m.backend == "sage") continue;
-      if (!winner) {
-        winner = &m;
-        continue;
-      }
-      const double fastest = std::min(winner->median_ms, m.median_ms);
-      const bool tie = std::abs(winner->median_ms - m.median_ms) <= fastest * options.tie_tolerance;
-      if (tie ? backend_rank(m.backend) < backend_rank(winner->backend) : m.median_ms < winner->median_ms)
-        winner = &m;
-    }
-    if (!winner) continue;
-    result.routed_step_ms += w.calls_per_step * winner->median_ms;
+    for (const Measurement* m : candidates)
+      if (call_cost_ms(*m) <= fastest * (1 + options.tie_tolerance) && (!winner || order(m) < order(winner)))
+        winner = m;
+    result.routed_step_ms += w.calls_per_step * call_cost_ms(*winner);
     d.routes.push_back({w.id, w.batch, w.heads, w.head_dim, static_cast<int>(w.q_len), static_cast<int>(w.kv_len),
                         winner->backend, winner->median_ms});
   }

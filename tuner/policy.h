@@ -1,11 +1,8 @@
 // The selection policy: measurements + workload weights -> the global mechanism and the
 // per-shape winners. Pure: no clocks, no files, no GPU.
 //
-// What it optimises: the worker's median, which is the time per call when calls run back to
-// back with no synchronisation (DESIGN.md). On large shapes that is GPU time; on small ones the
-// host cost of issuing the call shows through (ComfyUI's PyTorch path, SDXL cross-attention on the
-// H100: 0.016 ms of kernel, 0.156 ms per call back to back). A sampling step pays the same mix,
-// so that is the number to minimise; host time is reported beside it, not added to it.
+// What it optimises: each call's cost in a sampling step, call_cost_ms() below: its GPU time, or
+// its host time where issuing the call takes longer than the GPU needs to run it.
 #pragma once
 
 #include <map>
@@ -33,10 +30,21 @@ struct PolicyOptions {
 // before the quantized one.
 const std::vector<Mechanism>& tie_preference();
 
+// What one call costs a sampling step: max(GPU time, host time). The worker's median is GPU time
+// alone (samples are queued behind a spin, so the host's issue time is hidden) and host_ms is the
+// host's time to issue one call. A step issues its calls back to back with no synchronisation:
+// while the GPU is busier than the host, a call's host time hides behind the queue; once the host
+// is the slower, the GPU waits for it and the call costs its host time. Measured on the H200
+// (issue 17's tune): SD1.5's 4096-token self-attention read FA3 0.153 ms GPU / 0.321 ms host and
+// cuDNN 0.158 / 0.039; GPU time alone routed it to FA3, which a host-bound UNet step pays 0.321 ms
+// a call for. Summing both would count the overlap twice; max is what a queue that never runs
+// dry or full pays. A record without a host time (older caches) costs its GPU time.
+double call_cost_ms(const Measurement& m);
+
 // A mechanism's cost over one sampling step of every workload in the set.
 struct MechanismCost {
   Mechanism mechanism;
-  double step_ms = 0;            // sum over shapes of calls_per_step * per-call time
+  double step_ms = 0;            // sum over shapes of calls_per_step * call_cost_ms
   int fallback_shapes = 0;       // shapes where ComfyUI would fall back to its PyTorch path
   bool eligible = true;
   std::string why_not;           // when not eligible: which shape, which status

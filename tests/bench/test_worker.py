@@ -10,11 +10,13 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 WORKER = STANDINS = None
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def workload(id, layout="blhd_flat", batch=2, heads=2, head_dim=16, q_len=64, kv_len=48):
@@ -60,6 +62,40 @@ class CpuWorker(unittest.TestCase):
         ids = [l.split("\t")[0] for l in out.splitlines()]
         self.assertEqual(ids, ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
                                "split", "quad", "flash2", "flash3", "sage", "xformers"])
+
+    def test_adapter_source_is_the_nodes(self):
+        """The worker carries comfyui_node/backends.py as the node runs it (embedded at build)."""
+        out = subprocess.run([WORKER, "--adapter-source"], capture_output=True, text=True, check=True).stdout
+        with open(os.path.join(REPO, "comfyui_node", "backends.py"), encoding="utf-8") as f:
+            self.assertEqual(out, f.read())
+
+    def test_libraries_are_called_as_the_node_calls_them(self):
+        """Each library sees the same call from the worker as from the node's router: function,
+        keyword arguments, tensor shapes and strides (the views ComfyUI's reshapes make)."""
+        libs = ["flash2", "flash3", "sage", "xformers"]
+        with tempfile.TemporaryDirectory() as tmp:
+            worker_log, node_log = os.path.join(tmp, "worker"), os.path.join(tmp, "node")
+            rc, lines, err = run(job(backends=libs, dtype="fp32"), env=dict(os.environ, STANDIN_RECORD=worker_log))
+            self.assertEqual(rc, 0, err)
+            self.assertEqual({r["status"] for r in results(lines).values()}, {"ok"}, results(lines))
+            script = """
+import sys, torch
+sys.path[:0] = [{standins!r}, {repo!r}]
+from comfyui_node import backends
+for w in {workloads!r}:
+    b, h, d = w["batch"], w["heads"], w["head_dim"]
+    shape = lambda n: (b, n, h * d) if w["layout"] == "blhd_flat" else (b, h, n, d)
+    q, k, v = torch.randn(shape(w["q_len"])), torch.randn(shape(w["kv_len"])), torch.randn(shape(w["kv_len"]))
+    for lib in {libs!r}:
+        backends.make_adapter(lib, None)(q, k, v, h, skip_reshape=w["layout"] != "blhd_flat")
+""".format(standins=STANDINS, repo=REPO, workloads=TINY, libs=libs)
+            subprocess.run([sys.executable, "-c", script], check=True, env=dict(os.environ, STANDIN_RECORD=node_log))
+            with open(worker_log) as f:
+                worker_calls = {json.dumps(json.loads(l), sort_keys=True) for l in f}
+            with open(node_log) as f:
+                node_calls = {json.dumps(json.loads(l), sort_keys=True) for l in f}
+        self.assertEqual(len(node_calls), len(libs) * len(TINY))
+        self.assertEqual(worker_calls, node_calls)
 
     def test_unknown_backend_names_the_valid_set(self):
         rc, lines, _ = run(job(backends=["sdpa_math", "flash4"]))

@@ -1,6 +1,27 @@
 """Reference attention in torch ops, shared by the stand-ins (tests only)."""
+import json
 import math
+import os
+
 import torch
+
+
+def _strides(t):
+    """The tensor's strides, with those of size-1 dimensions (which address nothing) as 0."""
+    return [0 if n == 1 else s for n, s in zip(t.shape, t.stride())]
+
+
+def record(fn, q, k, v, **args):
+    """With STANDIN_RECORD=FILE, appends how the library function was called: its name, the
+    tensors' shapes and strides, and every other argument (tests/bench/test_worker.py compares
+    the worker's calls with the node's)."""
+    path = os.environ.get("STANDIN_RECORD")
+    if not path:
+        return
+    line = {"fn": fn, "shapes": [list(t.shape) for t in (q, k, v)], "strides": [_strides(t) for t in (q, k, v)],
+            "dtype": str(q.dtype), "args": {name: repr(value) for name, value in sorted(args.items())}}
+    with open(path, "a") as f:
+        f.write(json.dumps(line, sort_keys=True) + "\n")
 
 
 def attention_blhd(q, k, v, scale=None):

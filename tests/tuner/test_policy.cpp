@@ -125,6 +125,53 @@ TEST(Policy, TiesWithinNoiseResolveTheSameWayWhateverTheOrder) {
   EXPECT_EQ(choose(w, m, strict).decision->mechanism, Mechanism::flash3);
 }
 
+// Issue 17's chain: flash2 1.00, flash3 1.029, cuDNN 1.058 ms. flash3 ties the fastest (2.9% <
+// 3%), cuDNN does not (5.8%): the route is flash3 whatever the order the rows arrive in. Compared
+// with the winner so far, cuDNN tied flash3 and, ranked first, took the route in some orders.
+TEST(Policy, ATieIsWithinTheToleranceOfTheShapesFastestInEveryOrder) {
+  const std::vector<Workload> w{shape("a", 1)};
+  std::vector<Measurement> m{ok("flash2", "a", 1.00), ok("flash3", "a", 1.029), ok("sdpa_cudnn", "a", 1.058)};
+  std::sort(m.begin(), m.end(), [](const Measurement& a, const Measurement& b) { return a.backend < b.backend; });
+  int orders = 0;
+  do {
+    const PolicyResult r = choose(w, m, {});
+    ASSERT_TRUE(r.decision);
+    ASSERT_EQ(r.decision->routes.size(), 1u);
+    EXPECT_EQ(r.decision->routes[0].backend, "flash3") << "order " << m[0].backend << ", " << m[1].backend << ", "
+                                                       << m[2].backend;
+    ++orders;
+  } while (std::next_permutation(m.begin(), m.end(), [](const Measurement& a, const Measurement& b) {
+    return a.backend < b.backend;
+  }));
+  EXPECT_EQ(orders, 6);
+}
+
+// The H200's SD1.5 4096-token self-attention (issue 17): FA3 0.153 ms GPU with 0.321 ms of host
+// time, cuDNN 0.158 ms and 0.039 ms. GPU time alone would route FA3; the step pays FA3's host
+// time, so cuDNN wins the shape. Where the GPU is the slower, host time changes nothing.
+TEST(Policy, AHostBoundCallCostsItsHostTime) {
+  const std::vector<Workload> w{shape("sd15", 16), shape("flux", 57)};
+  auto with_host = [](Measurement m, double host) {
+    m.host_ms = host;
+    return m;
+  };
+  const std::vector<Measurement> m{with_host(ok("flash3", "sd15", 0.153), 0.321),
+                                   with_host(ok("sdpa_cudnn", "sd15", 0.158), 0.039),
+                                   with_host(ok("sdpa_comfy", "sd15", 0.158), 0.045),
+                                   with_host(ok("flash3", "flux", 0.351), 0.30),
+                                   with_host(ok("sdpa_cudnn", "flux", 0.402), 0.04),
+                                   with_host(ok("sdpa_comfy", "flux", 0.402), 0.05)};
+  EXPECT_DOUBLE_EQ(call_cost_ms(m[0]), 0.321);
+  EXPECT_DOUBLE_EQ(call_cost_ms(m[3]), 0.351);
+  const PolicyResult r = choose(w, m, {});
+  ASSERT_TRUE(r.decision);
+  ASSERT_EQ(r.decision->routes.size(), 2u);
+  EXPECT_EQ(r.decision->routes[0].backend, "sdpa_cudnn");
+  EXPECT_EQ(r.decision->routes[1].backend, "flash3");
+  EXPECT_DOUBLE_EQ(cost_of(r, Mechanism::flash3)->step_ms, 16 * 0.321 + 57 * 0.351);
+  EXPECT_DOUBLE_EQ(r.routed_step_ms, 16 * 0.158 + 57 * 0.351);
+}
+
 TEST(Policy, QuantizedBackendsCanBeExcluded) {
   const std::vector<Workload> w{shape("wan", 1)};
   const std::vector<Measurement> m{ok("sdpa_comfy", "wan", 205), ok("sage", "wan", 143)};

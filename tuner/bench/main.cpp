@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "tuner/bench/node_backends_source.h"
 #include "tuner/bench/worker.h"
 
 int main(int argc, char** argv) {
@@ -15,7 +16,11 @@ int main(int argc, char** argv) {
       autotune::bench::list_backends(stdout);
       return 0;
     }
-    std::fprintf(stderr, "usage: autotune-bench [--list-backends] < job.json\n");
+    if (std::strcmp(argv[i], "--adapter-source") == 0) {  // the node's adapters, as embedded
+      std::fputs(autotune::bench::kNodeBackendsSource, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "usage: autotune-bench [--list-backends | --adapter-source] < job.json\n");
     return 2;
   }
   // The protocol owns the real stdout. Everything else that writes to fd 1 (a library's

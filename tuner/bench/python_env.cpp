@@ -5,13 +5,17 @@
 
 #include <ATen/DLConvertor.h>
 
+#include "tuner/bench/node_backends_source.h"
+
 namespace autotune::bench {
 namespace {
 
-// The adapters, in Python because ComfyUI's are: the host time of the reshapes and of the call
-// through the interpreter is part of what a user pays. Each mirrors the ComfyUI function named.
+// The worker's side of the interpreter: the library probes, and the calls, which are the node's
+// own adapters (comfyui_node/backends.py, embedded at build time as kNodeBackendsSource) with
+// ComfyUI's arguments, so that what is timed is what the router runs in ComfyUI: the host time
+// of the reshapes and of the call through the interpreter is part of what a user pays.
 constexpr const char* kAdapterSource = R"PY(
-import importlib, sys
+import functools, importlib, sys, types
 
 def probe(module, function, dists):
     mod = importlib.import_module(module)
@@ -29,71 +33,26 @@ def probe(module, function, dists):
                 pass
     return str(version or "")
 
-def _first(out):
-    # FA3 returns the output, some versions (out, lse); FA2 with return_attn_probs a triple.
-    return out[0] if isinstance(out, (tuple, list)) else out
+_node = None
 
-def make_call(backend, module, function, kernel_layout, flat, heads):
-    fn = getattr(importlib.import_module(module), function)
+def node_backends():
+    # Executed on first use, not at start: it imports torch, which the worker's imports overlap.
+    global _node
+    if _node is None:
+        mod = types.ModuleType("comfyui_node_backends")
+        exec(compile(NODE_BACKENDS_SOURCE, "comfyui_node/backends.py", "exec"), mod.__dict__)
+        _node = mod
+    return _node
 
-    def to_heads(t):  # ComfyUI _reshape_qkv_to_heads: (B, L, H*D) -> (B, L, H, D), a view
-        b, _, inner = t.shape
-        return t.unsqueeze(3).reshape(b, -1, heads, inner // heads)
-
-    if backend in ("flash2", "flash3"):
-        # attention_flash: (B, H, L, D) views, transposed to (B, L, H, D) for the library.
-        if backend == "flash2":
-            lib = lambda q, k, v: fn(q, k, v, dropout_p=0.0, causal=False, softmax_scale=None)
-        else:
-            lib = lambda q, k, v: fn(q, k, v, softmax_scale=None, causal=False)
-        def call(q, k, v):
-            b = q.shape[0]
-            if flat:
-                q, k, v = (to_heads(t).transpose(1, 2) for t in (q, k, v))
-            d = q.shape[-1]
-            out = _first(lib(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))).transpose(1, 2)
-            return out.transpose(1, 2).reshape(b, -1, heads * d)
-        return call
-
-    if backend == "sage":
-        # attention_sage: NHD for (B, L, H*D) inputs, HND for (B, H, L, D).
-        def call(q, k, v):
-            b = q.shape[0]
-            if flat:
-                q, k, v = (to_heads(t) for t in (q, k, v))
-                d = q.shape[-1]
-                out = fn(q, k, v, is_causal=False, tensor_layout="NHD", sm_scale=None, smooth_k=False)
-                return out.reshape(b, -1, heads * d)
-            d = q.shape[-1]
-            out = fn(q, k, v, is_causal=False, tensor_layout="HND", sm_scale=None, smooth_k=False)
-            return out.transpose(1, 2).reshape(b, -1, heads * d)
-        return call
-
-    if backend == "xformers":
-        # attention_xformers: (B, L, H, D) in, reshape(b, -1, heads * dim_head) out.
-        def call(q, k, v):
-            b = q.shape[0]
-            if flat:
-                q, k, v = (to_heads(t) for t in (q, k, v))
-            else:
-                q, k, v = (t.permute(0, 2, 1, 3) for t in (q, k, v))
-            d = q.shape[-1]
-            out = fn(q, k, v, attn_bias=None, scale=None)
-            return out.reshape(b, -1, heads * d)
-        return call
-
-    # A job-supplied function f(q, k, v) -> out in kernel_layout ("blhd" or "bhld").
-    def call(q, k, v):
-        b = q.shape[0]
-        if flat:
-            q, k, v = (to_heads(t).transpose(1, 2) for t in (q, k, v))
-        d = q.shape[-1]
-        if kernel_layout == "blhd":
-            out = _first(fn(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))).transpose(1, 2)
-        else:
-            out = _first(fn(q, k, v))
-        return out.transpose(1, 2).reshape(b, -1, heads * d)
-    return call
+def make_call(backend, builtin, module, function, kernel_layout, flat, heads):
+    """f(q, k, v) -> (B, Lq, H*D): the node's adapter called as ComfyUI's models call attention,
+    (B, L, H*D) inputs (`flat`) or (B, H, L, D) with skip_reshape=True."""
+    nb = node_backends()
+    if builtin:
+        adapter = nb.make_adapter(backend, None)
+    else:
+        adapter = nb.library_adapter(getattr(importlib.import_module(module), function), kernel_layout)
+    return functools.partial(adapter, heads=heads, skip_reshape=not flat)
 )PY";
 
 std::string fetch_error() {
@@ -188,6 +147,9 @@ PythonEnv::PythonEnv(const std::vector<std::string>& paths) {
   }
   PyRef code = check(Py_CompileString(kAdapterSource, "<autotune_adapters>", Py_file_input));
   adapters_ = check(PyImport_ExecCodeModule("autotune_adapters", code.get()));
+  PyRef source = check(PyUnicode_FromString(kNodeBackendsSource));
+  if (PyObject_SetAttrString(adapters_.get(), "NODE_BACKENDS_SOURCE", source.get()) != 0)
+    throw PythonError(fetch_error());
 }
 
 void PythonEnv::import_torch() {
@@ -230,8 +192,9 @@ ProbeResult PythonEnv::probe(const BackendInfo& b) {
 
 PyRef PythonEnv::make_call(const BackendInfo& b, const Workload& w) {
   import_torch();
-  return check(PyObject_CallMethod(adapters_.get(), "make_call", "ssssOi", b.id.c_str(),
-                                   b.module.c_str(), b.function.c_str(),
+  const bool builtin = find_builtin(b.id).has_value();
+  return check(PyObject_CallMethod(adapters_.get(), "make_call", "sOsssOi", b.id.c_str(),
+                                   builtin ? Py_True : Py_False, b.module.c_str(), b.function.c_str(),
                                    b.kernel_layout == KernelLayout::blhd ? "blhd" : "bhld",
                                    w.layout == Layout::blhd_flat ? Py_True : Py_False, w.heads));
 }

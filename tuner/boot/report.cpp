@@ -159,7 +159,7 @@ std::vector<FamilyCosts> family_costs(const Report& r) {
           complete = false;
           break;
         }
-        step += w.calls_per_step * m->median_ms;
+        step += w.calls_per_step * call_cost_ms(*m);
       }
       if (complete) f.node_only.emplace_back(b, step);
     }

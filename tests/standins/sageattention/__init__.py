@@ -2,7 +2,7 @@
 sm_scale=None, return_lse=False, **kwargs). Like the real one it quantises: Q and K are rounded
 to int8 per head (about 1e-2 relative error), so its tolerance path is exercised."""
 import torch
-from _attn import attention_blhd
+from _attn import attention_blhd, record
 
 __version__ = "2.2.0+standin"
 
@@ -13,6 +13,8 @@ def _int8(t):
 
 
 def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False, **kwargs):
+    record("sageattn", q, k, v, tensor_layout=tensor_layout, is_causal=is_causal, sm_scale=sm_scale,
+           return_lse=return_lse, **kwargs)
     if tensor_layout not in ("HND", "NHD"):
         raise ValueError(f"tensor_layout must be HND or NHD, got {tensor_layout}")
     if q.shape[-1] > 128:

@@ -41,8 +41,6 @@ class Router:
         self._cache = {}
         self._logged = set()
 
-    # ComfyUI copies model_options (deepcopy in older versions, copy_nested_dicts in newer):
-    # every copy must keep this one router, its cache and its counters.
     @property
     def stats(self):
         """Calls per outcome, as a Counter (a snapshot)."""
@@ -71,6 +69,8 @@ class Router:
     def _count(self, name):
         self._cell(name)[0] += 1
 
+    # ComfyUI copies model_options (deepcopy in older versions, copy_nested_dicts in newer):
+    # every copy must keep this one router, its cache and its counters.
     def __copy__(self):
         return self
 

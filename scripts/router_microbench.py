@@ -68,7 +68,7 @@ def main():
     print("| call form | direct ns | routed ns | router adds ns, least | median | counted as |")
     print("|---|---|---|---|---|---|")
     for name, args, kwargs in call_forms():
-        getattr(router, "reset_stats", router.stats.clear)()  # the router before 2026-12 had no reset_stats
+        getattr(router, "reset_stats", router.stats.clear)()  # older routers: a Counter
         routed(*args, **kwargs)
         counted = ", ".join(sorted(router.stats)) or "-"
         direct, through = [], []

@@ -1,6 +1,6 @@
 """comfyui-attention-autotune: applies autotune's per-shape attention decision inside ComfyUI.
 
-No nodes: it acts when ComfyUI imports it (see install.py for how, README.md for what).
+No nodes: it acts when ComfyUI imports it (see hook.py for how, README.md for what).
 """
 import sys
 
@@ -13,7 +13,7 @@ ROUTER = None
 # `import comfyui_node.routing` from a test or a script installs nothing.
 if "comfy" in sys.modules:
     try:
-        from .install import install as _install
+        from .hook import install as _install
         ROUTER = _install()
     except Exception:  # never let this node stop ComfyUI from starting
         import logging

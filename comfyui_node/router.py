@@ -16,6 +16,15 @@ from .decision import BACKEND_IDS
 log = logging.getLogger("comfyui_attention_autotune")
 PREFIX = "[attention-autotune] "
 
+# ComfyUI's attention-function signature after (q, k, v): what may come by position.
+_POSITIONAL = ("heads", "mask", "attn_precision", "skip_reshape", "skip_output_reshape")
+# Keywords every adapter honours as ComfyUI's functions do: mask is checked (masked calls stay on
+# ComfyUI's function), attn_precision is ignored as ComfyUI's SDPA, sage and flash paths ignore it,
+# low_precision_attention is checked for sage, transformer_options and wrap_attn's marker are
+# ComfyUI's plumbing. A call with any other keyword (scale=, enable_gqa= in 2026 ComfyUI) goes to
+# ComfyUI's function: an adapter would drop it silently and compute something else.
+_HONOURED = frozenset(_POSITIONAL + ("low_precision_attention", "transformer_options", "_inside_attn_wrapper"))
+
 
 class Router:
     def __init__(self, table, adapters, unavailable, logger=log):
@@ -24,10 +33,41 @@ class Router:
         self.adapters = dict(adapters)
         self.unavailable = dict(unavailable)
         self.log = logger
-        self.stats = collections.Counter()  # "route:<id>", "default:<id>", "comfy:<why>", "fallback:<id>"
+        # One counter cell per stat name ("route:<id>", "default:<id>", "comfy:<why>",
+        # "fallback:<id>"); a shape's cache entry holds its cell, so counting a routed call is one
+        # list increment (a Counter's += 1 took about 100 ns more, router_microbench.py).
+        self._cells = {}
         self.failures = collections.Counter()
         self._cache = {}
         self._logged = set()
+
+    @property
+    def stats(self):
+        """Calls per outcome, as a Counter (a snapshot)."""
+        return collections.Counter({name: cell[0] for name, cell in self._cells.items() if cell[0]})
+
+    def reset_stats(self):
+        for cell in self._cells.values():
+            cell[0] = 0
+
+    def _cell(self, name):
+        cell = self._cells.get(name)
+        if cell is None:
+            cell = self._cells[name] = [0]
+        return cell
+
+    def route_of(self, q, k, heads, skip_reshape=False):
+        """(function, counter name) for an unmasked call with these inputs; the function is None
+        where the call goes to ComfyUI's own. For benchmarks and reports: the hot path is __call__."""
+        key = (q.shape, k.shape, heads, skip_reshape, q.dtype)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._resolve(q, k, heads, skip_reshape)
+        name = next(n for n, cell in self._cells.items() if cell is entry[1])
+        return entry[0], name
+
+    def _count(self, name):
+        self._cell(name)[0] += 1
 
     # ComfyUI copies model_options (deepcopy in older versions, copy_nested_dicts in newer):
     # every copy must keep this one router, its cache and its counters.
@@ -38,31 +78,58 @@ class Router:
         return self
 
     def __call__(self, func, *args, **kwargs):
-        n = len(args)
-        if n < 4:
+        if len(args) == 4:  # heads positional: Flux, SDXL/SD1.5 CrossAttention, HunyuanVideo
+            heads = args[3]
+        elif len(args) == 3:  # heads=: Wan, SD3/MMDiT, ACE-Step
+            heads = kwargs.get("heads")
+            if heads is None:
+                return self._to_comfy("no heads", func, args, kwargs)
+        else:
+            return self._positional(func, args, kwargs)
+        if not _HONOURED.issuperset(kwargs):  # scale=, enable_gqa= (2026 ComfyUI), anything new
+            return self._to_comfy(",".join(sorted(set(kwargs) - _HONOURED)), func, args, kwargs)
+        if kwargs.get("mask") is not None:  # tuning measured unmasked attention
+            self._count("comfy:mask")
             return func(*args, **kwargs)
         q = args[0]
-        if (args[4] if n > 4 else kwargs.get("mask")) is not None:
-            return func(*args, **kwargs)
-        skip = args[6] if n > 6 else kwargs.get("skip_reshape", False)
-        key = (q.shape, args[1].shape, args[3], skip, q.dtype)
+        skip = kwargs.get("skip_reshape", False)
+        key = (q.shape, args[1].shape, heads, skip, q.dtype)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._resolve(q, args[1], args[3], skip)
-        fn, stat, backend = entry
+            entry = self._cache[key] = self._resolve(q, args[1], heads, skip)
+        fn, cell, backend = entry
         if fn is None:
-            self.stats[stat] += 1
+            cell[0] += 1
             return func(*args, **kwargs)
         if backend == "sage" and kwargs.get("low_precision_attention", True) is False:
             # A model asked for full precision (ComfyUI's own sage path honours this too).
-            self.stats["comfy:low_precision_attention=False"] += 1
+            self._count("comfy:low_precision_attention=False")
             return func(*args, **kwargs)
         try:
             out = fn(*args, **kwargs)
         except Exception as e:
             return self._fail(key, backend, e, func, args, kwargs)
-        self.stats[stat] += 1
+        cell[0] += 1
         return out
+
+    def _positional(self, func, args, kwargs):
+        """Arguments after q, k, v, heads given by position (mask is, in some text encoders):
+        named as ComfyUI's signature names them, then routed as any other call."""
+        extra = len(args) - 3
+        if extra < 1 or extra > len(_POSITIONAL) or any(name in kwargs for name in _POSITIONAL[:extra]):
+            return self._to_comfy("{} positional arguments".format(len(args)), func, args, kwargs)
+        named = dict(zip(_POSITIONAL, args[3:]))
+        named.update(kwargs)
+        return self(func, *args[:3], **named)
+
+    def _to_comfy(self, why, func, args, kwargs):
+        """A call no adapter can run as asked: ComfyUI's own function, counted, said once."""
+        self._count("comfy:" + why)
+        if why not in self._logged:
+            self._logged.add(why)
+            self.log.info("%sattention calls with %s go to ComfyUI's own attention function (the routed "
+                          "backends cannot honour it)", PREFIX, why)
+        return func(*args, **kwargs)
 
     def _resolve(self, q, k, heads, skip):
         if skip:
@@ -76,14 +143,14 @@ class Router:
         kind = "default" if how == routing.DEFAULT else "route"
         fn = self.adapters.get(backend)
         if fn is not None:
-            return fn, "{}:{}".format(kind, backend), backend
+            return fn, self._cell("{}:{}".format(kind, backend)), backend
         if how != routing.DEFAULT:
             # The shape's winner cannot run here: the decision's default, if it can.
             default = self.table.default_backend
             fn = self.adapters.get(default)
             if fn is not None:
-                return fn, "default:{} ({} {})".format(default, backend, self._why(backend)), default
-        return None, "comfy:{} {}".format(backend, self._why(backend)), backend
+                return fn, self._cell("default:{} ({} {})".format(default, backend, self._why(backend))), default
+        return None, self._cell("comfy:{} {}".format(backend, self._why(backend))), backend
 
     def _why(self, backend):
         if backend not in BACKEND_IDS:
@@ -92,10 +159,10 @@ class Router:
 
     def _fail(self, key, backend, error, func, args, kwargs):
         self.failures[backend] += 1
-        self.stats["fallback:{}".format(backend)] += 1
+        self._count("fallback:{}".format(backend))
         # This shape stays on ComfyUI's function from now on: a backend that cannot run a shape
         # would otherwise cost the failed attempt on every call (DESIGN.md, ComfyUI facts).
-        self._cache[key] = (None, "comfy:{} failed".format(backend), backend)
+        self._cache[key] = (None, self._cell("comfy:{} failed".format(backend)), backend)
         if backend not in self._logged:
             self._logged.add(backend)
             self.log.warning("%s%s failed (%s: %s); this shape now uses ComfyUI's attention, "

@@ -137,7 +137,7 @@ def main(argv=None):
     import torch
     # The node's package before comfy: imported with comfy loaded, it would install itself.
     from comfyui_node import decision as decision_mod
-    from comfyui_node.install import build_router
+    from comfyui_node.hook import build_router
     from comfyui_node.router import Router
     import comfy.ldm.modules.attention as attention
     import comfy.ops
@@ -251,9 +251,8 @@ def main(argv=None):
         comfy.ops.set_priority_context(True)
         options = {"optimized_attention_override": router}
         for w, q, k, v, kw in calls:
-            key = (q.shape, k.shape, w["heads"], kw.get("skip_reshape", False), q.dtype)
             attention.attention_pytorch(q, k, v, w["heads"], transformer_options=options, **kw)
-            fn_target, stat, _ = router._cache[key]
+            fn_target, stat = router.route_of(q, k, w["heads"], kw.get("skip_reshape", False))
             target = fn_target or attention.attention_pytorch.__wrapped__
             inside = dict(kw, transformer_options=options, _inside_attn_wrapper=True)
 

@@ -6,9 +6,13 @@
 # 1. Runs `autotune` under a time budget. It reads the budget from AUTOTUNE_BUDGET (seconds);
 #    `timeout` enforces it as well, so a hung tuner costs at most the budget plus a grace period.
 # 2. Sources the .env_settings file autotune writes (COMFYUI_ATTENTION_ARGS and friends).
-# 3. Starts ComfyUI with those attention arguments followed by the user's own (the arguments of
+# 3. Links the ComfyUI node (comfyui_node/, which applies autotune's per-shape decision) into
+#    ComfyUI's custom_nodes/, unless a copy of it is already there.
+# 4. Starts ComfyUI with those attention arguments followed by the user's own (the arguments of
 #    this script, then COMFYUI_ARGS). If the user passes an attention flag, theirs wins: ComfyUI's
-#    attention flags are mutually exclusive and two of them would stop it from starting.
+#    attention flags are mutually exclusive and two of them would stop it from starting. Which
+#    flags are attention flags, and which exist at all, is read from the installed ComfyUI's
+#    comfy/cli_args.py (newer versions add --use-ck-attention); a flag it lacks is not passed.
 # Whatever autotune does (fails, hangs, is missing, writes nothing), ComfyUI starts.
 #
 # Environment (defaults in brackets):
@@ -21,6 +25,8 @@
 #   COMFYUI_DIR             ComfyUI checkout [/workspace/ComfyUI]
 #   COMFYUI_PYTHON          interpreter [/workspace/venv/bin/python]
 #   COMFYUI_ARGS            more ComfyUI arguments, word-split (ai-dock's convention) []
+#   AUTOTUNE_NODE_DIR       the node to link [/opt/comfyui-attention-autotune/comfyui_node]
+#   AUTOTUNE_LINK_NODE=0    do not link the node
 #   COMFYUI_NO_EXEC=1       print the command instead of exec'ing it (for debugging)
 set -u
 
@@ -72,26 +78,70 @@ else
     log "no $env_settings; starting ComfyUI with its own attention defaults"
 fi
 
-# Only ComfyUI's attention flags are accepted from the file: anything else in it is reported and
-# dropped, so a damaged file cannot keep ComfyUI from starting.
+# ComfyUI's mutually exclusive attention flags, as the installed ComfyUI defines them: every flag
+# of the argparse group that holds --use-pytorch-cross-attention in comfy/cli_args.py
+# (attn_group in 2025-2026; 2026 adds --use-ck-attention to it).
+cli_args=$comfyui_dir/comfy/cli_args.py
+attention_flags=()
+if [ -r "$cli_args" ]; then
+    group=$(sed -n "s/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)\.add_argument([\"']--use-pytorch-cross-attention[\"'].*/\1/p" \
+        "$cli_args" | head -n 1)
+    if [ -n "$group" ]; then
+        mapfile -t attention_flags < <(sed -n "s/^[[:space:]]*$group\.add_argument([\"']\(--[A-Za-z0-9-]*\)[\"'].*/\1/p" "$cli_args")
+    fi
+fi
+if [ ${#attention_flags[@]} -eq 0 ]; then
+    attention_flags=(--use-split-cross-attention --use-quad-cross-attention --use-pytorch-cross-attention
+        --use-sage-attention --use-flash-attention --use-ck-attention)
+    log "cannot read ComfyUI's attention flags from $cli_args; taking ${attention_flags[*]} as attention flags"
+    comfy_defines() { return 0; }
+else
+    comfy_defines() { grep -q -- "[\"']$1[\"']" "$cli_args"; }
+fi
 is_attention_flag() {
-    case $1 in
-        --use-split-cross-attention | --use-quad-cross-attention | --use-pytorch-cross-attention | \
-            --use-sage-attention | --use-flash-attention) return 0 ;;
-    esac
+    local flag
+    for flag in "${attention_flags[@]}"; do
+        [ "$1" = "$flag" ] && return 0
+    done
     return 1
 }
+
+# Only ComfyUI's attention flags are accepted from the file, and only those this ComfyUI defines:
+# anything else in it is reported and dropped, so a damaged file or a decision made for another
+# ComfyUI version cannot keep ComfyUI from starting.
 attention_args=()
 read -r -a from_file <<< "${COMFYUI_ATTENTION_ARGS:-}"
 for arg in "${from_file[@]}"; do
-    if is_attention_flag "$arg" || [ "$arg" = --disable-xformers ]; then
-        attention_args+=("$arg")
+    if ! is_attention_flag "$arg" && [ "$arg" != --disable-xformers ]; then
+        log "ignoring '$arg' in COMFYUI_ATTENTION_ARGS from $env_settings (not an attention flag this ComfyUI accepts: $cli_args)"
+    elif ! comfy_defines "$arg"; then
+        log "ignoring '$arg' in COMFYUI_ATTENTION_ARGS from $env_settings (this ComfyUI has no such flag: $cli_args)"
     else
-        log "ignoring '$arg' in COMFYUI_ATTENTION_ARGS from $env_settings (not a ComfyUI attention flag)"
+        attention_args+=("$arg")
     fi
 done
 
-# --- 3. user arguments, and who wins ----------------------------------------------------------
+# --- 3. the node (never fatal) ----------------------------------------------------------------
+node_src=${AUTOTUNE_NODE_DIR:-/opt/comfyui-attention-autotune/comfyui_node}
+node_link=$comfyui_dir/custom_nodes/comfyui-attention-autotune
+if [ "${AUTOTUNE_LINK_NODE:-1}" != 0 ]; then
+    # A copy installed some other way (ComfyUI-Manager, the Comfy Registry, by hand) would make
+    # ComfyUI load the node twice.
+    other=$(grep -l -s -- "attention-autotune" "$comfyui_dir"/custom_nodes/*/__init__.py | grep -v -F "$node_link/" | head -n 1)
+    if [ ! -f "$node_src/__init__.py" ]; then
+        log "no ComfyUI node at $node_src (AUTOTUNE_NODE_DIR); ComfyUI starts without it"
+    elif [ -n "$other" ]; then
+        log "the node is already installed as $(dirname "$other"); not linking $node_src"
+    elif [ -e "$node_link" ] && [ ! -L "$node_link" ]; then
+        log "$node_link exists and is not a link; leaving it"
+    elif mkdir -p "$comfyui_dir/custom_nodes" && ln -sfn "$node_src" "$node_link"; then
+        log "linked the node: $node_link -> $node_src"
+    else
+        log "cannot link $node_src into $comfyui_dir/custom_nodes; ComfyUI starts without the node"
+    fi
+fi
+
+# --- 4. user arguments, and who wins ----------------------------------------------------------
 read -r -a env_user_args <<< "${COMFYUI_ARGS:-}"
 user_args=("$@" "${env_user_args[@]}")
 for arg in "${user_args[@]}"; do

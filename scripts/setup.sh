@@ -22,8 +22,10 @@ packages=(
   shellcheck
 )
 
-# The HTML report's test renders it in headless Chromium; only the tests need it.
-[[ ${1:-} == --test ]] && packages+=(chromium)
+# The HTML report's test renders it in headless Chromium; the node's test against the real ComfyUI
+# source imports what ComfyUI imports (tests/node/test_real_comfyui.py). Only the tests need them.
+[[ ${1:-} == --test ]] && packages+=(chromium python3-av python3-psutil python3-scipy python3-tqdm python3-yaml
+  python3-torchvision python3-pil python3-aiohttp python3-packaging)
 
 install_packages() {
   local missing=() p

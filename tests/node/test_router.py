@@ -13,7 +13,7 @@ from node_testlib import GPU, decision_doc, route, write_json
 import torch
 
 # Before comfy: importing the package with comfy loaded would install it from the environment.
-from comfyui_node import install as node_install
+from comfyui_node import hook as node_install
 import comfy.ldm.modules.attention as attention  # noqa: E402
 import comfy.model_patcher as model_patcher  # noqa: E402
 import flash_attn  # noqa: E402
@@ -286,6 +286,64 @@ class NodeTest(unittest.TestCase):
                 router(noop, q, k, v, 2, transformer_options={})
         self.assertEqual(resolve.call_count, 1)
         self.assertEqual(router.stats["route:sage"], 100)
+
+
+class CallFormTest(NodeTest):
+    """Every call form ComfyUI's models use reaches the router (the real models' calls are in
+    test_real_comfyui.py; these are the forms the pinned source has no model for)."""
+
+    def routed(self, *args, **kwargs):
+        return attention.optimized_attention(*args, **kwargs)
+
+    def test_heads_keyword_and_positional_extras_are_routed(self):
+        router, _ = self.install(self.standard_doc())
+        options = model_patcher.ModelPatcher(object(), "cuda", "cpu").model_options["transformer_options"]
+        q, k, v, _ = inputs(WAN)
+        want = attention.attention_pytorch(q, k, v, 2)
+        for args, kw in (((q, k, v), dict(heads=2)),                      # Wan, SD3, ACE-Step
+                         ((q, k, v, 2, None), {}),                        # mask by position (None)
+                         ((q, k, v, 2, None, None, False, False), {})):  # all of them by position
+            out = self.routed(*args, transformer_options=options, **kw)
+            self.assertTrue(torch.allclose(out, want, atol=1e-5))
+        self.assertEqual(router.stats, {"route:sage": 3})
+        fq, fk, fv, _ = inputs(FLUX)  # skip_reshape by position: (B, H, L, D)
+        self.routed(fq, fk, fv, 2, None, None, True, True, transformer_options=options)
+        self.assertEqual(router.stats["route:flash3"], 1)
+
+    def test_what_no_adapter_honours_goes_to_comfy_counted_and_said_once(self):
+        router, _ = self.install(self.standard_doc())
+        options = model_patcher.ModelPatcher(object(), "cuda", "cpu").model_options["transformer_options"]
+        q, k, v, _ = inputs(WAN)
+        mask = torch.ones(1, 256, 256, dtype=torch.bool)
+        with self.assertLogs(LOGGER, level="INFO") as logs:
+            for _ in range(2):
+                self.routed(q, k, v, heads=2, scale=0.5, transformer_options=options)  # 2026 ComfyUI
+                self.routed(q, k, v, heads=2, enable_gqa=True, transformer_options=options)
+                self.routed(q, k, v, heads=2, future_option=1, scale=0.5, transformer_options=options)
+                self.routed(q, k, v, 2, mask, transformer_options=options)
+                self.routed(q, k, v, heads=2, mask=mask, transformer_options=options)
+            with self.assertRaisesRegex(TypeError, "heads"):  # ComfyUI's function says what is wrong
+                self.routed(q, k, v, transformer_options=options)
+        self.assertEqual(router.stats, {"comfy:scale": 2, "comfy:enable_gqa": 2, "comfy:future_option,scale": 2,
+                                        "comfy:no heads": 1, "comfy:mask": 4})
+        self.assertEqual(sageattention.CALLS, [])
+        self.assertEqual(len(logs.output), 4, logs.output)  # one line per reason, masks not logged
+        self.assertIn("attention calls with scale go to ComfyUI's own attention function", logs.output[0])
+
+    def test_2026_tensor_containers_are_unwrapped_for_the_router(self):
+        # 2026 ComfyUI's CrossAttention passes q, k, v in AttentionTensorContainer and a
+        # preferred_attention; wrap_attn takes the tensors out for an override without a
+        # container_function, and drops preferred_attention while an override is set.
+        router, _ = self.install(self.standard_doc())
+        self.assertFalse(hasattr(router, "container_function"))
+        options = model_patcher.ModelPatcher(object(), "cuda", "cpu").model_options["transformer_options"]
+        q, k, v, _ = inputs(SD15)
+        boxed = [attention.AttentionTensorContainer(t) for t in (q, k, v)]
+        preferred = types.SimpleNamespace(function=None)
+        out = self.routed(*boxed, 2, attn_precision=None, preferred_attention=preferred, transformer_options=options)
+        self.assertTrue(torch.allclose(out, attention.attention_pytorch(q, k, v, 2), atol=1e-5))
+        self.assertEqual(router.stats, {"route:flash2": 1})
+        self.assertIsNone(boxed[0].tensor)  # taken, as ComfyUI's single-owner contract says
 
 
 def refusing(shapes, calls, error=RuntimeError("No available kernel. Aborting execution.")):

@@ -11,13 +11,27 @@ failures=0
 
 fail() { echo "FAIL [$case_name]: $*" >&2; failures=$((failures + 1)); }
 
-# Fake ComfyUI: records its arguments, one per line.
-mkdir -p "$work/ComfyUI"
+# Fake ComfyUI: records its arguments, one per line; its comfy/cli_args.py declares the attention
+# flags as ComfyUI a125cd84 does (the lines pod_start.sh reads).
+mkdir -p "$work/ComfyUI/comfy"
 cat > "$work/ComfyUI/main.py" <<'PY'
 import os, sys
 with open(os.environ["FAKE_COMFY_OUT"], "w") as f:
     f.write("\n".join(sys.argv[1:]) + "\n")
 PY
+write_cli_args() {  # write_cli_args [extra attention flag...]
+    {
+        echo 'attn_group = parser.add_mutually_exclusive_group()'
+        for flag in --use-split-cross-attention --use-quad-cross-attention --use-pytorch-cross-attention \
+            --use-sage-attention --use-flash-attention "$@"; do
+            echo "attn_group.add_argument(\"$flag\", action=\"store_true\", help=\"...\")"
+        done
+        echo 'parser.add_argument("--disable-xformers", action="store_true", help="Disable xformers.")'
+    } > "$work/ComfyUI/comfy/cli_args.py"
+}
+write_cli_args
+# The node pod_start.sh links into custom_nodes (AUTOTUNE_NODE_DIR): the repository's.
+export AUTOTUNE_NODE_DIR=$here/../../comfyui_node
 
 # make_autotune NAME BODY: a fake autotune running BODY (bash).
 make_autotune() {
@@ -118,7 +132,52 @@ expect_log "user asked for --use-flash-attention"
 COMFYUI_ARGS="--use-sage-attention --lowvram" run_case user-env-flag "$plain" --port 3
 expect_argv "--port 3 --use-sage-attention --lowvram"
 
-# 7. A bad budget value is named and replaced.
+# 7. Flags come from the installed ComfyUI's cli_args.py. A newer ComfyUI's own flag
+#    (--use-ck-attention) from the user wins; a flag the installed ComfyUI lacks is not passed.
+write_cli_args --use-ck-attention
+run_case user-ck-flag "$plain" --use-ck-attention
+expect_argv "--use-ck-attention"
+expect_log "user asked for --use-ck-attention"
+write_cli_args
+run_case no-ck-here "$plain" --use-ck-attention  # ComfyUI itself will say it has no such flag
+expect_argv "--use-pytorch-cross-attention --disable-xformers --use-ck-attention"
+sed -i '/--use-sage-attention/d' "$work/ComfyUI/comfy/cli_args.py"
+run_case no-sage-here "$odd" --port 2
+expect_argv "--port 2"
+expect_log "ignoring '--use-sage-attention' in COMFYUI_ATTENTION_ARGS from $work/.env_settings.case (not an attention flag this ComfyUI accepts"
+sed -i '/--disable-xformers/d' "$work/ComfyUI/comfy/cli_args.py"
+run_case no-disable-xformers-here "$plain"
+expect_argv "--use-pytorch-cross-attention"
+expect_log "ignoring '--disable-xformers' in COMFYUI_ATTENTION_ARGS from $work/.env_settings.case (this ComfyUI has no such flag"
+mv "$work/ComfyUI/comfy/cli_args.py" "$work/cli_args.away"
+run_case no-cli-args "$plain" --use-ck-attention
+expect_argv "--use-ck-attention"
+expect_log "cannot read ComfyUI's attention flags from $work/ComfyUI/comfy/cli_args.py"
+mv "$work/cli_args.away" "$work/ComfyUI/comfy/cli_args.py"
+write_cli_args
+
+# 8. The node is linked into the ComfyUI it starts, once; a copy installed another way stays the
+#    only one; AUTOTUNE_LINK_NODE=0 links nothing.
+link=$work/ComfyUI/custom_nodes/comfyui-attention-autotune
+run_case node-linked "$plain"
+[ "$(readlink "$link")" = "$AUTOTUNE_NODE_DIR" ] || fail "$link -> '$(readlink "$link")', expected $AUTOTUNE_NODE_DIR"
+expect_log "linked the node: $link -> $AUTOTUNE_NODE_DIR"
+run_case node-linked-again "$plain"
+[ "$(readlink "$link")" = "$AUTOTUNE_NODE_DIR" ] || fail "the second boot broke the link"
+rm "$link"
+mkdir -p "$work/ComfyUI/custom_nodes/attention-autotune"  # as the Comfy Registry would install it
+cp "$here/../../__init__.py" "$work/ComfyUI/custom_nodes/attention-autotune/"
+run_case node-from-registry "$plain"
+[ ! -e "$link" ] || fail "linked the node beside the registry's copy"
+expect_log "the node is already installed as $work/ComfyUI/custom_nodes/attention-autotune"
+rm -r "$work/ComfyUI/custom_nodes/attention-autotune"
+AUTOTUNE_LINK_NODE=0 run_case node-not-wanted "$plain"
+[ ! -e "$link" ] || fail "linked the node with AUTOTUNE_LINK_NODE=0"
+AUTOTUNE_NODE_DIR=$work/nowhere run_case node-missing "$plain"
+expect_log "no ComfyUI node at $work/nowhere"
+expect_argv "--use-pytorch-cross-attention --disable-xformers"
+
+# 9. A bad budget value is named and replaced.
 AUTOTUNE_BUDGET=soon run_case bad-budget "$plain"
 expect_log "AUTOTUNE_BUDGET='soon' is not a positive number"
 expect_argv "--use-pytorch-cross-attention --disable-xformers"

@@ -1,8 +1,12 @@
 """Stand-in for comfy/ldm/modules/attention.py (ComfyUI, September 2025 and later).
 
 Same names, signatures and call conventions as ComfyUI's module, written for the tests and the
-step benchmark: the registry (register_attention_function / get_attention_function), wrap_attn
-with its optimized_attention_override hook, and the attention functions the CLI flags select.
+step benchmark. The node is also tested against the real, pinned ComfyUI source
+(test_real_comfyui.py); this stand-in stays for what that source cannot show: 2026 ComfyUI's
+AttentionTensorContainer and preferred_attention (see wrap_attn), a ComfyUI without the registry,
+and the library stand-ins behind ComfyUI's own sage, flash and xformers paths. It has the
+registry (register_attention_function / get_attention_function), wrap_attn with its
+optimized_attention_override hook, and the attention functions the CLI flags select.
 attention_pytorch behaves as ComfyUI's does (views, comfy.ops.scaled_dot_product_attention,
 the output reshape); split and sub_quad compute the same result in a simpler way.
 """
@@ -51,18 +55,51 @@ def get_attention_function(name, default=...):
     return default
 
 
+class AttentionTensorContainer:
+    """2026 ComfyUI: a single-owner holder of q, k or v (CrossAttention passes its inputs in these
+    so that a backend may free them early); `take()` hands the tensor over once."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def take(self):
+        if self.tensor is None:
+            raise RuntimeError("attention tensor container has already been consumed")
+        tensor, self.tensor = self.tensor, None
+        return tensor
+
+
 def wrap_attn(func):
     """The hook: the outermost wrapped call with transformer_options carrying
-    "optimized_attention_override" goes to override(func, *args, **kwargs) instead."""
+    "optimized_attention_override" goes to override(func, *args, **kwargs) instead.
+
+    As 2026 ComfyUI's wrap_attn behaves (Comfy-Org/ComfyUI comfy/ldm/modules/attention.py; the
+    pinned a125cd84 in ../shared/comfyui has neither of these): a `preferred_attention` keyword (a
+    model's own choice, e.g. comfy_kitchen_int8 from its checkpoint) is removed from the call and
+    used only when no override is set; AttentionTensorContainer inputs are handed to the override's
+    `container_function` when it has one, else taken out and passed as plain tensors."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        preferred = kwargs.pop("preferred_attention", None)
+        containers = len(args) >= 3 and isinstance(args[0], AttentionTensorContainer)
         if "_inside_attn_wrapper" in kwargs:
             return func(*args, **kwargs)
         kwargs["_inside_attn_wrapper"] = True
         try:
             options = kwargs.get("transformer_options", None)
             if options is not None and "optimized_attention_override" in options:
-                return options["optimized_attention_override"](func, *args, **kwargs)
+                override = options["optimized_attention_override"]
+                if containers:
+                    if hasattr(override, "container_function"):
+                        return override.container_function(*args, **kwargs)
+                    args = tuple(c.take() for c in args[:3]) + args[3:]
+                return override(func, *args, **kwargs)
+            if preferred is not None and preferred.function is not None:
+                return preferred.function(*args, **kwargs)
+            if containers:
+                args = tuple(c.take() for c in args[:3]) + args[3:]
             return func(*args, **kwargs)
         finally:
             del kwargs["_inside_attn_wrapper"]

@@ -91,6 +91,9 @@ def parse_args(argv):
                    help="use a decision even if made for another GPU or torch")
     p.add_argument("--cpu", action="store_true", help="run on the CPU in fp32 (wall-clock timers)")
     p.add_argument("--tiny", action="store_true", help="tiny widths, depths and latents, same classes")
+    p.add_argument("--shapes", action="store_true",
+                   help="only list each model's attention calls per step (meta device: no GPU, no memory, no "
+                        "timing) into DIR/attention_shapes.csv")
     args = p.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in args.models if m not in MODELS]
@@ -227,6 +230,34 @@ def randomize(torch, model, std):
                 p.zero_()
             else:
                 p.normal_(0.0, std)
+
+
+def attention_calls(torch, name, tiny, dtype, operations):
+    """The model's attention calls in one step, counted by shape: one forward on the meta device
+    (no memory, no compute; about 2 s for all four at full size), with an override that records
+    each call and returns an empty output of the right shape. Returns (params, [(batch, heads,
+    head_dim, q_len, kv_len, layout, calls)])."""
+    import collections
+    cls, config, inputs, batch = SPECS[name](tiny)
+    model = cls(**dict(config, device="meta", dtype=dtype, operations=operations))
+    seen = collections.Counter()
+
+    def record(func, q, k, v, *args, **kwargs):
+        heads = args[0] if args else kwargs["heads"]
+        if kwargs.get("skip_reshape", False):
+            b, h, lq, d = q.shape
+            lk, layout = k.shape[2], "bhld"
+        else:
+            b, lq, inner = q.shape
+            h, d, lk, layout = heads, inner // heads, k.shape[1], "blhd_flat"
+        seen[(b, h, d, lq, lk, layout)] += 1
+        if kwargs.get("skip_output_reshape", False):
+            return q.new_empty(b, h, lq, d)
+        return q.new_empty(b, lq, h * d)
+    with torch.inference_mode():
+        model(**inputs(torch, torch.device("meta"), dtype, batch),
+              transformer_options={"optimized_attention_override": record})
+    return model_params(model), [key + (n,) for key, n in seen.items()]
 
 
 def model_params(model):
@@ -437,11 +468,27 @@ def main(argv=None):
     # probe otherwise asks CUDA).
     import comfy.options  # noqa: F401
     import comfy.cli_args
-    if args.cpu:
+    if args.cpu or args.shapes:
         comfy.cli_args.args.cpu = True
     import comfy.model_management as model_management
     import comfy.ops
     import comfy.ldm.modules.attention as attention
+
+    # What ComfyUI does with weights already in the compute dtype (comfy.ops.pick_operations with
+    # no manual cast): its layers, no initialisation, no casting.
+    operations = comfy.ops.disable_weight_init
+    os.makedirs(args.out, exist_ok=True)
+    shape_rows = []
+    for name in args.models:
+        params, calls = attention_calls(torch, name, args.tiny, torch.bfloat16, operations)
+        for b, h, d, lq, lk, layout, n in calls:
+            shape_rows.append({"model": name, "params_b": round(params / 1e9, 3), "batch": b, "heads": h,
+                               "head_dim": d, "q_len": lq, "kv_len": lk, "layout": layout, "calls_per_step": n})
+    write_csv(os.path.join(args.out, "attention_shapes.csv"), shape_rows)
+    if args.shapes:
+        text = "\n".join(shapes_table(shape_rows)) + "\n"
+        print(text)
+        return 0
 
     cuda = not args.cpu
     if cuda and not torch.cuda.is_available():
@@ -449,9 +496,6 @@ def main(argv=None):
     device = torch.device("cuda") if cuda else torch.device("cpu")
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype] if cuda else torch.float32
     device_name = torch.cuda.get_device_name(torch.cuda.current_device()) if cuda else "cpu"
-    # What ComfyUI does with weights already in the compute dtype (comfy.ops.pick_operations with
-    # no manual cast): its layers, no initialisation, no casting.
-    operations = comfy.ops.disable_weight_init
 
     notes = ["ComfyUI's default attention here: {} (xformers in use: {}, pytorch attention enabled: {})".format(
         attention.optimized_attention.__name__, model_management.xformers_enabled(),
@@ -478,7 +522,6 @@ def main(argv=None):
         print("[model_step_bench] " + n, flush=True)
 
     timer = Timer(torch, cuda)
-    os.makedirs(args.out, exist_ok=True)
     rows, counters, model_notes = [], {}, {}
     for name in args.models:
         torch.manual_seed(0)
@@ -536,7 +579,7 @@ def main(argv=None):
                          "router_calls": sum(v for k, v in counters[name].get(c, {}).items()),
                          "router_counters": "; ".join("{} {}".format(k, v)
                                                       for k, v in sorted(counters[name].get(c, {}).items())),
-                         "repeats": args.repeats, "samples_s": " ".join("{:.6f}".format(t) for t in times[c])})
+                         "sensitivity_1pct": "{:.3e}".format(sensitivity), "repeats": args.repeats, "samples_s": " ".join("{:.6f}".format(t) for t in times[c])})
         model_notes[name] = "built in {:.1f} s{}; every attention output 1% larger moves the step's output by " \
             "{:.2e} (relative)".format(build_s, "" if peak is None else ", peak GPU memory {:.1f} GiB".format(peak),
                                        sensitivity)
@@ -546,13 +589,14 @@ def main(argv=None):
                 name, c, s["median_s"], s["speedup"],
                 [r["rel_diff"] for r in rows if r["model"] == name and r["config"] == c][0],
                 counters[name].get(c, "")), flush=True)
-        del model, inputs, outputs, make_inputs
+        # Frees the model before the next is built (step() sees these names, so assign, not del).
+        model = inputs = outputs = make_inputs = None
         gc.collect()
         if cuda:
             torch.cuda.empty_cache()
 
     write_csv(os.path.join(args.out, "model_step.csv"), rows)
-    text = report(args, info, notes, model_notes, configs, rows)
+    text = report(args, info, notes, model_notes, configs, rows, shape_rows)
     with open(os.path.join(args.out, "model_step.md"), "w") as f:
         f.write(text)
     print(text)
@@ -567,7 +611,16 @@ def write_csv(path, rows):
             writer.writerows(rows)
 
 
-def report(args, info, notes, model_notes, configs, rows):
+def shapes_table(shape_rows):
+    lines = ["| model | params (B) | batch | heads | head_dim | q_len | kv_len | layout | calls per step |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in shape_rows:
+        lines.append("| {model} | {params_b} | {batch} | {heads} | {head_dim} | {q_len} | {kv_len} | {layout} | "
+                     "{calls_per_step} |".format(**r))
+    return lines
+
+
+def report(args, info, notes, model_notes, configs, rows, shape_rows):
     lines = ["# One sampling step of real ComfyUI model code, per attention configuration", "",
              "Machine: GPU {gpu}{cap}; driver {driver}; torch {torch}{cuda}; Python {python}.".format(
                  cap=" (sm {})".format(info["capability"]) if "capability" in info else "",
@@ -600,6 +653,7 @@ def report(args, info, notes, model_notes, configs, rows):
     for r in rows:
         if r["config"] in ("static_table", "autotune"):
             lines.append("| {model} | {config} | {router_calls} | {router_counters} |".format(**r))
+    lines += ["", "## Attention calls per step (from a forward on the meta device)", ""] + shapes_table(shape_rows)
     lines += ["", "## Models", ""]
     for name, note in model_notes.items():
         params = [r["params_b"] for r in rows if r["model"] == name][0]

@@ -79,7 +79,8 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--comfyui", required=True, help="an unpacked ComfyUI source tree (the folder holding comfy/)")
     p.add_argument("--comfyui-commit", default=None,
-                   help="ComfyUI's commit for the report [git, else a hex run in DIR's path, else unknown]")
+                   help="ComfyUI's commit for the report (e.g. a125cd84 from ComfyUI-a125cd84.tar.gz) [git rev-parse in "
+                        "DIR, else unknown]")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of %(default)s")
     p.add_argument("--decision", help="autotune's decision file (the 'autotune' configuration)")
     p.add_argument("--table-decision", help="the decision `autotune --no-tune` writes ('static_table')")
@@ -426,8 +427,7 @@ def comfyui_commit(directory):
             return r.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    m = re.findall(r"(?<![0-9a-f])[0-9a-f]{7,40}(?![0-9a-f])", os.path.abspath(directory))
-    return m[-1] if m else "unknown (pass --comfyui-commit)"
+    return "unknown (not a git checkout; pass --comfyui-commit, e.g. from the tarball's name)"
 
 
 def load_router(path, args, attention, model_management, torch, decision_mod, build_router, device_name):

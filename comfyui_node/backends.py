@@ -48,6 +48,8 @@ def _heads_first(t, b, heads, d):
     """(B, L, H*D) -> (B, H, L, D) as a view: what ComfyUI's view(b, -1, heads, d).transpose(1, 2)
     gives, in one tensor operation instead of two where the last dimension is dense (one op less
     per tensor: this runs three times on every routed SDPA call)."""
+    if t.dim() != 3:  # SD3's split_qkv hands v over as (B, L, H, D) beside (B, L, H*D) q and k
+        return t.view(b, -1, heads, d).transpose(1, 2)
     sb, sl, sc = t.stride()
     if sc != 1 or t.shape[0] != b:
         return t.view(b, -1, heads, d).transpose(1, 2)

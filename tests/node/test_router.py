@@ -481,6 +481,22 @@ class HeadsFirstTest(unittest.TestCase):
                 self.assertEqual(got.data_ptr(), want.data_ptr())
                 self.assertTrue(torch.equal(got, want))
 
+
+class HeadsFirst(unittest.TestCase):
+    """backends._heads_first, the SDPA adapters' (B, L, H*D) -> (B, H, L, D) view."""
+
+    def test_matches_comfyuis_view_for_flat_and_four_dimensional_inputs(self):
+        from comfyui_node import backends
+        b, l, h, d = 2, 5, 3, 4
+        flat = torch.randn(b, l, h * d)
+        want = flat.view(b, -1, h, d).transpose(1, 2)
+        self.assertTrue(torch.equal(backends._heads_first(flat, b, h, d), want))
+        # SD3's split_qkv passes v as (B, L, H, D) beside flat q and k (mmdit.py).
+        four = flat.view(b, l, h, d)
+        got = backends._heads_first(four, b, h, d)
+        self.assertEqual(got.shape, (b, h, l, d))
+        self.assertTrue(torch.equal(got, want))
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     unittest.main()

@@ -5,12 +5,18 @@
 # carried `autotune`: the default set twice and the full set once, each with Triton's kernel
 # cache emptied first (a pod's first boot has none), and keeps each tune's report in every format
 # and its worker log; then checks the first tune's pairs against triton's do_bench through the
-# node's adapters (scripts/report_dobench.py). Everything comes back as $OUT/real-libs.tar.gz.
+# node's adapters (scripts/report_dobench.py). After the first tune, one sampling step of real
+# ComfyUI model code under ComfyUI's default, --use-sage-attention, the static table's decision
+# (`autotune --no-tune`) and the tune's (scripts/model_step_bench.py), where the ComfyUI and
+# einops tarballs of ../shared/comfyui are carried. Everything comes back as
+# $OUT/real-libs.tar.gz.
 #
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
+#   cp ../shared/comfyui/*.tar.gz .carry/
 #   AUTOTUNE=.carry/autotune bash scripts/device_real_libs.sh        (carry [".carry"])
 #
-# SETS="default default full" picks the tunes; DOBENCH=0 leaves the do_bench check out.
+# SETS="default default full" picks the tunes; DOBENCH=0 leaves the do_bench check out,
+# MODEL_BENCH=0 the model step bench.
 set -u
 OUT=${OUT:-/tmp/out}
 final=$OUT
@@ -38,6 +44,18 @@ bash scripts/device_bench.sh none 2>&1 | tail -25
 W=build-dev/tuner/bench/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 
+model_bench() {  # $1: the decision file of a tune
+  phase "model step bench"
+  local src=/tmp/comfyui-src table=/tmp/table-tune
+  mkdir -p "$src" "$table"
+  tar xzf .carry/ComfyUI-*.tar.gz -C "$src" && tar xzf .carry/einops-*.tar.gz -C "$src" || return
+  "$autotune" --venv "$venv" --local-dir "$table/local" --cache-dir "$table/shared" --no-tune \
+    --env-settings "$table/env_settings" --decision-file "$OUT/table-decision.json" > "$OUT/table-boot.log" 2>&1
+  PYTHONPATH=$(echo "$src"/einops-*) timeout "${MODEL_BENCH_TIMEOUT:-300}" python3 scripts/model_step_bench.py \
+    --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 --decision "$1" --table-decision "$OUT/table-decision.json" \
+    --repeats "${MODEL_REPEATS:-7}" --out "$OUT/model_step" 2>&1 | tail -60
+}
+
 n=0
 for set_name in ${SETS:-default default full}; do
   n=$((n + 1))
@@ -55,8 +73,11 @@ for set_name in ${SETS:-default default full}; do
     "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set "$set_name" --report \
       --format "${f%%:*}" > "$dir/report.${f#*:}" 2>> "$dir/report.err" || echo "--format ${f%%:*} failed"
   done
-  grep -E "s; inputs and reference|imported after|done after|hello after" "$dir/local/worker.log" 2>/dev/null \
+  grep -E "s; inputs and reference|imported after|done after|hello after|warmed up|warm-up" "$dir/local/worker.log" 2>/dev/null \
     | sed 's/^/  /' | head -60
+  if [ "$n" = 1 ] && [ "${MODEL_BENCH:-1}" != 0 ] && compgen -G ".carry/ComfyUI-*.tar.gz" > /dev/null; then
+    model_bench "$dir/decision.json"
+  fi
 done
 
 if [ "${DOBENCH:-1}" != 0 ] && [ -f "$OUT/tune1-default/report.json" ]; then

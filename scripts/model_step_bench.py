@@ -33,7 +33,7 @@ import, so ComfyUI's own choice is the one its default arguments give):
   static_table  the node's router built from --table-decision (the decision `autotune --no-tune`
                 writes: the static table's choice)
   autotune      the node's router built from --decision
-The routers are built as the node builds them (comfyui_node.install.build_router) and passed as
+The routers are built as the node builds them (comfyui_node.hook.build_router) and passed as
 transformer_options["optimized_attention_override"]. A decision's comfyui_args are applied where
 they change what ComfyUI itself runs: calls the router leaves to ComfyUI go to the function those
 flags make ComfyUI pick (flag_function), not to the default's. --use-pytorch-cross-attention
@@ -462,7 +462,7 @@ def main(argv=None):
     sys.path[:0] = [REPO, os.path.abspath(args.comfyui)]
     import torch
     from comfyui_node import decision as decision_mod
-    from comfyui_node.install import build_router
+    from comfyui_node.hook import build_router
 
     # comfy/cli_args.py parses [] unless comfy.options.enable_args_parsing() was called, so the
     # script's argv never reaches it; ComfyUI's defaults, plus --cpu for a CPU run (its device
@@ -557,7 +557,7 @@ def main(argv=None):
             # (torch settles its SDPA order at the first call; scripts/sdpa_state_probe.py).
             for c in configs:
                 if c in routers:
-                    routers[c].stats.clear()
+                    routers[c].reset_stats()
                 outputs[c] = step(c).float()
                 if c in routers:
                     counters[name][c] = dict(routers[c].stats)

@@ -7,14 +7,17 @@ triton.testing.do_bench, through the node's own adapters, and compares with the 
 REPORT.json is `autotune --report --format json`. Each ok measurement of --min-ms and more is
 rebuilt as ComfyUI calls attention (q, k, v of the workload's layout, heads, skip_reshape) and
 run through comfyui_node/backends.py's adapter for its backend: the code the node runs and, for
-the Python libraries, the code the worker timed. sdpa_comfy is left out (its adapter is
-ComfyUI's path, which depends on the installed ComfyUI). Prints, per row, worker / do_bench - 1,
+the Python libraries, the code the worker timed. sdpa_comfy, split and quad are left out (their
+adapters are ComfyUI's own functions). Each call runs for 1 s before do_bench times it, as the
+worker's turns leave the card (results/h200-2026-12-01-card-state: do_bench right after other
+work read the power-capped card in another clock state). Prints, per row, worker / do_bench - 1
 and whether it is the shape's route; exits 1 when a route is off by more than --tolerance.
 """
 import argparse
 import csv
 import os
 import sys
+import time
 
 import torch
 from triton.testing import do_bench
@@ -48,7 +51,7 @@ def main():
     for s in report["shapes"]:
         w = s["workload"]
         for m in s["measurements"]:
-            if m["status"] != "ok" or m["median_ms"] < a.min_ms or m["backend"] == "sdpa_comfy":
+            if m["status"] != "ok" or m["median_ms"] < a.min_ms or m["backend"] in backends.COMFY_REGISTERED:
                 continue
             try:
                 fn = backends.make_adapter(m["backend"], None)
@@ -58,6 +61,11 @@ def main():
             q, k, v = inputs(w, torch.bfloat16)
             skip = w["layout"] == "bhld"
             call = lambda: fn(q, k, v, w["heads"], skip_reshape=skip)  # noqa: E731
+            t_end = time.time() + 1.0
+            while time.time() < t_end:
+                for _ in range(10):
+                    call()
+                torch.cuda.synchronize()
             ms = do_bench(call, warmup=25, rep=200, return_mode="median")
             diff = m["median_ms"] / ms - 1
             route = m["backend"] == s.get("winner")

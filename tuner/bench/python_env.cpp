@@ -53,6 +53,28 @@ def make_call(backend, builtin, module, function, kernel_layout, flat, heads):
     else:
         adapter = nb.library_adapter(getattr(importlib.import_module(module), function), kernel_layout)
     return functools.partial(adapter, heads=heads, skip_reshape=not flat)
+
+def warm(backend, builtin, module, function, kernel_layout, shapes, dtype, device):
+    """One small call of each shape class, on a stream of its own: the libraries' first-call
+    costs are paid here, beside the native measurements (Job::overlap_imports), instead of in
+    the measuring phase. Seen on the H200 with the real libraries: FlashAttention-3's first call
+    in a process took 4.0-4.9 s, SageAttention's first call of a shape class 0.13-1.7 s (its
+    Triton quantisation kernels compile). A warm-up that fails is left for the measurement to
+    meet and record. Returns the seconds it took."""
+    import time, torch
+    t0 = time.time()
+    dt = getattr(torch, dtype)
+    stream = torch.cuda.Stream(device=device)
+    for flat, heads, d, lq, lk in shapes:
+        def make(n):
+            return torch.randn((1, n, heads * d) if flat else (1, heads, n, d), dtype=dt, device=device)
+        try:
+            with torch.cuda.stream(stream):
+                make_call(backend, builtin, module, function, kernel_layout, flat, heads)(make(lq), make(lk), make(lk))
+            stream.synchronize()
+        except Exception:
+            pass
+    return time.time() - t0
 )PY";
 
 std::string fetch_error() {
@@ -197,6 +219,22 @@ PyRef PythonEnv::make_call(const BackendInfo& b, const Workload& w) {
                                    builtin ? Py_True : Py_False, b.module.c_str(), b.function.c_str(),
                                    b.kernel_layout == KernelLayout::blhd ? "blhd" : "bhld",
                                    w.layout == Layout::blhd_flat ? Py_True : Py_False, w.heads));
+}
+
+double PythonEnv::warm(const BackendInfo& b, const std::vector<WarmShape>& shapes, const std::string& dtype,
+                       const std::string& device) {
+  import_torch();
+  PyRef list = check(PyList_New(0));
+  for (const auto& w : shapes) {
+    PyRef item = check(Py_BuildValue("(Oiiii)", w.flat ? Py_True : Py_False, w.heads, w.head_dim, w.q_len, w.kv_len));
+    if (PyList_Append(list.get(), item.get()) != 0) throw PythonError(fetch_error());
+  }
+  const bool builtin = find_builtin(b.id).has_value();
+  PyRef out = check(PyObject_CallMethod(adapters_.get(), "warm", "sOsssOss", b.id.c_str(), builtin ? Py_True : Py_False,
+                                        b.module.c_str(), b.function.c_str(),
+                                        b.kernel_layout == KernelLayout::blhd ? "blhd" : "bhld", list.get(),
+                                        dtype.c_str(), device.c_str()));
+  return PyFloat_AsDouble(out.get());
 }
 
 PyRef PythonEnv::to_python(const at::Tensor& t) {

@@ -77,6 +77,15 @@ class PythonEnv {
   // library call for this backend and layout.
   PyRef make_call(const BackendInfo& b, const Workload& w);
 
+  // One small call of the backend per shape class on `device` ("cuda:0"), on a side stream, so
+  // that its first-call costs fall outside the measurements; errors are left to them. Seconds.
+  struct WarmShape {
+    bool flat;
+    int heads, head_dim, q_len, kv_len;
+  };
+  double warm(const BackendInfo& b, const std::vector<WarmShape>& shapes, const std::string& dtype,
+              const std::string& device);
+
   PyRef to_python(const at::Tensor& t);    // DLPack capsule -> torch.utils.dlpack.from_dlpack
   at::Tensor from_python(PyObject* obj);   // to_dlpack -> at::fromDLPack; throws if not a tensor
   PyRef tuple3(PyRef a, PyRef b, PyRef c);

@@ -9,7 +9,9 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <torch/version.h>
@@ -149,15 +151,57 @@ json take_probes(std::vector<BackendState>& backends, const std::vector<ProbeRes
   return list;
 }
 
+const char* torch_dtype_name(DType d) {
+  switch (d) {
+    case DType::bf16: return "bfloat16";
+    case DType::fp16: return "float16";
+    case DType::fp32: return "float32";
+  }
+  return "bfloat16";
+}
+
+// The shape classes a Python backend's warm-up calls, one small call each: per layout, head_dim
+// and whether each length is a multiple of 16 (Triton specialises its kernels on that), the
+// first of the job's shapes still to measure, with its lengths cut to about 256 in the same
+// class. Only head dims 64, 96 and 128, which every build of the libraries has: a warm-up runs
+// beside the native measurements, where a crash could not be blamed on one shape (an FA3 build
+// without head_dim 160 killed the process on it, DESIGN.md).
+std::vector<PythonEnv::WarmShape> warm_shapes(const Job& job, const BackendInfo& b) {
+  std::vector<PythonEnv::WarmShape> out;
+  std::set<std::tuple<bool, int, bool, bool>> seen;
+  const auto small = [](std::int64_t n) { return static_cast<int>(n <= 272 ? n : 256 + n % 16); };
+  for (const auto& w : job.workloads) {
+    if (job.skipped(b.id, w.id) || (w.head_dim != 64 && w.head_dim != 96 && w.head_dim != 128)) continue;
+    const bool flat = w.layout == Layout::blhd_flat;
+    if (!seen.insert({flat, w.head_dim, w.q_len % 16 == 0, w.kv_len % 16 == 0}).second) continue;
+    out.push_back({flat, w.heads, w.head_dim, small(w.q_len), small(w.kv_len)});
+  }
+  return out;
+}
+
 // The Python backends' imports (Job::overlap_imports), run by the main thread while the measuring
 // thread measures the native backends: `import torch` alone takes 2.9-5.3 s on the H200
 // machines, a fifth of a cold tune with the four libraries. Python's imports stay on the main
 // thread, as in ComfyUI, whose attention calls run on its prompt thread.
 class Imports {
  public:
-  // Main thread: the probes, then the GIL handed over (PythonEnv::release_gil).
-  void run(const std::vector<std::string>& paths, const std::vector<BackendInfo>& infos) {
-    std::vector<ProbeResult> r = probe_python(paths, infos);
+  // Main thread: the probes and, on a GPU, the warm-ups (PythonEnv::warm), then the GIL handed
+  // over (PythonEnv::release_gil).
+  void run(const Job& job, const Device& dev, const std::vector<BackendInfo>& infos) {
+    std::vector<ProbeResult> r = probe_python(job.python_paths, infos);
+    if (dev.cuda()) {
+      const std::string device = "cuda:" + std::to_string(dev.device().index());
+      for (std::size_t i = 0; i < infos.size(); ++i) {
+        if (!r[i].installed) continue;
+        try {
+          const double s = PythonEnv::instance(job.python_paths).warm(infos[i], warm_shapes(job, infos[i]),
+                                                                      torch_dtype_name(job.dtype), device);
+          log(infos[i].id + " warmed up in " + secs(s) + " s");
+        } catch (const std::exception& e) {
+          log(infos[i].id + " warm-up: " + e.what());
+        }
+      }
+    }
     PythonEnv::release_gil();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -477,7 +521,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       log(std::string("measuring thread: ") + e.what());
     }
   });
-  imports.run(job.python_paths, python);
+  imports.run(job, *dev, python);
   measuring.join();
   PythonEnv::take_gil();
   return rc;

@@ -44,6 +44,12 @@ bool falls_back(Status s) {
   return s == Status::unsupported || s == Status::failed || s == Status::oom || s == Status::not_installed;
 }
 
+// Whether `m` ties the shape's fastest cost (PolicyOptions: tie_tolerance, host_jitter_ms).
+bool ties(const Measurement& m, double fastest, const PolicyOptions& o) {
+  const double cost = call_cost_ms(m);
+  return cost <= fastest * (1 + o.tie_tolerance) || (m.host_ms >= m.median_ms && cost <= fastest + o.host_jitter_ms);
+}
+
 }  // namespace
 
 double call_cost_ms(const Measurement& m) { return std::max(m.median_ms, m.host_ms); }
@@ -142,8 +148,7 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
     };
     const Measurement* winner = nullptr;
     for (const Measurement* m : candidates)
-      if (call_cost_ms(*m) <= fastest * (1 + options.tie_tolerance) && (!winner || order(m) < order(winner)))
-        winner = m;
+      if (ties(*m, fastest, options) && (!winner || order(m) < order(winner))) winner = m;
     result.routed_step_ms += w.calls_per_step * call_cost_ms(*winner);
     d.routes.push_back({w.id, w.batch, w.heads, w.head_dim, static_cast<int>(w.q_len), static_cast<int>(w.kv_len),
                         winner->backend, winner->median_ms});

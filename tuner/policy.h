@@ -24,6 +24,13 @@ struct PolicyOptions {
   // Costs closer than this (relative) are a tie, resolved by kTiePreference, so that noise
   // cannot flip the pick between runs (two cold runs agree within 2% on the H100).
   double tie_tolerance = 0.03;
+  // A host-bound call (host time above GPU time) also ties the shape's fastest within this many
+  // milliseconds: host time per call varies more than that between runs. Two cold tunes on the
+  // H200 (results/h200-2026-12-03-real-libs) read the same C++ SDPA kernels' host time at
+  // 0.021-0.034 ms and 0.017-0.024 ms on SDXL's and SD1.5's smallest shapes, and the route
+  // flipped between kernels 0.002-0.010 ms apart. The node's Python adapters add about 0.035 ms
+  // to each of those calls alike, so such differences do not reach a sampling step.
+  double host_jitter_ms = 0.015;
 };
 
 // Order in which ties resolve: ComfyUI's own path first (nothing extra to trust), exact kernels

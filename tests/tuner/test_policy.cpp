@@ -172,6 +172,35 @@ TEST(Policy, AHostBoundCallCostsItsHostTime) {
   EXPECT_DOUBLE_EQ(r.routed_step_ms, 16 * 0.158 + 57 * 0.351);
 }
 
+// Two cold tunes on the H200 (results/h200-2026-12-03-real-libs), SD1.5's 256-token
+// self-attention (GPU ms, host ms): the same kernels' host times moved by up to 0.012 ms, and by
+// cost alone the route went to sdpa_comfy in one run and sdpa_efficient in the other. Host-bound
+// costs within host_jitter_ms tie, and both runs route to cuDNN.
+TEST(Policy, HostBoundCostsWithinTheHostsJitterTie) {
+  const std::vector<Workload> w{shape("sd15", 5)};
+  auto m = [](const char* b, double gpu, double host) {
+    Measurement r = ok(b, "sd15", gpu);
+    r.host_ms = host;
+    return r;
+  };
+  const std::vector<Measurement> run1{m("sdpa_cudnn", 0.0104, 0.0331), m("sdpa_comfy", 0.0105, 0.021),
+                                      m("sdpa_efficient", 0.0145, 0.0262), m("sdpa_flash", 0.0168, 0.0382)};
+  const std::vector<Measurement> run2{m("sdpa_cudnn", 0.0105, 0.02), m("sdpa_comfy", 0.0105, 0.0205),
+                                      m("sdpa_efficient", 0.0146, 0.0169), m("sdpa_flash", 0.0167, 0.0245)};
+  for (const auto& run : {run1, run2}) {
+    const PolicyResult r = choose(w, run, {});
+    ASSERT_TRUE(r.decision);
+    EXPECT_EQ(r.decision->routes[0].backend, "sdpa_cudnn");
+  }
+  PolicyOptions no_jitter;
+  no_jitter.host_jitter_ms = 0;
+  EXPECT_EQ(choose(w, run1, no_jitter).decision->routes[0].backend, "sdpa_comfy");
+  EXPECT_EQ(choose(w, run2, no_jitter).decision->routes[0].backend, "sdpa_efficient");
+  // A GPU-bound call gets no such allowance: 0.30 against 0.25 ms is no tie.
+  const std::vector<Measurement> gpu_bound{m("sdpa_cudnn", 0.30, 0.03), m("flash3", 0.25, 0.17)};
+  EXPECT_EQ(choose(w, gpu_bound, {}).decision->routes[0].backend, "flash3");
+}
+
 TEST(Policy, QuantizedBackendsCanBeExcluded) {
   const std::vector<Workload> w{shape("wan", 1)};
   const std::vector<Measurement> m{ok("sdpa_comfy", "wan", 205), ok("sage", "wan", 143)};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -88,8 +89,12 @@ std::vector<std::pair<long, fs::path>> lease_generations(const fs::path& dir, co
 std::optional<LeaseInfo> read_lease(const fs::path& file) {
   std::ifstream in(file);
   if (!in) return std::nullopt;
+  return parse_lease(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+}
+
+std::optional<LeaseInfo> parse_lease(const std::string& text) {
   try {
-    const auto j = nlohmann::json::parse(in);
+    const auto j = nlohmann::json::parse(text);
     LeaseInfo i;
     i.pod = j.at("pod").get<std::string>();
     i.host = j.at("host").get<std::string>();

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -109,9 +110,16 @@ namespace {
 std::vector<Workload> load_file(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read workload file " + path.string());
+  return parse_catalogue(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+                         path.string());
+}
+}  // namespace
+
+std::vector<Workload> parse_catalogue(const std::string& text, const std::string& name) {
+  const fs::path path(name);
   nlohmann::json doc;
   try {
-    in >> doc;
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path.string() + ": not valid JSON: " + e.what());
   }
@@ -133,7 +141,6 @@ std::vector<Workload> load_file(const fs::path& path) {
   }
   return out;
 }
-}  // namespace
 
 std::vector<Workload> load_catalogue(const std::string& dir_or_file) {
   fs::path root(dir_or_file);

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/json_integer.h"
+
 #include "cache/published.h"
 
 namespace autotune {
@@ -98,10 +100,10 @@ std::optional<LeaseInfo> parse_lease(const std::string& text) {
     LeaseInfo i;
     i.pod = j.at("pod").get<std::string>();
     i.host = j.at("host").get<std::string>();
-    i.pid = j.at("pid").get<long>();
+    i.pid = json_integer<long>(j.at("pid"), "pid");
     i.token = j.at("token").get<std::string>();
-    i.acquired_ms = j.at("acquired_ms").get<std::int64_t>();
-    i.expires_ms = j.at("expires_ms").get<std::int64_t>();
+    i.acquired_ms = json_integer<std::int64_t>(j.at("acquired_ms"), "acquired_ms");
+    i.expires_ms = json_integer<std::int64_t>(j.at("expires_ms"), "expires_ms");
     return i;
   } catch (const std::exception&) {
     return std::nullopt;

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/json_integer.h"
+
 #include "tuner/mechanism.h"
 
 namespace autotune {
@@ -248,8 +250,8 @@ CacheKey key_from_json(const nlohmann::json& j) {
   CacheKey k;
   k.gpu_name = j.at("gpu_name").get<std::string>();
   k.compute_capability = j.at("compute_capability").get<std::string>();
-  k.sm_count = j.at("sm_count").get<int>();
-  k.memory_mib = j.at("memory_mib").get<std::uint64_t>();
+  k.sm_count = json_integer<int>(j.at("sm_count"), "sm_count");
+  k.memory_mib = json_integer<std::uint64_t>(j.at("memory_mib"), "memory_mib");
   k.driver = j.at("driver").get<std::string>();
   k.cuda_runtime = j.at("cuda_runtime").get<std::string>();
   k.torch = j.at("torch").get<std::string>();

@@ -1,12 +1,12 @@
 #include "measurement.h"
 
 #include <array>
-#include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "tuner/json_integer.h"
 
 namespace autotune {
 namespace {
@@ -21,28 +21,6 @@ constexpr std::array<std::pair<Status, std::string_view>, 8> kStatusNames{{
     {Status::timeout, "timeout"},
 }};
 
-// An integer field: a float or an out-of-range number is refused, since converting one is
-// undefined behaviour (a worker's line or an export is outside input).
-template <typename Int>
-Int integer(const nlohmann::json& j, const char* key) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return 0;
-  if (it->is_number_integer()) {
-    if (it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<Int>::max())
-                                 : it->get<std::int64_t>() >= std::numeric_limits<Int>::min() &&
-                                       it->get<std::int64_t>() <= std::numeric_limits<Int>::max())
-      return static_cast<Int>(it->get<std::int64_t>());
-  }
-  if (it->is_number_float()) {
-    const double v = it->get<double>();
-    if (v == std::floor(v) && v >= static_cast<double>(std::numeric_limits<Int>::min()) &&
-        v < -static_cast<double>(std::numeric_limits<Int>::min()))
-      return static_cast<Int>(v);
-  }
-  if (!it->is_number()) return it->get<Int>();  // throws the type error, naming the type
-  throw std::invalid_argument("measurement field '" + std::string(key) + "' must be an integer in range, not " +
-                              it->dump());
-}
 }  // namespace
 
 std::string_view to_string(Status s) {
@@ -79,8 +57,8 @@ void from_json(const nlohmann::json& j, Measurement& m) {
   m.median_ms = j.value("median_ms", 0.0);
   m.spread = j.value("spread", 0.0);
   m.host_ms = j.value("host_ms", 0.0);
-  m.samples = integer<int>(j, "samples");
-  m.peak_mem_bytes = integer<std::int64_t>(j, "peak_mem_bytes");
+  m.samples = json_integer<int>(j, "samples", 0);
+  m.peak_mem_bytes = json_integer<std::int64_t>(j, "peak_mem_bytes", 0);
   m.rel_error = j.value("rel_error", 0.0);
 }
 

@@ -5,12 +5,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <type_traits>
 #include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
+
+#include "tuner/json_integer.h"
 
 namespace autotune {
 namespace fs = std::filesystem;
@@ -64,8 +67,9 @@ template <typename T>
 T get_field(const nlohmann::json& j, const char* key) {
   if (!j.contains(key)) throw std::invalid_argument(where(j) + ": missing field '" + key + "'");
   try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
+    if constexpr (std::is_integral_v<T>) return json_integer<T>(j.at(key), key);
+    else return j.at(key).get<T>();
+  } catch (const std::exception&) {
     throw std::invalid_argument(where(j) + ": field '" + key + "' has the wrong type (" +
                                 j.at(key).dump() + ")");
   }

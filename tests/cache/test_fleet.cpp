@@ -260,9 +260,10 @@ TEST_F(Dir, OneHolderAtATime) {
 TEST_F(Dir, AbandonedLeaseExpiresAndIsTakenOverOnce) {
   auto dead = Lease::try_acquire(dir_, "k", milliseconds(200));
   ASSERT_TRUE(dead.lease);
-  // A killed pod: its file stays, nobody refreshes it. Leak the object so it never releases.
-  Lease* abandoned = dead.lease.release();
-  (void)abandoned;
+  // A killed pod: its file stays, nobody refreshes it. Never destroyed, so it never releases;
+  // held by a static so that LeakSanitizer (build-sanitize) sees it reachable, not leaked.
+  static std::vector<Lease*> abandoned;
+  abandoned.push_back(dead.lease.release());
   EXPECT_FALSE(Lease::try_acquire(dir_, "k", milliseconds(200)).lease);
   std::this_thread::sleep_for(milliseconds(300));
   // 16 threads race for the expired lease: exactly one wins.
@@ -276,7 +277,7 @@ TEST_F(Dir, AbandonedLeaseExpiresAndIsTakenOverOnce) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(winners.load(), 1);
-  EXPECT_FALSE(abandoned->refresh());  // the old holder learns it lost the lease
+  EXPECT_FALSE(abandoned.back()->refresh());  // the old holder learns it lost the lease
 }
 
 // --- the boot against a shared directory ------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
@@ -274,6 +275,13 @@ Snapshot read_snapshot(const fs::path& path, const std::optional<CacheKey>& only
   try {
     // immutable=1: no locks, no journal, no change detection; the file never changes after its rename.
     SQLite::Database db("file:" + path.string() + "?immutable=1", SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+    // Another pod's file on a shared volume is outside input: open it as SQLite advises for
+    // untrusted databases (sqlite.org/security.html): defensive mode, so no SQL can corrupt the
+    // file, and schema that is not trusted, so views and triggers it defines cannot call
+    // functions with side effects.
+    if (sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr) != SQLITE_OK ||
+        sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr) != SQLITE_OK)
+      throw std::runtime_error("cannot turn on SQLite's defensive mode");
     s.problem = check_file(db, true, s.state);
     if (!s.problem.empty()) return s;
     s.records = std::make_unique<RecordSet>(read_records(db, only));

@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "tuner/json_integer.h"
 
 #include "cache/published.h"
 
@@ -88,15 +91,19 @@ std::vector<std::pair<long, fs::path>> lease_generations(const fs::path& dir, co
 std::optional<LeaseInfo> read_lease(const fs::path& file) {
   std::ifstream in(file);
   if (!in) return std::nullopt;
+  return parse_lease(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+}
+
+std::optional<LeaseInfo> parse_lease(const std::string& text) {
   try {
-    const auto j = nlohmann::json::parse(in);
+    const auto j = nlohmann::json::parse(text);
     LeaseInfo i;
     i.pod = j.at("pod").get<std::string>();
     i.host = j.at("host").get<std::string>();
-    i.pid = j.at("pid").get<long>();
+    i.pid = json_integer<long>(j.at("pid"), "pid");
     i.token = j.at("token").get<std::string>();
-    i.acquired_ms = j.at("acquired_ms").get<std::int64_t>();
-    i.expires_ms = j.at("expires_ms").get<std::int64_t>();
+    i.acquired_ms = json_integer<std::int64_t>(j.at("acquired_ms"), "acquired_ms");
+    i.expires_ms = json_integer<std::int64_t>(j.at("expires_ms"), "expires_ms");
     return i;
   } catch (const std::exception&) {
     return std::nullopt;

@@ -71,6 +71,9 @@ class Lease {
 std::vector<std::pair<long, std::filesystem::path>> lease_generations(const std::filesystem::path& dir,
                                                                       const std::string& name);
 std::optional<LeaseInfo> read_lease(const std::filesystem::path& file);
+// A lease file's content (another pod wrote it: outside input); nullopt when it is not a whole,
+// well-typed lease.
+std::optional<LeaseInfo> parse_lease(const std::string& text);
 std::int64_t epoch_ms();
 
 }  // namespace autotune

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/json_integer.h"
+
 #include "tuner/mechanism.h"
 
 namespace autotune {
@@ -135,8 +137,15 @@ std::optional<std::string> impossible(const Measurement& m) {
   if (!finite(m.median_ms) || !finite(m.spread) || !finite(m.host_ms) || !finite(m.rel_error))
     return "a number that is NaN or infinite (median_ms " + std::to_string(m.median_ms) + ", rel_error " +
            std::to_string(m.rel_error) + ")";
-  if (m.peak_mem_bytes < 0 || m.samples < 0 || m.median_ms < 0 || m.host_ms < 0 || m.spread < 0 || m.rel_error < 0)
-    return "a negative value (median_ms " + std::to_string(m.median_ms) + ", samples " + std::to_string(m.samples) + ")";
+  // A rejection for NaN or Inf output carries kNonFiniteError: the one negative value that is true.
+  const bool non_finite_rejection = m.status == Status::rejected && m.rel_error == kNonFiniteError;
+  for (const auto& [name, value] : {std::pair<const char*, double>{"median_ms", m.median_ms},
+                                    {"spread", m.spread},
+                                    {"host_ms", m.host_ms},
+                                    {"samples", static_cast<double>(m.samples)},
+                                    {"peak_mem_bytes", static_cast<double>(m.peak_mem_bytes)},
+                                    {"rel_error", non_finite_rejection ? 0.0 : m.rel_error}})
+    if (value < 0) return "a negative value (" + std::string(name) + " " + std::to_string(value) + ")";
   if (m.status == Status::ok && m.median_ms <= 0) return "status ok with latency " + std::to_string(m.median_ms) + " ms";
   if (m.status == Status::ok && m.samples <= 0) return std::string("status ok with no samples");
   return std::nullopt;
@@ -241,8 +250,8 @@ CacheKey key_from_json(const nlohmann::json& j) {
   CacheKey k;
   k.gpu_name = j.at("gpu_name").get<std::string>();
   k.compute_capability = j.at("compute_capability").get<std::string>();
-  k.sm_count = j.at("sm_count").get<int>();
-  k.memory_mib = j.at("memory_mib").get<std::uint64_t>();
+  k.sm_count = json_integer<int>(j.at("sm_count"), "sm_count");
+  k.memory_mib = json_integer<std::uint64_t>(j.at("memory_mib"), "memory_mib");
   k.driver = j.at("driver").get<std::string>();
   k.cuda_runtime = j.at("cuda_runtime").get<std::string>();
   k.torch = j.at("torch").get<std::string>();

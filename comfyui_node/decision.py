@@ -69,7 +69,7 @@ def load(path):
         raise DecisionError("decision file {} is unreadable: {}".format(path, e))
     try:
         doc = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than Python's stack
         raise DecisionError("decision file {} is not valid JSON: {}".format(path, e))
     return parse(doc, path)
 

@@ -2,7 +2,10 @@
 # Sets up a fresh Debian 12 machine and runs the main job, or the tests.
 #
 #   scripts/setup.sh [autotune arguments...]   install the packages, build into build/, run autotune
-#   scripts/setup.sh --test [ctest arguments]  install the packages, build into build/, run ctest
+#   scripts/setup.sh --test [ctest arguments]  install the packages, build into build/, run ctest;
+#                                               then build the C++ tests and the fuzz targets with
+#                                               clang, ASan and UBSan into build-sanitize/ and run
+#                                               them (each fuzz target a few seconds on its corpus)
 #
 # Idempotent: packages already installed are not fetched again and the build is incremental.
 # Needs root (or sudo) only when packages are missing.
@@ -22,10 +25,11 @@ packages=(
   shellcheck
 )
 
-# The HTML report's test renders it in headless Chromium; the node's test against the real ComfyUI
-# source imports what ComfyUI imports (tests/node/test_real_comfyui.py). Only the tests need them.
+# Only the tests need these: the HTML report's test renders it in headless Chromium; the node's
+# test against the real ComfyUI source imports what ComfyUI imports (tests/node/test_real_comfyui.py);
+# the sanitizer and fuzz build needs clang and its runtimes (libFuzzer, ASan, UBSan).
 [[ ${1:-} == --test ]] && packages+=(chromium python3-av python3-psutil python3-scipy python3-tqdm python3-yaml
-  python3-torchvision python3-pil python3-aiohttp python3-packaging)
+  python3-torchvision python3-pil python3-aiohttp python3-packaging clang-14 libclang-rt-14-dev)
 
 install_packages() {
   local missing=() p
@@ -50,8 +54,24 @@ build_all() {
 install_packages
 build_all
 
+# The C++ code under AddressSanitizer and UndefinedBehaviorSanitizer, and the libFuzzer targets
+# (tests/fuzz), without the worker: LibTorch is not built with the sanitizers, and the parsers
+# of outside input are torch-free. A separate directory, so build/ keeps its plain binaries.
+build_sanitize() {
+  CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$sanitize" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPython_EXECUTABLE=/usr/bin/python3 -DAUTOTUNE_BUILD_WORKER=OFF -DAUTOTUNE_FUZZ=ON
+  cmake --build "$sanitize" -j"$(nproc)"
+}
+
 if [[ ${1:-} == --test ]]; then
   shift
-  exec ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
+  sanitize="$repo/build-sanitize"
+  status=0
+  ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@" || status=$?
+  build_sanitize
+  # The Python and shell tests do not run compiled code of this build: build/ ran them.
+  ctest --test-dir "$sanitize" --output-on-failure -j"$(nproc)" -LE 'node|python|scripts' \
+    -E '^report_html_renders_in_chromium$' "$@" || status=$?
+  exit "$status"
 fi
 exec "$build/tuner/boot/autotune" "$@"

@@ -66,7 +66,7 @@ std::string unsupported_reason(Mechanism m, int major, int minor) {
   return "";
 }
 
-TableChoice table_choice(const GpuInfo* gpu, const Fingerprint& env) {
+TableChoice table_choice(const GpuInfo* gpu, const Fingerprint& env, const std::map<Mechanism, std::string>& broken) {
   if (!gpu) return {M::pytorch, "none", "static table: no GPU detected, so ComfyUI's PyTorch path"};
   const ArchRow& row = arch_row(gpu->cc_major, gpu->cc_minor);
   std::string skipped;
@@ -76,6 +76,8 @@ TableChoice table_choice(const GpuInfo* gpu, const Fingerprint& env) {
       why = std::string(required_package(m)) + " not installed";
     else
       why = unsupported_reason(m, gpu->cc_major, gpu->cc_minor);
+    // The table is a guess for when nothing was measured; a measurement beats it.
+    if (const auto it = broken.find(m); why.empty() && it != broken.end()) why = it->second;
     if (why.empty()) {
       std::string reason = "static table, " + std::string(row.architecture) + " (" +
                            gpu->compute_capability() + "): " + std::string(row.why);

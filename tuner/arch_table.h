@@ -3,6 +3,7 @@
 // as Blackwell). Data first, the lookup after.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,9 +39,11 @@ struct TableChoice {
   std::string reason;  // which row, and why each earlier preference was skipped
 };
 
-// Walks the row's preference list, skipping what is not installed in the venv or has no kernel
-// for the capability. pytorch ends every list, so there is always a choice. `gpu` may be null
+// Walks the row's preference list, skipping what is not installed in the venv, has no kernel
+// for the capability, or is in `broken` (measured broken in this environment: broken_mechanisms()
+// in policy.h gives why). pytorch ends every list, so there is always a choice. `gpu` may be null
 // (no GPU detected): ComfyUI then runs on whatever torch finds, and pytorch is the only safe pick.
-TableChoice table_choice(const GpuInfo* gpu, const Fingerprint& env);
+TableChoice table_choice(const GpuInfo* gpu, const Fingerprint& env,
+                         const std::map<Mechanism, std::string>& broken = {});
 
 }  // namespace autotune

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/json_integer.h"
+
 namespace autotune {
 
 std::string_view to_string(Source s) {
@@ -28,11 +30,11 @@ void to_json(nlohmann::json& j, const Route& r) {
 
 void from_json(const nlohmann::json& j, Route& r) {
   r.workload = j.at("workload").get<std::string>();
-  r.batch = j.at("batch").get<int>();
-  r.heads = j.at("heads").get<int>();
-  r.head_dim = j.at("head_dim").get<int>();
-  r.q_len = j.at("q_len").get<int>();
-  r.kv_len = j.at("kv_len").get<int>();
+  r.batch = json_integer<int>(j.at("batch"), "batch");
+  r.heads = json_integer<int>(j.at("heads"), "heads");
+  r.head_dim = json_integer<int>(j.at("head_dim"), "head_dim");
+  r.q_len = json_integer<int>(j.at("q_len"), "q_len");
+  r.kv_len = json_integer<int>(j.at("kv_len"), "kv_len");
   r.backend = j.at("backend").get<std::string>();
   r.median_ms = j.value("median_ms", 0.0);
 }

@@ -18,15 +18,6 @@ std::string read_file(const fs::path& path) {
   return out.str();
 }
 
-// The value of a "Key: value" header line in a METADATA / PKG-INFO file.
-std::string metadata_field(const std::string& text, std::string_view key) {
-  for (std::string_view line : split(text, '\n')) {
-    if (trim(line).empty()) break;  // headers end at the first blank line
-    if (starts_with(line, key) && line.size() > key.size() && line[key.size()] == ':')
-      return std::string(trim(line.substr(key.size() + 1)));
-  }
-  return {};
-}
 
 // "python3.12" -> {3, 12}; compared as numbers, since "python3.9" sorts after "python3.12" as text.
 std::vector<long long> python_folder_version(const std::string& folder) {
@@ -52,8 +43,18 @@ fs::path find_site_packages(const fs::path& venv) {
   return best;
 }
 
-std::string python_from_pyvenv_cfg(const fs::path& venv) {
-  const std::string text = read_file(venv / "pyvenv.cfg");
+}  // namespace
+
+std::string metadata_field(const std::string& text, std::string_view key) {
+  for (std::string_view line : split(text, '\n')) {
+    if (trim(line).empty()) break;  // headers end at the first blank line
+    if (starts_with(line, key) && line.size() > key.size() && line[key.size()] == ':')
+      return std::string(trim(line.substr(key.size() + 1)));
+  }
+  return {};
+}
+
+std::string pyvenv_python_version(const std::string& text) {
   for (std::string_view line : split(text, '\n')) {
     const auto eq = line.find('=');
     if (eq == std::string_view::npos) continue;
@@ -68,8 +69,6 @@ std::string python_from_pyvenv_cfg(const fs::path& venv) {
   }
   return {};
 }
-
-}  // namespace
 
 std::string normalise_package(const std::string& name) {
   std::string out;
@@ -118,7 +117,7 @@ Fingerprint read_fingerprint(const fs::path& venv) {
     fp.warnings.push_back("no lib/python*/site-packages under " + venv.string() + "; no backends known");
     return fp;
   }
-  fp.python_version = python_from_pyvenv_cfg(venv);
+  fp.python_version = pyvenv_python_version(read_file(venv / "pyvenv.cfg"));
   if (fp.python_version.empty()) fp.python_version = fp.site_packages.parent_path().filename().string().substr(6);
 
   for (const auto& entry : fs::directory_iterator(fp.site_packages, ec)) {

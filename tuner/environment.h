@@ -35,6 +35,14 @@ Fingerprint read_fingerprint(const std::filesystem::path& venv);
 // (or `cuda = None`). Returns the value of `name`, or nullopt.
 std::optional<std::string> python_assignment(const std::string& source, const std::string& name);
 
+// The venv's files as text, each parsed on its own (read_fingerprint reads the files; these are
+// the parsers, outside input, fuzzed by tests/fuzz):
+// pyvenv.cfg's Python version, "3.12.3" from `version = 3.12.3` (venv) or `version_info =
+// 3.12.3.final.0` (uv, virtualenv); empty when neither is there.
+std::string pyvenv_python_version(const std::string& pyvenv_cfg);
+// The value of a "Key: value" header of a METADATA / PKG-INFO file; empty when absent.
+std::string metadata_field(const std::string& metadata, std::string_view key);
+
 // Distribution name normalised the way PEP 503/427 do for file names: lower case, runs of
 // '-', '_' and '.' become '_'. "Flash-Attn" -> "flash_attn".
 std::string normalise_package(const std::string& name);

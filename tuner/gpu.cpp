@@ -1,5 +1,7 @@
 #include "gpu.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -208,6 +210,17 @@ std::vector<GpuInfo> apply_visible_devices(const std::vector<GpuInfo>& all, std:
         if (gpu.mig_enabled && !match) match = &gpu;
     }
     if (!match) break;
+    // A GPU named twice hides them all: CUDA makes no device of a repeated ordinal, and
+    // torch/cuda/__init__.py (_parse_visible_devices) says "Repeated ordinal results in empty
+    // set". Kept, "1,1" gave GPU 1 twice: two decisions and two tunings of one GPU (found by
+    // tests/fuzz/fuzz_visible_devices).
+    // MIG entries all match their parent here, and CUDA enumerates one MIG instance per process
+    // (NVIDIA's MIG user guide): a second one adds no GPU.
+    const bool repeated = std::any_of(out.begin(), out.end(), [&](const GpuInfo& seen) {
+      return seen.index == match->index && seen.uuid == match->uuid;
+    });
+    if (repeated && starts_with(entry, "MIG-")) break;
+    if (repeated) return {};
     out.push_back(*match);
   }
   return out;

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/json_integer.h"
+
 namespace autotune {
 namespace {
 constexpr std::array<std::pair<Status, std::string_view>, 8> kStatusNames{{
@@ -18,6 +20,7 @@ constexpr std::array<std::pair<Status, std::string_view>, 8> kStatusNames{{
     {Status::crashed, "crashed"},
     {Status::timeout, "timeout"},
 }};
+
 }  // namespace
 
 std::string_view to_string(Status s) {
@@ -54,8 +57,8 @@ void from_json(const nlohmann::json& j, Measurement& m) {
   m.median_ms = j.value("median_ms", 0.0);
   m.spread = j.value("spread", 0.0);
   m.host_ms = j.value("host_ms", 0.0);
-  m.samples = j.value("samples", 0);
-  m.peak_mem_bytes = j.value("peak_mem_bytes", std::int64_t{0});
+  m.samples = json_integer<int>(j, "samples", 0);
+  m.peak_mem_bytes = json_integer<std::int64_t>(j, "peak_mem_bytes", 0);
   m.rel_error = j.value("rel_error", 0.0);
 }
 

@@ -37,11 +37,17 @@ struct Measurement {
   double host_ms = 0;           // host time per call (launch cost), measured separately
   int samples = 0;
   std::int64_t peak_mem_bytes = 0;
-  double rel_error = 0;         // ||out - ref|| / ||ref|| against a float32 reference
+  double rel_error = 0;         // ||out - ref|| / ||ref|| against a float32 reference, or kNonFiniteError
 };
 
+// rel_error of an output that held NaN or Inf (status rejected): JSON has no infinity, so the
+// worker (harness.cpp) writes -1, and the cache and the fleet keep it as it is.
+inline constexpr double kNonFiniteError = -1;
+
+
 void to_json(nlohmann::json& j, const Measurement& m);
-// Throws nlohmann::json::exception or std::invalid_argument on a malformed record.
+// Throws nlohmann::json::exception or std::invalid_argument on a malformed record (an integer
+// field holding a fraction or a number out of its range is named with its value).
 void from_json(const nlohmann::json& j, Measurement& m);
 
 }  // namespace autotune

@@ -167,4 +167,29 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
   return result;
 }
 
+std::map<Mechanism, std::string> broken_mechanisms(const std::vector<Measurement>& measurements) {
+  struct Seen {
+    int broken = 0, measured = 0;
+    const Measurement* first = nullptr;
+  };
+  std::map<Mechanism, Seen> seen;
+  for (const auto& m : measurements) {
+    const auto mechanism = mechanism_of_backend(m.backend);
+    if (!mechanism || default_backend_of(*mechanism) != m.backend) continue;
+    Seen& s = seen[*mechanism];
+    ++s.measured;
+    if (m.status == Status::crashed || m.status == Status::timeout || m.status == Status::rejected) {
+      ++s.broken;
+      if (!s.first) s.first = &m;
+    }
+  }
+  std::map<Mechanism, std::string> out;
+  for (const auto& [mechanism, s] : seen)
+    if (s.first)
+      out[mechanism] = "measured " + std::string(to_string(s.first->status)) + " on " + std::to_string(s.broken) +
+                       " of " + std::to_string(s.measured) + " shapes (" + s.first->shape +
+                       (s.first->reason.empty() ? "" : ": " + s.first->reason) + ")";
+  return out;
+}
+
 }  // namespace autotune

@@ -72,6 +72,13 @@ struct PolicyResult {
 PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Measurement>& measurements,
                     const PolicyOptions& options);
 
+// The mechanisms whose own backend (default_backend_of) was measured broken in this environment:
+// crashed or hung (would take ComfyUI down) or rejected (wrong output, which ComfyUI would not
+// catch). Each with why, for the table fallback's reason: "measured rejected on 9 of 9 shapes
+// (flux-1024: output has NaN or Inf)", naming the first such row. `measurements`: the current
+// versions only.
+std::map<Mechanism, std::string> broken_mechanisms(const std::vector<Measurement>& measurements);
+
 // ComfyUI with no flags: xformers when it imports, else its PyTorch path.
 Mechanism comfyui_default(bool xformers_installed);
 

@@ -4,12 +4,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <type_traits>
 #include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
+
+#include "tuner/json_integer.h"
 
 namespace autotune {
 namespace fs = std::filesystem;
@@ -63,8 +67,9 @@ template <typename T>
 T get_field(const nlohmann::json& j, const char* key) {
   if (!j.contains(key)) throw std::invalid_argument(where(j) + ": missing field '" + key + "'");
   try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
+    if constexpr (std::is_integral_v<T>) return json_integer<T>(j.at(key), key);
+    else return j.at(key).get<T>();
+  } catch (const std::exception&) {
     throw std::invalid_argument(where(j) + ": field '" + key + "' has the wrong type (" +
                                 j.at(key).dump() + ")");
   }
@@ -109,9 +114,16 @@ namespace {
 std::vector<Workload> load_file(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read workload file " + path.string());
+  return parse_catalogue(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+                         path.string());
+}
+}  // namespace
+
+std::vector<Workload> parse_catalogue(const std::string& text, const std::string& name) {
+  const fs::path path(name);
   nlohmann::json doc;
   try {
-    in >> doc;
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path.string() + ": not valid JSON: " + e.what());
   }
@@ -133,7 +145,6 @@ std::vector<Workload> load_file(const fs::path& path) {
   }
   return out;
 }
-}  // namespace
 
 std::vector<Workload> load_catalogue(const std::string& dir_or_file) {
   fs::path root(dir_or_file);

@@ -56,6 +56,9 @@ void from_json(const nlohmann::json& j, Workload& w);
 // *.json file in a directory (sorted by name). Validates each workload and that ids are unique;
 // errors (std::runtime_error) name the file and the field.
 std::vector<Workload> load_catalogue(const std::string& dir_or_file);
+// One catalogue file's content: an array of workloads or {"workloads": [...]}. Throws
+// std::runtime_error naming `name` and what is wrong.
+std::vector<Workload> parse_catalogue(const std::string& text, const std::string& name);
 
 // The catalogue's workloads that belong to `set`, in catalogue order. An empty result is an
 // error naming the set and the sets the catalogue has.

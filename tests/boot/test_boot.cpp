@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cache/fleet.h"
 #include "tests/boot/test_support.h"
 
 namespace autotune {
@@ -199,6 +200,67 @@ TEST_F(Boot, TunerThatCannotFinishFallsBackToTheTable) {
   EXPECT_EQ(r.decision.mechanism, Mechanism::flash3);
   EXPECT_TRUE(contains(r.decision.reason, "tuning did not decide")) << r.decision.reason;
   EXPECT_TRUE(has_warning(r, "tuning budget of 600 s spent"));
+}
+
+// Issue 19: the table must not pick what this environment measured broken; its reason says
+// what it skipped and why.
+TEST_F(Boot, TheTableSkipsWhatTuningMeasuredBroken) {
+  options.tuner = [](const GpuInfo&, const Fingerprint& env, Cache* cache, const CacheKey& key,
+                     std::vector<std::string>&) -> std::optional<Decision> {
+    Measurement m;
+    m.backend = "flash3";
+    m.backend_version = env.packages.at("flash_attn_3");
+    m.status = Status::rejected;
+    m.reason = "returned shape [1, 4352, 1536], expected [1, 4352, 3072]";
+    for (const char* shape : {"flux-1024", "sdxl-1024"}) {
+      m.shape = shape;
+      cache->put_measurement(key, m);
+    }
+    return std::nullopt;
+  };
+  const BootResult r = run_boot(options);
+  EXPECT_EQ(r.decision.source, Source::table);
+  EXPECT_EQ(r.decision.mechanism, Mechanism::pytorch);
+  EXPECT_TRUE(contains(r.decision.reason,
+                       "skipped flash3 (measured rejected on 2 of 2 shapes (flux-1024: returned shape [1, 4352, 1536], "
+                       "expected [1, 4352, 3072]))"))
+      << r.decision.reason;
+
+  // The next boot, tuning off, finds the rejection in the cache: the same pick, no warning.
+  options.tuner = nullptr;
+  const BootResult again = run_boot(options);
+  EXPECT_EQ(again.decision.mechanism, Mechanism::pytorch);
+  EXPECT_TRUE(contains(again.decision.reason, "skipped flash3 (measured rejected")) << again.decision.reason;
+  EXPECT_TRUE(again.warnings.empty()) << again.warnings.front();
+}
+
+// A rejection for NaN output (rel_error kNonFiniteError, no samples) is a true record: stored,
+// read back and published without the "negative value" warning (issue 19).
+TEST_F(Boot, ANanRejectionIsKeptWithoutAWarning) {
+  options.shared_dir = dir / "shared";
+  options.tuner = [](const GpuInfo&, const Fingerprint& env, Cache* cache, const CacheKey& key,
+                     std::vector<std::string>&) -> std::optional<Decision> {
+    Measurement m;
+    m.backend = "xformers";
+    m.backend_version = env.packages.at("xformers");
+    m.shape = "flux-1024";
+    m.status = Status::rejected;
+    m.reason = "output has NaN or Inf";
+    m.rel_error = kNonFiniteError;
+    cache->put_measurement(key, m);
+    return std::nullopt;
+  };
+  const BootResult r = run_boot(options);
+  for (const auto& w : r.warnings) ADD_FAILURE() << w;
+  // Another pod, with nothing local, reads it from the published file, as it is.
+  std::vector<std::string> warnings;
+  const RecordSet fleet = fleet_records(nullptr, options.shared_dir, warnings, key_of_boot().first);
+  for (const auto& w : warnings) ADD_FAILURE() << w;
+  ASSERT_EQ(fleet.measurements.size(), 1u);
+  const Measurement& m = fleet.measurements.begin()->second.m;
+  EXPECT_EQ(m.status, Status::rejected);
+  EXPECT_EQ(m.rel_error, kNonFiniteError);
+  EXPECT_EQ(m.reason, "output has NaN or Inf");
 }
 
 TEST_F(Boot, CorruptCacheStillBoots) {

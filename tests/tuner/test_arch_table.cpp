@@ -181,6 +181,22 @@ TEST(ArchTable, KeyedByCapabilityNotName) {
   EXPECT_EQ(table_choice(&misleading, all).architecture, "Ada Lovelace");
 }
 
+TEST(ArchTable, SkipsWhatWasMeasuredBrokenAndSaysWhy) {
+  GpuInfo hopper = gpu_of({"NVIDIA H200", 9, 0, "", ""});
+  const auto& all = package_sets().at("all");
+  const TableChoice choice =
+      table_choice(&hopper, all, {{M::flash3, "measured rejected on 9 of 9 shapes (flux-1024: returned shape [1])"},
+                                  {M::xformers, "measured rejected on 9 of 9 shapes"}});
+  EXPECT_EQ(choice.mechanism, M::pytorch);
+  EXPECT_NE(choice.reason.find("skipped flash3 (measured rejected on 9 of 9 shapes (flux-1024: returned shape [1]))"),
+            std::string::npos)
+      << choice.reason;
+  // What is broken but not in the row says nothing; pytorch ends the row whatever happens.
+  EXPECT_EQ(choice.reason.find("xformers"), std::string::npos) << choice.reason;
+  GpuInfo ada = gpu_of({"NVIDIA L40S", 8, 9, "", ""});
+  EXPECT_EQ(table_choice(&ada, all, {{M::flash2, "measured timeout on 1 of 9 shapes"}}).mechanism, M::xformers);
+}
+
 TEST(ArchTable, EveryRowEndsInPytorch) {
   for (const auto& row : arch_table()) {
     ASSERT_FALSE(row.preference.empty()) << row.architecture;

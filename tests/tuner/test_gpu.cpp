@@ -115,6 +115,9 @@ TEST(VisibleDevices, IndicesInTheGivenOrder) {
   EXPECT_EQ(indices(apply_visible_devices(four_gpus(), "2,0")), (std::vector<int>{2, 0}));
   EXPECT_EQ(indices(apply_visible_devices(four_gpus(), " 1 , 3 ")), (std::vector<int>{1, 3}));
   EXPECT_EQ(indices(apply_visible_devices(four_gpus(), "3")), (std::vector<int>{3}));
+  // A repeated GPU hides every GPU, as CUDA (and torch's parser) do.
+  EXPECT_TRUE(apply_visible_devices(four_gpus(), "1,2,1").empty());
+  EXPECT_TRUE(apply_visible_devices(four_gpus(), "0,0").empty());
 }
 
 TEST(VisibleDevices, UuidPrefixes) {

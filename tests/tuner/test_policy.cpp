@@ -225,5 +225,22 @@ TEST(Policy, ComfyUisDefaultIsXformersWhenItImports) {
   EXPECT_EQ(comfyui_default(false), Mechanism::pytorch);
 }
 
+// The table fallback's input: a mechanism's own backend crashed, hung or gave wrong output.
+TEST(Policy, BrokenMechanismsAreThoseWhoseOwnBackendCrashedHungOrWasRejected) {
+  Measurement nan = bad("xformers", "sdxl", Status::rejected);
+  nan.reason = "output has NaN or Inf";
+  const std::vector<Measurement> ms{ok("flash3", "flux", 0.36), bad("flash3", "sdxl", Status::crashed),
+                                    bad("flash2", "flux", Status::timeout), bad("flash2", "sdxl", Status::timeout),
+                                    ok("xformers", "flux", 1.4), nan,
+                                    bad("sage", "flux", Status::failed),  // ComfyUI falls back: not broken
+                                    bad("sdpa_math", "flux", Status::crashed),  // not what pytorch runs
+                                    ok("sdpa_comfy", "flux", 0.43)};
+  const auto broken = broken_mechanisms(ms);
+  EXPECT_EQ(broken, (std::map<Mechanism, std::string>{
+                        {Mechanism::flash3, "measured crashed on 1 of 2 shapes (sdxl: because)"},
+                        {Mechanism::flash2, "measured timeout on 2 of 2 shapes (flux: because)"},
+                        {Mechanism::xformers, "measured rejected on 1 of 2 shapes (sdxl: output has NaN or Inf)"}}));
+}
+
 }  // namespace
 }  // namespace autotune

@@ -7,6 +7,9 @@ FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "fatal:
 then a "fatal" event and exit 3, as after an illegal address), "crash-sampling:BACKEND:SHAPE" and
 "hang-sampling:BACKEND:SHAPE" (during that backend's samples), "silent", "slow:SECONDS" (in each
 backend's start), "slow-after-first:SECONDS" (the same from the second shape on), "refuse".
+FAKE_WORKER_BROKEN: backends broken on every shape, as the stand-ins of tests/standins are, e.g.
+"flash2=hang,sage=crash,xformers=nan,flash3=wrong_shape": hang (standin_hang) and crash
+(standin_crash, an abort) in the backend's start; nan and wrong_shape give the worker's rejection.
 FAKE_WORKER_JOBS: a file each job is appended to (one JSON line per worker start).
 Medians come from FAKE_WORKER_MS, e.g. "sdpa_comfy=1.0,flash3=0.8" (default 1.0)."""
 import json
@@ -22,6 +25,10 @@ if os.environ.get("FAKE_WORKER_JOBS"):
         f.write(json.dumps(job) + "\n")
 
 mode = os.environ.get("FAKE_WORKER_MODE", "normal")
+broken = dict(item.split("=") for item in filter(None, os.environ.get("FAKE_WORKER_BROKEN", "").split(",")))
+# The worker's rejections, as harness.cpp words them (rel_error -1: NaN or Inf in the output).
+REJECTED = {"nan": ("output has NaN or Inf", -1),
+            "wrong_shape": ("returned shape [1, 4352, 1536], expected [1, 4352, 3072]", 0)}
 ms = {}
 for item in filter(None, os.environ.get("FAKE_WORKER_MS", "").split(",")):
     name, value = item.split("=")
@@ -83,8 +90,10 @@ def measure(w, todo):
         emit({"event": "start", "backend": b, "shape": w["id"]})
         if mode == "crash:%s:%s" % (b, w["id"]) or (mode == "crash-importing" and importing):
             os.kill(os.getpid(), signal.SIGSEGV)
-        if mode == "hang:%s:%s" % (b, w["id"]):
+        if mode == "hang:%s:%s" % (b, w["id"]) or broken.get(b) == "hang":
             time.sleep(3600)
+        if broken.get(b) == "crash":
+            os.abort()
         if mode == "fatal:%s:%s" % (b, w["id"]):
             emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"],
                   "status": "failed", "reason": "an illegal memory access was encountered"})
@@ -94,6 +103,12 @@ def measure(w, todo):
             time.sleep(float(mode[5:]))
         if mode.startswith("slow-after-first:") and w is not job["workloads"][0]:
             time.sleep(float(mode[17:]))
+    for b in [b for b in todo if broken.get(b) in REJECTED]:  # rejected after the first call
+        reason, rel_error = REJECTED[broken[b]]
+        emit({"event": "result", "backend": b, "backend_version": "9.9", "shape": w["id"], "status": "rejected",
+              "reason": reason, "median_ms": 0, "spread": 0, "host_ms": 0, "samples": 0, "peak_mem_bytes": 0,
+              "rel_error": rel_error})
+    todo = [b for b in todo if broken.get(b) not in REJECTED]
     for _ in range(3):  # then their samples, in turns
         for b in todo:
             emit({"event": "sample", "backend": b, "shape": w["id"]})

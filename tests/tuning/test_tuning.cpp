@@ -6,10 +6,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <map>
 
 #include "cache/cache.h"
 #include "tests/boot/test_support.h"
 #include "tuner/boot/tuning.h"
+#include "tuner/boot/worker_line.h"
 
 namespace autotune {
 namespace {
@@ -205,6 +208,97 @@ TEST_F(TuningTest, TheLogSaysAtWhichClockEachMeasurementRan) {
             lines.end());
 }
 
+// Issue 19's venv: every attention library misbehaves on every shape of the default set. Each
+// costs one deadline or one respawn, the good ones are measured, tuning decides. Deadlines and
+// budget as the boot's defaults (30 s per measurement: the hang costs one of them).
+TEST_F(TuningTest, FourBrokenLibrariesCostOneTryEachAndTuningStillDecides) {
+  ::setenv("FAKE_WORKER_BROKEN", "flash2=hang,sage=crash,xformers=nan,flash3=wrong_shape", 1);
+  ::setenv("FAKE_WORKER_MS", "sdpa_comfy=1.0,sdpa_cudnn=0.9", 1);
+  options_ = TuneOptions{};
+  options_.worker_argv = {FAKE_WORKER};
+  options_.workloads = load_workloads(std::string(AUTOTUNE_SOURCE_DIR) + "/workloads", "default");
+  options_.backends = {"sdpa_comfy", "sdpa_cudnn", "flash2", "sage", "xformers", "flash3"};
+  env_.packages = {{"torch", "2.11.0+cu130"}, {"flash_attn", "2.8.3"}, {"sageattention", "2.2.0"},
+                   {"xformers", "0.0.33"}, {"flash_attn_3", "3.0.0b1"}};
+  std::vector<std::string> lines;
+  options_.log = [&](const std::string& line) { lines.push_back(line); };
+  const auto start = std::chrono::steady_clock::now();
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::unsetenv("FAKE_WORKER_BROKEN");
+  std::cerr << "four broken libraries, " << options_.workloads.size() << " shapes: tuned in " << seconds << " s, "
+            << o.respawns << " respawns\n";
+
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_EQ(o.decision->source, Source::tuning);
+  EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
+  EXPECT_FALSE(o.budget_exhausted);
+  EXPECT_LT(seconds, 100);
+  EXPECT_LT(seconds, options_.budget.count() / 1000.0);
+  EXPECT_EQ(o.respawns, 2);  // one for the hang, one for the crash
+  ASSERT_GE(options_.workloads.size(), 9u);
+  const std::map<std::string, Status> expected{{"flash2", Status::timeout},   {"sage", Status::crashed},
+                                               {"xformers", Status::rejected}, {"flash3", Status::rejected},
+                                               {"sdpa_comfy", Status::ok},     {"sdpa_cudnn", Status::ok}};
+  for (const auto& w : options_.workloads)
+    for (const auto& [backend, status] : expected) {
+      const Measurement* m = row(o, backend, w.id);
+      ASSERT_NE(m, nullptr) << backend << " " << w.id;
+      EXPECT_EQ(m->status, status) << backend << " " << w.id << ": " << m->reason;
+    }
+  // The stored rows are read back whole: a resumed tune measures nothing again.
+  EXPECT_EQ(cache_->measurements(key_).size(), expected.size() * options_.workloads.size());
+  // Said once per broken library, naming the shape that showed it.
+  const auto count = [&](const std::string& prefix) {
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_EQ(count("skipping flash2 on its " + std::to_string(options_.workloads.size() - 1) + " other shape(s): it hung on "), 1);
+  EXPECT_EQ(count("skipping sage on its " + std::to_string(options_.workloads.size() - 1) +
+                  " other shape(s): it crashed the worker on "),
+            1);
+  EXPECT_EQ(count("skipping"), 2);
+
+  // The next tune of this environment resumes: nothing to measure, the same pick.
+  const TuneOutcome again = tune(options_, env_, cache_.get(), key_);
+  ASSERT_TRUE(again.decision) << again.reason;
+  EXPECT_EQ(again.decision->mechanism, Mechanism::pytorch);
+  EXPECT_EQ(again.measured_now, 0);
+  EXPECT_EQ(again.respawns, 0);
+}
+
+// A crash or hang found in an earlier, cut-short run of this environment: not tried again.
+TEST_F(TuningTest, ABackendThatCrashedInAnEarlierRunIsNotTriedAgain) {
+  Measurement crashed;
+  crashed.backend = "flash3";
+  crashed.backend_version = "3.0.0b1";
+  crashed.shape = "flux-1024";
+  crashed.status = Status::crashed;
+  crashed.reason = "worker died: signal 6 (Aborted)";
+  cache_->put_measurement(key_, crashed);
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::crashed);
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->reason,
+            "not tried: flash3 crashed the worker on flux-1024 in this environment");
+  EXPECT_EQ(jobs().at(0)["skip"].size(), 2u);
+  EXPECT_EQ(o.measured_now, 2);  // sdpa_comfy's two shapes
+}
+
+// Respawns that record something move the tune on; only fruitless ones count to the limit.
+TEST_F(TuningTest, MoreBrokenLibrariesThanTheRespawnLimitStillDecide) {
+  options_.max_respawns = 1;
+  options_.measurement_deadline = milliseconds(500);
+  ::setenv("FAKE_WORKER_BROKEN", "flash3=crash,flash2=hang,sage=crash", 1);
+  options_.backends = {"sdpa_comfy", "flash3", "flash2", "sage"};
+  env_.packages["flash_attn"] = "2.8.3";
+  env_.packages["sageattention"] = "2.2.0";
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ::unsetenv("FAKE_WORKER_BROKEN");
+  EXPECT_EQ(o.respawns, 3);
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
+}
+
 TEST_F(TuningTest, ACrashIsBlamedOnItsMeasurementAndTheWorkerRespawns) {
   ::setenv("FAKE_WORKER_MODE", "crash:flash3:flux-1024", 1);
   const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
@@ -216,10 +310,12 @@ TEST_F(TuningTest, ACrashIsBlamedOnItsMeasurementAndTheWorkerRespawns) {
   // The respawned worker is told to skip what is done, the crashing pair included.
   const auto all = jobs();
   ASSERT_EQ(all.size(), 2u);
-  // The crash only: sdpa_comfy/flux had started but its samples were still to come.
-  EXPECT_EQ(all[1]["skip"].size(), 1u);
+  // The crash and flash3's other shape: sdpa_comfy/flux had started but its samples were still to come.
   EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->status, Status::ok);
-  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::ok);
+  EXPECT_EQ(row(o, "sdpa_comfy", "sdxl-1024")->status, Status::ok);
+  // Not tried on its other shape: a library that crashed once costs one respawn per tune.
+  EXPECT_EQ(row(o, "flash3", "sdxl-1024")->status, Status::crashed);
+  EXPECT_EQ(all[1]["skip"].size(), 2u) << all[1]["skip"];
   // A crash would take ComfyUI down, so flash3 cannot be the global pick.
   ASSERT_TRUE(o.decision);
   EXPECT_EQ(o.decision->mechanism, Mechanism::pytorch);
@@ -232,8 +328,10 @@ TEST_F(TuningTest, ACrashDuringTheSamplingTurnsIsBlamedOnTheBackendSampled) {
   EXPECT_EQ(o.respawns, 1);
   EXPECT_EQ(row(o, "sdpa_comfy", "flux-1024")->status, Status::crashed);
   EXPECT_EQ(row(o, "flash3", "flux-1024")->status, Status::ok);  // measured again by the fresh worker
+  EXPECT_EQ(row(o, "sdpa_comfy", "sdxl-1024")->status, Status::crashed);  // not tried again
   EXPECT_EQ(o.measurements.size(), 4u);
-  EXPECT_EQ(jobs().at(1)["skip"], nlohmann::json::parse(R"([{"backend":"sdpa_comfy","shape":"flux-1024"}])"));
+  EXPECT_EQ(jobs().at(1)["skip"], nlohmann::json::parse(R"([{"backend":"sdpa_comfy","shape":"flux-1024"},
+                                                            {"backend":"sdpa_comfy","shape":"sdxl-1024"}])"));
 }
 
 TEST_F(TuningTest, AHangDuringTheSamplingTurnsIsATimeoutOfTheBackendSampled) {
@@ -330,6 +428,42 @@ TEST_F(TuningTest, ARefusedJobIsReported) {
   const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
   EXPECT_FALSE(o.decision);
   EXPECT_NE(o.reason.find("unknown backend 'bogus'"), std::string::npos) << o.reason;
+}
+
+}  // namespace
+}  // namespace autotune
+
+namespace autotune {
+namespace {
+
+// The parent reads the worker's stdout, which any library may write to: no line throws.
+TEST(WorkerLine, ReadsEventsAndNeverThrowsOnWhatALibraryPrints) {
+  using K = WorkerLine::Kind;
+  EXPECT_EQ(read_worker_line("a library printing to stdout").kind, K::not_protocol);
+  EXPECT_EQ(read_worker_line("[1, 2]").kind, K::not_protocol);
+  EXPECT_EQ(read_worker_line("{\"event\": \"start\"").kind, K::not_protocol);
+  EXPECT_EQ(read_worker_line(R"({"event": "newer"})").kind, K::unknown);
+  const WorkerLine start = read_worker_line(R"({"event": "start", "backend": "flash3", "shape": "flux-1024"})");
+  EXPECT_EQ(start.kind, K::start);
+  EXPECT_EQ(start.backend, "flash3");
+  EXPECT_EQ(start.shape, "flux-1024");
+  // Wrong types were exceptions out of tune(); now they are named.
+  const WorkerLine bad = read_worker_line(R"({"event": 5})");
+  EXPECT_EQ(bad.kind, K::malformed);
+  EXPECT_NE(bad.problem.find("type must be string, but is number"), std::string::npos) << bad.problem;
+  EXPECT_EQ(read_worker_line(R"({"event": "hello", "backends": [1]})").kind, K::malformed);
+  const WorkerLine result = read_worker_line(R"({"event": "result", "backend": "b", "shape": "s", "status": "ok",
+                                                 "median_ms": 1, "samples": 1e300})");
+  EXPECT_EQ(result.kind, K::malformed);
+  EXPECT_EQ(result.event, "result");
+  EXPECT_NE(result.problem.find("'samples' must be an integer in range, not 1e+300"), std::string::npos)
+      << result.problem;
+  const WorkerLine hello = read_worker_line(
+      R"({"event": "hello", "importing": ["sage"], "backends": [{"backend": "sdpa_comfy", "installed": true}]})");
+  EXPECT_EQ(hello.kind, K::hello);
+  EXPECT_TRUE(hello.importing);
+  ASSERT_EQ(hello.listed.size(), 1u);
+  EXPECT_TRUE(hello.listed[0].installed);
 }
 
 }  // namespace

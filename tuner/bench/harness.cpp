@@ -328,7 +328,8 @@ bool Sampler::prepare(const Reference* ref) {
     m_.peak_mem_bytes = std::max<std::int64_t>(0, dev_.peak() - base);
     const std::vector<int64_t> want{w_.batch, w_.q_len, static_cast<int64_t>(w_.heads) * w_.head_dim};
     if (out.sizes().vec() != want) {
-      m_.status = Status::failed;
+      // Decisive: a wrong shape raises nothing in ComfyUI, which would not fall back (issue 19).
+      m_.status = Status::rejected;
       m_.reason = "returned shape " + std::string(c10::str(out.sizes())) + ", expected " +
                   std::string(c10::str(at::IntArrayRef(want)));
       finished_ = true;

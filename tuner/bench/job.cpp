@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/json_integer.h"
+
 namespace autotune::bench {
 
 std::string_view to_string(DType d) {
@@ -68,12 +70,12 @@ Job parse_job(const nlohmann::json& j) {
   if (!j.is_object()) throw std::invalid_argument("job must be a JSON object");
   Job job;
   try {
-    job.protocol = j.value("protocol", kProtocolVersion);
+    job.protocol = json_integer<int>(j, "protocol", kProtocolVersion);
     if (job.protocol != kProtocolVersion)
       throw std::invalid_argument("job: protocol " + std::to_string(job.protocol) +
                                   " not supported (this worker speaks " +
                                   std::to_string(kProtocolVersion) + ")");
-    job.device = j.value("device", 0);
+    job.device = json_integer<int>(j, "device", 0);
     job.dtype = parse_dtype(j.value("dtype", "bf16"));
     job.python_paths = j.value("python_paths", std::vector<std::string>{});
     job.exclude_quantized = j.value("exclude_quantized", false);

@@ -13,7 +13,9 @@
 
 #include "tuner/arch_table.h"
 #include "tuner/boot/outputs.h"
+#include "tuner/boot/tuning.h"
 #include "tuner/override.h"
+#include "tuner/policy.h"
 
 namespace autotune {
 namespace fs = std::filesystem;
@@ -28,8 +30,9 @@ fs::path decision_file_path(const BootOptions& o) {
 
 namespace {
 
-Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::string& why_not_tuned) {
-  const TableChoice choice = table_choice(gpu, env);
+Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::string& why_not_tuned,
+                    const std::map<Mechanism, std::string>& broken = {}) {
+  const TableChoice choice = table_choice(gpu, env, broken);
   Decision d;
   d.mechanism = choice.mechanism;
   d.source = Source::table;
@@ -52,7 +55,7 @@ struct LocalFile {
 // `env` is shared read-only between threads; `warnings` is the caller's own.
 std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
                                                  std::vector<std::string>& warnings, LocalFile& local,
-                                                 std::string& why_not) {
+                                                 std::string& why_not, std::map<Mechanism, std::string>& broken) {
   using Clock = std::chrono::steady_clock;
   const bool fleet = !o.shared_dir.empty();
   // A fresh pod with a fleet has no local file yet; creating one costs a few fsyncs (about 20 ms
@@ -80,11 +83,24 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
       }
     return hit;
   };
-  if (auto hit = lookup()) return hit;
-  if (!o.tuner) {
-    why_not = "no tuning result cached for this GPU and software, and " + o.tuning_off_reason;
+  // No decision: what this environment's measurements (this pod's and the fleet's, current
+  // library versions) show broken, so that the table does not pick it (issue 19: the table
+  // picked flash3 on the H200 after this very run measured its output wrong on every shape).
+  const auto undecided = [&](std::string why) -> std::optional<Decision> {
+    why_not = std::move(why);
+    std::vector<std::string> w;
+    std::vector<Measurement> current;
+    for (auto& [id, r] : fleet_records(opened.cache.get(), o.shared_dir, w, key).measurements) {
+      const std::string v = backend_version(r.m.backend, env);
+      if (v.empty() || v == r.m.backend_version) current.push_back(std::move(r.m));
+    }
+    for (auto& line : w)
+      if (std::find(seen.begin(), seen.end(), line) == seen.end()) warnings.push_back(line);
+    broken = broken_mechanisms(current);
     return std::nullopt;
-  }
+  };
+  if (auto hit = lookup()) return hit;
+  if (!o.tuner) return undecided("no tuning result cached for this GPU and software, and " + o.tuning_off_reason);
 
   std::unique_ptr<Lease> lease;
   if (fleet) {
@@ -101,11 +117,10 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
       }
       const auto now = Clock::now();
       if (now >= deadline) {
-        why_not = (attempt.holder ? attempt.holder->describe() : std::string("another pod")) +
-                  " is tuning this GPU and software; waited " +
-                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.wait_for_fleet).count()) +
-                  " s for its result, which the next boot will use";
-        return std::nullopt;
+        return undecided((attempt.holder ? attempt.holder->describe() : std::string("another pod")) +
+                         " is tuning this GPU and software; waited " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.wait_for_fleet).count()) +
+                         " s for its result, which the next boot will use");
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(o.fleet_poll, deadline - now));
       if (auto hit = lookup()) return hit;
@@ -148,10 +163,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     warnings.insert(warnings.end(), w.begin(), w.end());
   }
   if (lease) lease->release();
-  if (!tuned) {
-    why_not = "tuning did not decide";
-    return std::nullopt;
-  }
+  if (!tuned) return undecided("tuning did not decide");
   return tuned;
 }
 
@@ -164,9 +176,10 @@ Decision decide_for_model(const BootOptions& o, const GpuInfo* gpu, const Finger
     return {*over.mechanism, Source::override_, over.message, default_backend_of(*over.mechanism), {}};
   if (!over.message.empty()) warnings.push_back(over.message);
   std::string why_not;
+  std::map<Mechanism, std::string> broken;
   std::optional<Decision> measured;
-  if (gpu) measured = decide_from_measurements(o, *gpu, env, warnings, local, why_not);
-  return measured ? *measured : from_table(gpu, env, why_not);
+  if (gpu) measured = decide_from_measurements(o, *gpu, env, warnings, local, why_not, broken);
+  return measured ? *measured : from_table(gpu, env, why_not, broken);
 }
 
 // "GPU 0,1" for a group's members, by NVML index.

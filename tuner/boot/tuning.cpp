@@ -4,6 +4,7 @@
 #include <set>
 
 #include "tuner/boot/child.h"
+#include "tuner/boot/worker_line.h"
 #include "tuner/mechanism.h"
 
 namespace autotune {
@@ -91,6 +92,24 @@ struct Run {
     record(std::move(m));
   }
 
+  // A backend that hung or killed the worker on one shape is not tried on the others: on the H200
+  // a venv whose FA2 hung on every call cost a 30 s deadline per shape, and a Sage that aborted
+  // cost a respawn and its imports per shape, until the respawn limit gave the pick to the table
+  // (issue 19: 201.7 s). Its remaining shapes take the same status, with the shape that showed
+  // it, and the log says so once. Either status makes the mechanism ineligible in choose(), so
+  // the pick does not change; only the per-shape routes lose a shape it might have run.
+  void skip_broken(const std::string& backend, Status status, const std::string& shape) {
+    std::vector<std::string> left;
+    for (const auto& w : o.workloads)
+      if (!done.count({backend, w.id})) left.push_back(w.id);
+    if (left.empty()) return;
+    const std::string what = status == Status::timeout ? "hung" : "crashed the worker";
+    log("skipping " + backend + " on its " + std::to_string(left.size()) + " other shape(s): it " + what + " on " +
+        shape + " in this environment");
+    for (const auto& id : left)
+      record_failure(backend, id, status, "not tried: " + backend + " " + what + " on " + shape + " in this environment");
+  }
+
   // A crash or hang while the worker imported its Python backends: not blamed on `current`,
   // which ran beside the imports; the next worker imports first, so that whichever failed fails
   // again on its own. `what`: "hung", "ended (signal 11 (Segmentation fault))", ...
@@ -134,14 +153,14 @@ struct Run {
     int measured_this_spawn = 0;
     std::optional<Pair> current;
     // Counts the backends of a hello or "backends" event into `planned`, logging those missing.
-    const auto plan = [&](const nlohmann::json& list) {
+    const auto plan = [&](const std::vector<WorkerLine::Backend>& list) {
       for (const auto& b : list) {
-        const std::string id = b.value("backend", "?");
+        const std::string& id = b.id;
         int left = 0;  // its shapes not done
         for (const auto& w : o.workloads) left += !done.count({id, w.id});
-        if (!b.value("installed", false)) {
-          if (left > 0) log("backend " + id + " not installed: " + b.value("reason", ""));
-        } else if (!b.value("excluded", false)) {
+        if (!b.installed) {
+          if (left > 0) log("backend " + id + " not installed: " + b.reason);
+        } else if (!b.excluded) {
           planned += left;
         }
       }
@@ -171,6 +190,7 @@ struct Run {
             " ms; worker killed");
         record_failure(current->first, current->second, Status::timeout,
                        "no result within " + std::to_string(step.count()) + " ms");
+        skip_broken(current->first, Status::timeout, current->second);
         return End::respawn;
       }
       if (read == ChildProcess::Read::eof) {
@@ -190,56 +210,65 @@ struct Run {
         }
         log("crash: the worker died (" + status + ") during " + current->first + " on " + current->second);
         record_failure(current->first, current->second, Status::crashed, "worker died: " + status);
+        skip_broken(current->first, Status::crashed, current->second);
         return End::respawn;
       }
-      nlohmann::json event;
-      try {
-        event = nlohmann::json::parse(line);
-      } catch (const std::exception&) {
-        log("worker: " + line);  // not protocol: a library printed to stdout
-        continue;
-      }
-      const std::string kind = event.value("event", "");
-      if (kind == "hello") {
-        hello = true;
-        importing = !event.value("importing", nlohmann::json::array()).empty();
-        plan(event.value("backends", nlohmann::json::array()));
-      } else if (kind == "import") {
-        import = event.value("backend", "?");
-      } else if (kind == "backends") {
-        importing = false;
-        import.reset();
-        plan(event.value("backends", nlohmann::json::array()));
-      } else if (kind == "start") {
-        current = Pair{event.value("backend", ""), event.value("shape", "")};
-        progress({ProgressEvent::Kind::start, 0, current->first, current->second, Status::ok, 0, {}});
-      } else if (kind == "sample") {
-        // The worker takes the samples of a shape's backends in turns: this one runs now.
-        current = Pair{event.value("backend", ""), event.value("shape", "")};
-      } else if (kind == "result") {
-        try {
-          Measurement m = event.get<Measurement>();
-          const double mhz = event.value("sm_clock_mhz", 0.0);  // the worker's, on a GPU
+      const WorkerLine event = read_worker_line(line);
+      using K = WorkerLine::Kind;
+      switch (event.kind) {
+        case K::not_protocol:
+          log("worker: " + line);  // a library printed to stdout
+          break;
+        case K::malformed:
+          log("warning: malformed " + (event.event.empty() ? std::string("line") : event.event) +
+              " from the worker (" + event.problem + "): " + line);
+          if (event.event == "result") current.reset();  // it ended its measurement, however badly
+          break;
+        case K::unknown:
+          break;
+        case K::hello:
+          hello = true;
+          importing = event.importing;
+          plan(event.listed);
+          break;
+        case K::import:
+          import = event.backend;
+          break;
+        case K::backends:
+          importing = false;
+          import.reset();
+          plan(event.listed);
+          break;
+        case K::start:
+          current = Pair{event.backend, event.shape};
+          progress({ProgressEvent::Kind::start, 0, current->first, current->second, Status::ok, 0, {}});
+          break;
+        case K::sample:
+          // The worker takes the samples of a shape's backends in turns: this one runs now.
+          current = Pair{event.backend, event.shape};
+          break;
+        case K::result: {
+          Measurement m = *event.result;
           log("measured " + m.backend + " on " + m.shape + ": " + std::string(to_string(m.status)) +
               (m.status == Status::ok ? " " + std::to_string(m.median_ms) + " ms" : " " + m.reason) +
-              (mhz > 0 ? " at " + std::to_string(std::lround(mhz)) + " MHz" : ""));
+              (event.sm_clock_mhz > 0 ? " at " + std::to_string(std::lround(event.sm_clock_mhz)) + " MHz" : ""));
           record(std::move(m));
           ++outcome.measured_now;
           ++measured_this_spawn;
-        } catch (const std::exception& e) {
-          log("warning: malformed result from the worker (" + std::string(e.what()) + "): " + line);
+          current.reset();
+          break;
         }
-        current.reset();
-      } else if (kind == "done") {
-        child->wait();
-        return End::finished;
-      } else if (kind == "fatal") {
-        fatal = true;
-        log("the worker's CUDA context is unusable after " + event.value("backend", "?") + " on " +
-            event.value("shape", "?") + ": " + event.value("message", ""));
-      } else if (kind == "error") {
-        outcome.reason = "the worker refused the job: " + event.value("message", line);
-        return End::give_up;
+        case K::done:
+          child->wait();
+          return End::finished;
+        case K::fatal:
+          fatal = true;
+          log("the worker's CUDA context is unusable after " + event.backend + " on " + event.shape + ": " +
+              event.message);
+          break;
+        case K::error:
+          outcome.reason = "the worker refused the job: " + event.message;
+          return End::give_up;
       }
     }
   }
@@ -269,10 +298,19 @@ TuneOutcome tune(const TuneOptions& o, const Fingerprint& env, Cache* cache, con
     }
     return out;
   };
-  for (const auto& m : current_rows()) run.done.insert({m.backend, m.shape});
+  const auto resumed = current_rows();
+  for (const auto& m : resumed) run.done.insert({m.backend, m.shape});
   if (!run.done.empty()) run.log("resuming: " + std::to_string(run.done.size()) + " measurements already cached");
+  // What hung or crashed in an earlier run of this environment is not tried again either.
+  for (const auto& m : resumed)
+    if (m.status == Status::crashed || m.status == Status::timeout) run.skip_broken(m.backend, m.status, m.shape);
 
+  // Respawns that recorded something (a crash or hang blamed, results stored) move the tune on,
+  // and each broken backend costs one at most; only a worker that fails again and again without
+  // a single record gives up, so a misbehaving library never ends the tune of the good ones.
+  int fruitless = 0;
   for (;;) {
+    const std::size_t before = run.done.size();
     const auto end = run.one_worker();
     if (end == Run::End::finished) break;
     if (end == Run::End::give_up) {
@@ -283,8 +321,10 @@ TuneOutcome tune(const TuneOptions& o, const Fingerprint& env, Cache* cache, con
       run.outcome.measurements = current_rows();
       return run.outcome;
     }
-    if (++run.outcome.respawns > o.max_respawns) {
-      run.outcome.reason = "the worker failed " + std::to_string(run.outcome.respawns) + " times; giving up";
+    ++run.outcome.respawns;
+    fruitless = run.done.size() > before ? 0 : fruitless + 1;
+    if (fruitless > o.max_respawns) {
+      run.outcome.reason = "the worker failed " + std::to_string(fruitless) + " times in a row without a result; giving up";
       run.outcome.measurements = current_rows();
       return run.outcome;
     }

@@ -40,6 +40,8 @@ struct TuneOptions {
   // 1 s: at 2 s, FA2 on Wan 1.3B's self-attention (19 ms a call, its clock wandering at the
   // H200's power cap) took the whole cap and a cold tune of the default set 20.4 s.
   double max_seconds_per_measurement = 1.0;
+  // Respawns in a row that record nothing before the tune gives up (blamed crashes and hangs,
+  // which record, do not count: each broken backend costs one respawn at most).
   int max_respawns = 8;
   PolicyOptions policy;
   std::filesystem::path worker_log;  // worker's stderr; empty: inherited

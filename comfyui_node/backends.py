@@ -169,38 +169,48 @@ def _flag_switch(kernels):
     return getters, setters, [name in kernels for name in _FLAG_FUNCTIONS]
 
 
-def cudnn_first(cudnn, others):
-    """ComfyUI's SDPA priority (CUDNN, then FLASH, EFFICIENT, MATH), as what the worker timed as
-    sdpa_comfy: `cudnn` runs SDPA with only cuDNN enabled; a shape it refuses (torch's "No
-    available kernel") goes to `others`, SDPA with cuDNN off and the rest in torch's own order
-    (flash, efficient, math), from then on without trying cuDNN again.
+# What the pinned ComfyUI (a125cd84) runs on CUDA, and what a decision without "comfyui_sdpa"
+# (an older autotune) was tuned with.
+A125CD84_SDPA = (("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"), 0)
 
-    Why not ComfyUI's own function: what it runs depends on things the tuner did not see. Recent
-    ComfyUI applies its priority context on Windows only, and torch (2.11 with cuDNN 9.19 on the
-    H100) puts cuDNN first by default on sm90/sm100 only if no priority was set before its first
-    SDPA call: after one context, its own pick for Flux was FlashAttention-2, 47.1 ms of
-    attention per step against 24.1 with cuDNN (node_step_bench.py, 2026-11-25). The context
-    manager also cost 45-110 us of host time per call there; this costs a few."""
-    refused = set()
+
+def priority_first(kernels, plain, min_elements=0):
+    """ComfyUI's SDPA priority, as autotune's worker timed sdpa_comfy: `kernels` are SDPA
+    adapters with one kernel enabled each, in the installed ComfyUI's order; a shape the first
+    refuses (torch's "No available kernel") goes to the next, from then on without asking the
+    refusing ones again. `plain` (SDPA in torch's own order) takes calls whose q has fewer than
+    `min_elements` elements, as 2026 ComfyUI does below 1024 * 128, and every call when ComfyUI
+    sets no priority (its Windows-only versions on Linux).
+
+    Why not ComfyUI's own function: its sdpa_kernel context costs 45-110 us of host time per call
+    (H100, node_step_bench.py, 2026-11-25), and torch keeps the priority a context set last for
+    the whole process: after one context, torch's own pick for Flux was FlashAttention-2, 47.1 ms
+    of attention per step against 24.1 with cuDNN."""
+    chosen = {}
 
     def attention(q, k, v, heads, *args, **kwargs):
+        if not kernels or q.nelement() < min_elements:
+            return plain(q, k, v, heads, *args, **kwargs)
         key = (q.shape, k.shape, heads)
-        if key not in refused:
+        first = chosen.get(key, 0)
+        for i in range(first, len(kernels)):
             try:
-                return cudnn(q, k, v, heads, *args, **kwargs)
+                out = kernels[i](q, k, v, heads, *args, **kwargs)
             except RuntimeError as e:
-                if NO_KERNEL not in str(e):
+                if NO_KERNEL not in str(e) or i == len(kernels) - 1:
                     raise
-                refused.add(key)
-        return others(q, k, v, heads, *args, **kwargs)
+                continue
+            if i != first:
+                chosen[key] = i
+            return out
 
     return attention
 
 
-def _sdpa_comfy_adapter(attention_module):
+def _sdpa_comfy_adapter(attention_module, comfyui_sdpa):
+    order, min_elements = comfyui_sdpa or A125CD84_SDPA
     try:
-        return cudnn_first(_sdpa_adapter(["CUDNN_ATTENTION"]),
-                           _sdpa_adapter(["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"]))
+        return priority_first([_sdpa_adapter([k]) for k in order], _sdpa_adapter(list(_FLAG_FUNCTIONS)), min_elements)
     except Unavailable:
         return _comfy_adapter("sdpa_comfy", attention_module)
 
@@ -300,12 +310,14 @@ def _comfy_adapter(backend_id, attention_module):
     return getattr(fn, "__wrapped__", fn)
 
 
-def make_adapter(backend_id, attention_module):
-    """Returns the adapter for `backend_id`, or raises Unavailable / KeyError (unknown id)."""
+def make_adapter(backend_id, attention_module, comfyui_sdpa=None):
+    """Returns the adapter for `backend_id`, or raises Unavailable / KeyError (unknown id).
+    comfyui_sdpa: (order, min_elements) of the installed ComfyUI's SDPA priority, from the
+    decision file; None: A125CD84_SDPA."""
     if backend_id in SDPA_KERNELS:
         return _sdpa_adapter([SDPA_KERNELS[backend_id]])
     if backend_id == "sdpa_comfy":
-        return _sdpa_comfy_adapter(attention_module)
+        return _sdpa_comfy_adapter(attention_module, comfyui_sdpa)
     if backend_id in COMFY_REGISTERED:
         return _comfy_adapter(backend_id, attention_module)
     factories = {"flash2": _flash2_adapter, "flash3": _flash3_adapter, "sage": _sage_adapter,

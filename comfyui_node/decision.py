@@ -46,7 +46,7 @@ class Route:
 
 class Decision:
     __slots__ = ("path", "tool_version", "decided_at", "mechanism", "source", "reason",
-                 "gpu_name", "torch_version", "default_backend", "routes")
+                 "gpu_name", "torch_version", "default_backend", "routes", "comfyui_sdpa")
 
     def __init__(self, **fields):
         for name in self.__slots__:
@@ -115,7 +115,24 @@ def parse(doc, path="<memory>"):
     return Decision(path=path, tool_version=doc.get("tool_version"), decided_at=doc.get("decided_at"),
                     mechanism=doc.get("mechanism"), source=doc.get("source"), reason=doc.get("reason"),
                     gpu_name=gpu["name"], torch_version=env["torch"], default_backend=default,
-                    routes=routes)
+                    routes=routes, comfyui_sdpa=_comfyui_sdpa(doc.get("comfyui_sdpa"), path))
+
+
+SDPA_KERNEL_NAMES = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
+
+
+def _comfyui_sdpa(value, path):
+    """The priority ComfyUI's PyTorch path runs (autotune's tuner/comfyui_sdpa.h), as
+    (order, min_elements); None where the file has none (older autotune: cuDNN first)."""
+    if value is None:
+        return None
+    _need(isinstance(value, dict), path, "comfyui_sdpa is {!r}, expected an object".format(value))
+    order, minimum = value.get("order"), value.get("min_elements", 0)
+    _need(isinstance(order, list) and all(k in SDPA_KERNEL_NAMES for k in order), path,
+          "comfyui_sdpa.order is {!r}, expected a list of {}".format(order, ", ".join(SDPA_KERNEL_NAMES)))
+    _need(_is_int(minimum) and minimum >= 0, path,
+          "comfyui_sdpa.min_elements is {!r}, expected a count".format(minimum))
+    return tuple(order), minimum
 
 
 def staleness(decision, device_name, torch_version):

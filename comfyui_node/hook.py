@@ -97,7 +97,7 @@ def build_router(dec, attention, logger=log):
                            "ComfyUI's attention", PREFIX, dec.path, backend_id, ", ".join(decision.BACKEND_IDS))
             continue
         try:
-            adapters[backend_id] = backends.make_adapter(backend_id, attention)
+            adapters[backend_id] = backends.make_adapter(backend_id, attention, dec.comfyui_sdpa)
         except backends.Unavailable as e:
             unavailable[backend_id] = str(e)
     return Router(routing.RouteTable(dec.routes, dec.default_backend), adapters, unavailable, logger)

@@ -53,7 +53,9 @@ if [ -x "$autotune_bin" ] || command -v "$autotune_bin" >/dev/null 2>&1; then
     read -r -a autotune_args <<< "${AUTOTUNE_ARGS:-}"
     log "running $autotune_bin (budget ${budget}s)"
     started=$SECONDS
-    AUTOTUNE_BUDGET=$budget timeout --kill-after="$kill_after" "$((budget + grace))" \
+    # ComfyUI's folder tells autotune what ComfyUI's own PyTorch attention path runs.
+    AUTOTUNE_COMFYUI_DIR=${AUTOTUNE_COMFYUI_DIR:-$comfyui_dir} AUTOTUNE_BUDGET=$budget \
+        timeout --kill-after="$kill_after" "$((budget + grace))" \
         "$autotune_bin" "${autotune_args[@]}"
     status=$?
     elapsed=$((SECONDS - started))

@@ -104,9 +104,15 @@ std::optional<std::string> python_assignment(const std::string& source, const st
   return std::nullopt;
 }
 
-Fingerprint read_fingerprint(const fs::path& venv) {
+Fingerprint read_fingerprint(const fs::path& venv, const fs::path& comfyui) {
   Fingerprint fp;
   fp.venv = venv;
+  if (!comfyui.empty()) {
+    std::string why;
+    fp.comfyui_sdpa = read_comfyui_sdpa(comfyui.string(), &why);
+    if (!fp.comfyui_sdpa)
+      fp.warnings.push_back(why + "; ComfyUI's PyTorch path is assumed to run " + comfyui_a125cd84_sdpa().signature());
+  }
   std::error_code ec;
   if (!fs::is_directory(venv, ec)) {
     fp.warnings.push_back("ComfyUI venv " + venv.string() + " does not exist; no backends known");

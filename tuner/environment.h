@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tuner/comfyui_sdpa.h"
+
 namespace autotune {
 
 // The distributions that matter for attention, by their normalised distribution names.
@@ -23,13 +25,17 @@ struct Fingerprint {
   std::string torch_version;            // "2.11.0+cu130"
   std::string torch_cuda;               // "13.0"; empty for a CPU build
   std::map<std::string, std::string> packages;  // installed tracked packages -> version
+  // What the installed ComfyUI's PyTorch path runs (comfyui_sdpa.h); nullopt where no ComfyUI
+  // folder was given or its comfy/ops.py could not be read (a warning says which).
+  std::optional<ComfySdpa> comfyui_sdpa;
   std::vector<std::string> warnings;
 
   bool installed(const std::string& package) const { return packages.count(package) != 0; }
 };
 
 // Never throws: a missing or odd venv yields a fingerprint with warnings saying what was missing.
-Fingerprint read_fingerprint(const std::filesystem::path& venv);
+// `comfyui`: the ComfyUI folder whose comfy/ops.py says what its PyTorch path runs; empty: none.
+Fingerprint read_fingerprint(const std::filesystem::path& venv, const std::filesystem::path& comfyui = {});
 
 // Parses torch/version.py: `__version__ = '2.11.0+cu130'` and `cuda: Optional[str] = '13.0'`
 // (or `cuda = None`). Returns the value of `name`, or nullopt.

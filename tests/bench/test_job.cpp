@@ -63,6 +63,17 @@ TEST(Job, QueueDepthIsReadAndBounded) {
   EXPECT_NE(error_of(j).find("queue_depth 2.5 is not an integer"), std::string::npos) << error_of(j);
 }
 
+TEST(Job, ComfyuisSdpaPriorityIsReadWithA125cd84sAsTheDefault) {
+  EXPECT_EQ(parse_job(base()).comfyui_sdpa, comfyui_a125cd84_sdpa());
+  auto j = base();
+  j["comfyui_sdpa"] = {{"order", {"FLASH_ATTENTION", "CUDNN_ATTENTION"}}, {"min_elements", 131072}};
+  const Job job = parse_job(j);
+  EXPECT_EQ(job.comfyui_sdpa.order, (std::vector<std::string>{"FLASH_ATTENTION", "CUDNN_ATTENTION"}));
+  EXPECT_EQ(job.comfyui_sdpa.min_elements, 131072);
+  j["comfyui_sdpa"]["order"] = {"WARP"};
+  EXPECT_NE(error_of(j).find("unknown kernel 'WARP'"), std::string::npos) << error_of(j);
+}
+
 TEST(Job, BackendsAndSkips) {
   auto j = base();
   j["backends"] = {"sage", "t_x"};

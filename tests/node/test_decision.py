@@ -62,6 +62,16 @@ class DecisionFileTest(unittest.TestCase):
         self.assert_error(decision_doc([route("w", 1, True, 128, 1, 4352, "flash3")]), "routes[0].heads is True")
         self.assert_error(decision_doc([route("w", 1, 2, 128, 1, 2, "")]), "routes[0].backend")
 
+    def test_comfyuis_sdpa_priority(self):
+        self.assertIsNone(self.load_doc(decision_doc([])).comfyui_sdpa)  # an older autotune's file
+        doc = decision_doc([])
+        doc["comfyui_sdpa"] = {"order": ["FLASH_ATTENTION", "CUDNN_ATTENTION"], "min_elements": 131072}
+        self.assertEqual(self.load_doc(doc).comfyui_sdpa, (("FLASH_ATTENTION", "CUDNN_ATTENTION"), 131072))
+        doc["comfyui_sdpa"] = {"order": ["WARP"], "min_elements": 0}
+        self.assert_error(doc, "comfyui_sdpa.order is ['WARP']")
+        doc["comfyui_sdpa"] = {"order": [], "min_elements": -1}
+        self.assert_error(doc, "comfyui_sdpa.min_elements is -1")
+
     def test_unknown_backend_is_not_a_file_error(self):
         d = self.load_doc(decision_doc([route("w", 1, 2, 64, 8, 8, "warp_drive")], default_backend="nope"))
         self.assertEqual((d.routes[0].backend, d.default_backend), ("warp_drive", "nope"))

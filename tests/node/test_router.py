@@ -356,42 +356,56 @@ def refusing(shapes, calls, error=RuntimeError("No available kernel. Aborting ex
     return attention
 
 
-class CudnnFirstTest(unittest.TestCase):
-    """backends.cudnn_first: what sdpa_comfy runs in the node (ComfyUI's CUDNN-first priority)."""
+class PriorityFirstTest(unittest.TestCase):
+    """backends.priority_first: what sdpa_comfy runs in the node (the installed ComfyUI's SDPA
+    priority, as the decision file gives it)."""
 
     def setUp(self):
         from comfyui_node import backends
         self.backends = backends
         self.calls = []
 
-        def others(q, k, v, heads, **kwargs):
-            self.calls.append(("others", tuple(q.shape)))
-            return "others"
-        self.others = others
+        def kernel(name):
+            def attention(q, k, v, heads, **kwargs):
+                self.calls.append((name, tuple(q.shape)))
+                return name
+            return attention
+        self.kernel = kernel
 
-    def test_cudnn_where_it_runs_the_others_where_it_refuses_without_asking_again(self):
+    def test_the_first_kernel_where_it_runs_the_next_where_it_refuses_without_asking_again(self):
         small, big = torch.zeros(1, 4, 8), torch.zeros(1, 16, 8)
-        fn = self.backends.cudnn_first(refusing({(1, 16, 8)}, self.calls), self.others)
+        fn = self.backends.priority_first([refusing({(1, 16, 8)}, self.calls), self.kernel("flash")],
+                                          self.kernel("plain"))
         self.assertEqual(fn(small, small, small, 2), "cudnn")
-        self.assertEqual(fn(big, big, big, 2), "others")
-        self.assertEqual(fn(big, big, big, 2), "others")
+        self.assertEqual(fn(big, big, big, 2), "flash")
+        self.assertEqual(fn(big, big, big, 2), "flash")
         self.assertEqual(fn(small, small, small, 2, skip_reshape=False), "cudnn")
-        self.assertEqual(self.calls, [("cudnn", (1, 4, 8)), ("cudnn", (1, 16, 8)), ("others", (1, 16, 8)),
-                                      ("others", (1, 16, 8)), ("cudnn", (1, 4, 8))])
+        self.assertEqual(self.calls, [("cudnn", (1, 4, 8)), ("cudnn", (1, 16, 8)), ("flash", (1, 16, 8)),
+                                      ("flash", (1, 16, 8)), ("cudnn", (1, 4, 8))])
+
+    def test_small_inputs_and_no_priority_run_in_torchs_own_order(self):
+        # 2026 ComfyUI: q under 1024 * 128 elements skips the priority; Windows-only versions on
+        # Linux set none.
+        small, big = torch.zeros(1, 4, 8), torch.zeros(1, 64, 8)
+        fn = self.backends.priority_first([self.kernel("flash")], self.kernel("plain"), min_elements=100)
+        self.assertEqual(fn(small, small, small, 2), "plain")  # 32 elements
+        self.assertEqual(fn(big, big, big, 2), "flash")        # 512
+        none = self.backends.priority_first([], self.kernel("plain"))
+        self.assertEqual(none(big, big, big, 2), "plain")
 
     def test_other_errors_reach_the_router(self):
         # Not a refusal (a CUDA error, say): the router's fallback and counters handle it.
         x = torch.zeros(1, 4, 8)
-        fn = self.backends.cudnn_first(refusing({(1, 4, 8)}, self.calls, RuntimeError("CUDA error: misaligned")),
-                                       self.others)
+        fn = self.backends.priority_first([refusing({(1, 4, 8)}, self.calls, RuntimeError("CUDA error: misaligned")),
+                                           self.kernel("flash")], self.kernel("plain"))
         with self.assertRaisesRegex(RuntimeError, "misaligned"):
             fn(x, x, x, 2)
-        self.assertNotIn("others", [c[0] for c in self.calls])
+        self.assertNotIn("flash", [c[0] for c in self.calls])
 
     def test_sdpa_comfy_without_torch_sdpa_is_comfyuis_own_function(self):
         adapter = self.backends.make_adapter("sdpa_comfy", attention)
         if HAS_SDPA:
-            self.assertEqual(adapter.__name__, "attention")  # cudnn_first's
+            self.assertEqual(adapter.__name__, "attention")  # priority_first's
         else:
             self.assertIs(adapter, attention.attention_pytorch.__wrapped__)
 

@@ -466,5 +466,15 @@ TEST(WorkerLine, ReadsEventsAndNeverThrowsOnWhatALibraryPrints) {
   EXPECT_TRUE(hello.listed[0].installed);
 }
 
+TEST(BackendVersion, AnotherPriorityIsAnotherSdpaComfyVersion) {
+  Fingerprint env;
+  env.packages["torch"] = "2.11.0+cu130";
+  EXPECT_EQ(backend_version("sdpa_comfy", env), "2.11.0+cu130");
+  env.comfyui_sdpa = ComfySdpa{{"FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"}, 131072, "test"};
+  EXPECT_EQ(backend_version("sdpa_comfy", env),
+            "2.11.0+cu130 FLASH_ATTENTION>CUDNN_ATTENTION>EFFICIENT_ATTENTION>MATH below 131072: torch");
+  EXPECT_EQ(backend_version("sdpa_cudnn", env), "2.11.0+cu130");
+}
+
 }  // namespace
 }  // namespace autotune

@@ -121,6 +121,7 @@ Job parse_job(const nlohmann::json& j) {
     }
     // Job-supplied python backends always run (they exist for tests and experiments).
     for (auto& e : extra) job.backends.push_back(std::move(e));
+    if (j.contains("comfyui_sdpa")) job.comfyui_sdpa = j["comfyui_sdpa"].get<ComfySdpa>();
     for (const auto& s : j.value("skip", nlohmann::json::array()))
       job.skip.emplace(s.at("backend").get<std::string>(), s.at("shape").get<std::string>());
   } catch (const nlohmann::json::exception& e) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "tuner/bench/backend_registry.h"
+#include "tuner/comfyui_sdpa.h"
 #include "tuner/workload.h"
 
 namespace autotune::bench {
@@ -38,6 +39,8 @@ struct Job {
   // saves a cold tune the seconds of `import torch`. Off unless the parent asks: a crash in an
   // import would otherwise read as a crash of the native measurement running beside it.
   bool overlap_imports = false;
+  // The priority sdpa_comfy runs under: the installed ComfyUI's, where the parent read it.
+  ComfySdpa comfyui_sdpa = comfyui_a125cd84_sdpa();
 
   bool skipped(const std::string& backend, const std::string& shape) const {
     return skip.count({backend, shape}) > 0;

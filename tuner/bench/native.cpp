@@ -32,7 +32,19 @@ struct SdpSelection::Saved {
 #endif
 };
 
-SdpSelection::SdpSelection(const std::string& id) : saved_(std::make_unique<Saved>()) {
+#if AUTOTUNE_TORCH_AT_LEAST(2, 6)
+// A ComfySdpa kernel name (torch.nn.attention.SDPBackend's member names; from_json checked it).
+at::SDPBackend sdp_backend(const std::string& name) {
+  if (name == "CUDNN_ATTENTION") return at::SDPBackend::cudnn_attention;
+  if (name == "FLASH_ATTENTION") return at::SDPBackend::flash_attention;
+  if (name == "EFFICIENT_ATTENTION") return at::SDPBackend::efficient_attention;
+  if (name == "MATH") return at::SDPBackend::math;
+  throw std::invalid_argument("unknown SDPA kernel '" + name + "'");
+}
+#endif
+
+SdpSelection::SdpSelection(const std::string& id, const ComfySdpa& comfy, std::int64_t q_elements)
+    : saved_(std::make_unique<Saved>()) {
 #if AUTOTUNE_TORCH_AT_LEAST(2, 0)
   if (id.rfind("sdpa_", 0) != 0) return;
   auto& ctx = at::globalContext();
@@ -50,13 +62,11 @@ SdpSelection::SdpSelection(const std::string& id) : saved_(std::make_unique<Save
 #endif
 #if AUTOTUNE_TORCH_AT_LEAST(2, 6)
   for (auto b : ctx.sDPPriorityOrder()) saved_->priority.push_back(static_cast<int64_t>(b));
-  if (all) {
-    // ComfyUI: sdpa_kernel([CUDNN, FLASH, EFFICIENT, MATH], set_priority=True). Like torch's
-    // Python wrapper, the backends it does not name keep their relative order after these.
-    std::vector<int64_t> order{static_cast<int64_t>(at::SDPBackend::cudnn_attention),
-                               static_cast<int64_t>(at::SDPBackend::flash_attention),
-                               static_cast<int64_t>(at::SDPBackend::efficient_attention),
-                               static_cast<int64_t>(at::SDPBackend::math)};
+  if (all && !comfy.order.empty() && q_elements >= comfy.min_elements) {
+    // ComfyUI: sdpa_kernel(SDPA_BACKEND_PRIORITY, set_priority=True). Like torch's Python
+    // wrapper, the backends it does not name keep their relative order after these.
+    std::vector<int64_t> order;
+    for (const auto& name : comfy.order) order.push_back(static_cast<int64_t>(sdp_backend(name)));
     for (auto b : saved_->priority)
       if (std::find(order.begin(), order.end(), b) == order.end()) order.push_back(b);
     ctx.setSDPPriorityOrder(order);
@@ -64,6 +74,8 @@ SdpSelection::SdpSelection(const std::string& id) : saved_(std::make_unique<Save
 #endif
 #else
   (void)id;
+  (void)comfy;
+  (void)q_elements;
 #endif
 }
 

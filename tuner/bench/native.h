@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 
+#include "tuner/comfyui_sdpa.h"
 #include "tuner/workload.h"
 
 namespace autotune::bench {
@@ -17,9 +18,11 @@ using AttentionFn = std::function<at::Tensor(const at::Tensor&, const at::Tensor
 
 // Sets the SDPA kernel switches (and priority) for one adapter for its lifetime, restoring the
 // previous ones after. A no-op for split, quad, and torch versions without the switches.
+// sdpa_comfy runs every kernel under `comfy`'s priority, or under torch's own order where it has
+// none or the call's q has fewer than comfy.min_elements elements (`q_elements`).
 class SdpSelection {
  public:
-  explicit SdpSelection(const std::string& backend_id);
+  SdpSelection(const std::string& backend_id, const ComfySdpa& comfy, std::int64_t q_elements);
   ~SdpSelection();
   SdpSelection(const SdpSelection&) = delete;
   SdpSelection& operator=(const SdpSelection&) = delete;

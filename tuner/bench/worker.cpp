@@ -239,6 +239,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
                    const std::vector<const BackendState*>& todo, double floor_ms, double* best_ms) {
   if (todo.empty()) return true;
   const at::ScalarType dtype = scalar_type(job.dtype);
+  const std::int64_t q_elements = static_cast<std::int64_t>(w.batch) * w.heads * w.q_len * w.head_dim;
   // Where a shape's time goes, for the log: inputs and reference, each backend's first call,
   // check and warm-up, then the turns.
   const auto t_shape = std::chrono::steady_clock::now();
@@ -328,7 +329,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     Measurement failed;
     const auto t_prepare = std::chrono::steady_clock::now();
     try {
-      SdpSelection select(s->info.id);
+      SdpSelection select(s->info.id, job.comfyui_sdpa, q_elements);
       if (s->info.kind == BackendKind::native) {
         c.runner = std::make_unique<NativeRunner>(make_native(s->info.id, w), in);
       } else {
@@ -361,7 +362,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
       double best = floor_ms;  // the fastest other backend's median so far
       for (const auto& o : timing)
         if (const double m = o.sampler->median_so_far(); &o != &c && m > 0 && (best == 0 || m < best)) best = m;
-      SdpSelection select(c.s->info.id);
+      SdpSelection select(c.s->info.id, job.comfyui_sdpa, q_elements);
       more |= c.sampler->turn(best);
       if (c.sampler->finished() && c.sampler->result().status != Status::ok) {
         // A call that failed may have taken the CUDA context with it: say so before another

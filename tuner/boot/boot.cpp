@@ -251,7 +251,7 @@ BootResult run_boot(const BootOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   BootResult r;
   r.detection = detect_gpus(o.detect);
-  r.env = read_fingerprint(o.venv);
+  r.env = read_fingerprint(o.venv, o.comfyui);
   r.warnings = r.env.warnings;
   const GpuInfo* gpu = r.gpu();
   r.architecture = gpu ? std::string(arch_row(gpu->cc_major, gpu->cc_minor).architecture) : "none";

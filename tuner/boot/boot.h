@@ -30,6 +30,7 @@ using Tuner = std::function<std::optional<Decision>(const GpuInfo& gpu, const Fi
 
 struct BootOptions {
   std::filesystem::path venv = "/workspace/venv";
+  std::filesystem::path comfyui;  // the ComfyUI folder (--comfyui); empty: not read
   std::filesystem::path cache_path;     // this pod's local SQLite file (never on a network volume)
   // The fleet's shared directory (<cache-dir>, on the network volume): published files and
   // leases (cache/README.md). Empty: this pod's local file only, no sharing.

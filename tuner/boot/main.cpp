@@ -95,7 +95,7 @@ nlohmann::json gpu_json(const autotune::GpuInfo& g) {
 
 int detect(const autotune::BootOptions& o, bool json) {
   const auto detection = autotune::detect_gpus(o.detect);
-  const auto fp = autotune::read_fingerprint(o.venv);
+  const auto fp = autotune::read_fingerprint(o.venv, o.comfyui);
   if (json) {
     nlohmann::json gpus = nlohmann::json::array();
     for (const auto& g : detection.gpus) gpus.push_back(gpu_json(g));
@@ -108,6 +108,7 @@ int detect(const autotune::BootOptions& o, bool json) {
                                 {"torch", fp.torch_version},
                                 {"torch_cuda", fp.torch_cuda},
                                 {"packages", fp.packages},
+                                {"comfyui_sdpa", fp.comfyui_sdpa ? nlohmann::json(*fp.comfyui_sdpa) : nlohmann::json()},
                                 {"warnings", fp.warnings}}
                      .dump(2)
               << "\n";
@@ -121,6 +122,7 @@ int detect(const autotune::BootOptions& o, bool json) {
   std::cout << "venv " << fp.venv.string() << ": Python " << fp.python_version << ", torch "
             << (fp.torch_version.empty() ? "not found" : fp.torch_version) << "\n";
   for (const auto& [name, version] : fp.packages) std::cout << "  " << name << " " << version << "\n";
+  if (fp.comfyui_sdpa) std::cout << "ComfyUI's PyTorch attention: " << fp.comfyui_sdpa->signature() << " (" << fp.comfyui_sdpa->source << ")\n";
   for (const auto& w : fp.warnings) std::cerr << "warning: " << w << "\n";
   return kConfigured;
 }
@@ -133,7 +135,7 @@ int report(const autotune::BootOptions& o, const std::vector<autotune::Workload>
     return kConfigured;
   }
   const auto& gpu = detection.gpus.front();
-  const auto fp = autotune::read_fingerprint(o.venv);
+  const auto fp = autotune::read_fingerprint(o.venv, o.comfyui);
   // This pod's file and the fleet's published ones, merged as a boot sees them.
   autotune::Cache::Opened opened;
   std::error_code ec;
@@ -186,6 +188,7 @@ int main(int argc, char** argv) {
                ".env_settings and the decision file."};
   autotune::BootOptions o;
   std::string venv = "/workspace/venv";
+  std::string comfyui;
   std::string cache_dir = "/workspace/.autotune";
   std::string local_dir = "/var/tmp/comfyui-attention-autotune";
   double wait_for_fleet_s = 30;
@@ -197,6 +200,10 @@ int main(int argc, char** argv) {
   bool want_report = false, quiet = false, json = false, boot_json = false, no_tune = false, exclude_quantized = false;
 
   app.add_option("--venv", venv, "ComfyUI virtual environment to fingerprint")->envname("AUTOTUNE_VENV")->capture_default_str();
+  app.add_option("--comfyui", comfyui,
+                 "ComfyUI folder whose comfy/ops.py says which SDPA kernels its PyTorch path runs "
+                 "[unset: ComfyUI a125cd84's cuDNN-first order is assumed]")
+      ->envname("AUTOTUNE_COMFYUI_DIR");
   app.add_option("--cache-dir", cache_dir, "Directory of the measurement cache")->envname("AUTOTUNE_CACHE_DIR")->capture_default_str();
   app.add_option("--local-dir", local_dir,
                  "This pod's own cache directory, on local disk, never on a network volume (cache/README.md)")
@@ -284,6 +291,7 @@ int main(int argc, char** argv) {
   }
 
   o.venv = venv;
+  o.comfyui = comfyui;
   o.cache_path = std::filesystem::path(local_dir) / "cache.sqlite";
   o.shared_dir = cache_dir;
   o.wait_for_fleet = std::chrono::milliseconds(static_cast<long long>(wait_for_fleet_s * 1000));
@@ -373,7 +381,7 @@ int main(int argc, char** argv) {
       if (cache_key.empty()) {
         const auto detection = autotune::detect_gpus(o.detect);
         if (!detection.gpus.empty())
-          current = autotune::make_cache_key(detection.gpus.front(), autotune::read_fingerprint(o.venv),
+          current = autotune::make_cache_key(detection.gpus.front(), autotune::read_fingerprint(o.venv, o.comfyui),
                                              o.workloads_version, o.harness_version);
       }
       return autotune::cache_show(c, cache_key, current, json);

@@ -118,6 +118,7 @@ nlohmann::json decision_document(const BootResult& r, const GpuInfo* g, const De
             {"torch", r.env.torch_version},
             {"torch_cuda", r.env.torch_cuda},
             {"packages", r.env.packages}}},
+          {"comfyui_sdpa", r.env.comfyui_sdpa ? nlohmann::json(*r.env.comfyui_sdpa) : nlohmann::json(comfyui_a125cd84_sdpa())},
           {"default_backend", decision.default_backend},
           {"routes", decision.routes},
           {"warnings", r.warnings}};

@@ -16,7 +16,10 @@ std::string backend_version(const std::string& backend, const Fingerprint& env) 
   const auto mechanism = mechanism_of_backend(backend);
   if (!mechanism) return {};
   const auto it = env.packages.find(std::string(required_package(*mechanism)));
-  return it == env.packages.end() ? std::string() : it->second;
+  if (it == env.packages.end()) return {};
+  // sdpa_comfy is ComfyUI's priority over torch's kernels: another priority is another backend.
+  if (backend == "sdpa_comfy" && env.comfyui_sdpa) return it->second + " " + env.comfyui_sdpa->signature();
+  return it->second;
 }
 
 namespace {
@@ -76,6 +79,7 @@ struct Run {
                         {"exclude_quantized", o.policy.exclude_quantized},
                         {"max_seconds_per_measurement", o.max_seconds_per_measurement},
                         {"overlap_imports", !imports_first}};
+    if (env.comfyui_sdpa) j["comfyui_sdpa"] = *env.comfyui_sdpa;
     j.update(o.job_extra);
     return j;
   }

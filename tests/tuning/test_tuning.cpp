@@ -190,14 +190,23 @@ TEST_F(TuningTest, ImportsWithNothingBesideThemHaveTheStartDeadline) {
   EXPECT_EQ(slow.respawns, 0);
   EXPECT_EQ(slow.measured_now, 4);
 
+  // An overlapped import (or a library's warm-up call) that hangs once the native measurements
+  // are done: the start deadline, nothing blamed, and the next worker imports first (the fake
+  // one hangs only when overlapped) and finishes.
   ::setenv("FAKE_WORKER_MODE", "hang-import", 1);
   options_.start_deadline = milliseconds(3000);  // as above: the hello must come before it
+  std::vector<std::string> lines;
+  options_.log = [&](const std::string& line) { lines.push_back(line); };
   const TuneOutcome hung = tune(options_, env_, nullptr, key_);
   ::unsetenv("FAKE_WORKER_IMPORTING");
-  EXPECT_FALSE(hung.decision);
-  EXPECT_NE(hung.reason.find("said nothing for 3000 ms while it imported its Python backends"), std::string::npos)
-      << hung.reason;
-  EXPECT_EQ(hung.measurements.size(), 1u);  // sdpa_comfy on flux-1024, measured beside the imports
+  EXPECT_TRUE(hung.decision) << hung.reason;
+  EXPECT_EQ(hung.respawns, 1);
+  EXPECT_NE(std::find_if(lines.begin(), lines.end(),
+                         [](const std::string& l) {
+                           return l.find("said nothing for 3000 ms while it imported its Python backends") !=
+                                  std::string::npos;
+                         }),
+            lines.end());
 }
 
 TEST_F(TuningTest, TheLogSaysAtWhichClockEachMeasurementRan) {

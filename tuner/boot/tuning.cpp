@@ -183,13 +183,17 @@ struct Run {
           return End::give_up;
         }
         if (import) return blame_import(*import, Status::timeout, "said nothing for " + std::to_string(step.count()) + " ms");
+        // Before the check below: once the native measurements are done, the measuring thread
+        // waits for the imports (and the libraries' warm-up calls) in silence, with nothing
+        // current, and a library that hangs there must not end the tune.
+        if (importing && overlap)
+          return imports_unclear(current, "said nothing for " + std::to_string(step.count()) + " ms");
         if (!current) {
           outcome.reason = std::string("the worker said nothing for ") + std::to_string(step.count()) + " ms " +
                            (importing ? "while it imported its Python backends"
                                       : hello ? "between measurements" : "after starting");
           return End::give_up;
         }
-        if (importing && overlap) return imports_unclear(current, "hung");
         log("timeout: " + current->first + " on " + current->second + " took over " + std::to_string(step.count()) +
             " ms; worker killed");
         record_failure(current->first, current->second, Status::timeout,

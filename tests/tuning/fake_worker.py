@@ -54,7 +54,8 @@ backends = job["backends"] or ["sdpa_comfy", "flash3"]
 # shape; a "backends" event lists them once imported. One whose every shape is skipped is not
 # imported. Modes: "crash-importing" (in the first native start, as an import that segfaults
 # would), "slow-import:SECONDS", "hang-import" (with nothing else to do), "crash-import:BACKEND"
-# and "hang-import:BACKEND" (in that backend's announced import).
+# and "hang-import:BACKEND" (in that backend's announced import); "hang-warm:BACKEND" and
+# "crash-warm:BACKEND" in its announced warm-up call, after the first shape's native measurements.
 skip = {(s["backend"], s["shape"]) for s in job["skip"]}
 
 
@@ -129,6 +130,13 @@ def imported():
         time.sleep(3600)
     if mode.startswith("slow-import:"):
         time.sleep(float(mode[12:]))
+    for b in importing:  # the real worker's warm-up calls on a GPU, each announced
+        emit({"event": "warm", "backend": b})
+        if mode == "hang-warm:" + b:
+            time.sleep(3600)
+        if mode == "crash-warm:" + b:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        emit({"event": "warmed", "backend": b})
     emit({"event": "backends", "backends": installed(importing)})
     importing, deferred = [], [(job["workloads"][0], importing)]
 

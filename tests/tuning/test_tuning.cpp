@@ -181,6 +181,30 @@ TEST_F(TuningTest, AHangInAnAnnouncedImportIsATimeoutOfItsBackend) {
   EXPECT_TRUE(o.decision);
 }
 
+// A library whose warm-up call hangs or crashes (the real worker warms each Python library up
+// beside the native measurements on a GPU): once nothing else runs, the announced warm-up takes
+// the blame for every shape of its backend, after the measurement deadline, not the start one.
+TEST_F(TuningTest, AWarmUpThatHangsOrCrashesIsItsBackendsFailure) {
+  ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
+  options_.start_deadline = milliseconds(60000);
+  options_.measurement_deadline = milliseconds(2000);
+  for (const auto& [mode, status] : {std::pair{"hang-warm:flash3", Status::timeout},
+                                     std::pair{"crash-warm:flash3", Status::crashed}}) {
+    ::setenv("FAKE_WORKER_MODE", mode, 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    const TuneOutcome o = tune(options_, env_, nullptr, key_);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30)) << mode;
+    EXPECT_EQ(o.respawns, 1) << mode;
+    for (const char* shape : {"flux-1024", "sdxl-1024"}) {
+      ASSERT_NE(row(o, "flash3", shape), nullptr) << mode << " " << shape;
+      EXPECT_EQ(row(o, "flash3", shape)->status, status) << mode;
+      EXPECT_NE(row(o, "flash3", shape)->reason.find("warm-up"), std::string::npos) << row(o, "flash3", shape)->reason;
+    }
+    EXPECT_TRUE(o.decision) << mode << ": " << o.reason;
+  }
+  ::unsetenv("FAKE_WORKER_IMPORTING");
+}
+
 TEST_F(TuningTest, ImportsWithNothingBesideThemHaveTheStartDeadline) {
   ::setenv("FAKE_WORKER_IMPORTING", "flash3", 1);
   ::setenv("FAKE_WORKER_MODE", "slow-import:1", 1);

@@ -187,12 +187,21 @@ class Imports {
  public:
   // Main thread: the probes and, on a GPU, the warm-ups (PythonEnv::warm), then the GIL handed
   // over (PythonEnv::release_gil).
-  void run(const Job& job, const Device& dev, const std::vector<BackendInfo>& infos) {
+  // Each warm-up is announced ("warm", then "warmed") for the parent to blame a hang or a crash
+  // in it on its backend once nothing else runs (emit's fwrite and fflush lock the stream, so
+  // the two threads' lines never interleave).
+  void run(const Job& job, const Device& dev, const std::vector<BackendInfo>& infos, std::FILE* out) {
     std::vector<ProbeResult> r = probe_python(job.python_paths, infos);
     if (dev.cuda()) {
       const std::string device = "cuda:" + std::to_string(dev.device().index());
       for (std::size_t i = 0; i < infos.size(); ++i) {
         if (!r[i].installed) continue;
+        emit(out, {{"event", "warm"}, {"backend", infos[i].id}});
+        const struct Warmed {
+          std::FILE* out;
+          const std::string& id;
+          ~Warmed() { emit(out, {{"event", "warmed"}, {"backend", id}}); }
+        } warmed{out, infos[i].id};
         try {
           const double s = PythonEnv::instance(job.python_paths).warm(infos[i], warm_shapes(job, infos[i]),
                                                                       torch_dtype_name(job.dtype), device);
@@ -522,7 +531,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       log(std::string("measuring thread: ") + e.what());
     }
   });
-  imports.run(job, *dev, python);
+  imports.run(job, *dev, python, out);
   measuring.join();
   PythonEnv::take_gil();
   return rc;

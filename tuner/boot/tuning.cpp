@@ -153,6 +153,9 @@ struct Run {
     bool importing = false;  // said hello, its Python backends still importing
     bool fatal = false;      // said its CUDA context died: it ends on purpose
     std::optional<std::string> import;  // the backend whose import runs now (the imports first)
+    // The Python backend whose warm-up call runs now, beside the native measurements: once
+    // nothing else runs, a hang or a crash is its own.
+    std::optional<std::string> warming;
     int planned = 0;         // what this worker will measure: installed, not excluded, not done
     int measured_this_spawn = 0;
     std::optional<Pair> current;
@@ -172,7 +175,8 @@ struct Run {
     };
     for (;;) {
       // Imports with no measurement beside them are still the worker's start.
-      const milliseconds step = !hello || (importing && !current) ? o.start_deadline : o.measurement_deadline;
+      const milliseconds step =
+          !hello || (importing && !current && !warming) ? o.start_deadline : o.measurement_deadline;
       const milliseconds wait = std::min(step, left());
       std::string line;
       const auto read = child->read_line(line, std::max(wait, milliseconds(0)));
@@ -183,6 +187,9 @@ struct Run {
           return End::give_up;
         }
         if (import) return blame_import(*import, Status::timeout, "said nothing for " + std::to_string(step.count()) + " ms");
+        if (warming && !current)
+          return blame_import(*warming, Status::timeout,
+                              "said nothing for " + std::to_string(step.count()) + " ms in its warm-up call");
         // Before the check below: once the native measurements are done, the measuring thread
         // waits for the imports (and the libraries' warm-up calls) in silence, with nothing
         // current, and a library that hangs there must not end the tune.
@@ -204,6 +211,7 @@ struct Run {
       if (read == ChildProcess::Read::eof) {
         const std::string status = child->wait();
         if (import) return blame_import(*import, Status::crashed, "died (" + status + ")");
+        if (warming && !current) return blame_import(*warming, Status::crashed, "died (" + status + ") in its warm-up call");
         if (importing && overlap && !fatal) return imports_unclear(current, "ended (" + status + ")");
         if (!current) {
           // After its hello the worker may end between measurements on purpose: a backend that
@@ -241,6 +249,12 @@ struct Run {
           break;
         case K::import:
           import = event.backend;
+          break;
+        case K::warm:
+          warming = event.backend;
+          break;
+        case K::warmed:
+          warming.reset();
           break;
         case K::backends:
           importing = false;

@@ -45,8 +45,8 @@ WorkerLine read_worker_line(const std::string& line) {
       const auto it = event.find("importing");
       out.importing = it != event.end() && it->is_array() && !it->empty();
       out.listed = listed(event);
-    } else if (kind == "import") {
-      out.kind = K::import;
+    } else if (kind == "import" || kind == "warm" || kind == "warmed") {
+      out.kind = kind == "import" ? K::import : kind == "warm" ? K::warm : K::warmed;
       out.backend = text(event, "backend", "?");
     } else if (kind == "backends") {
       out.kind = K::backends;

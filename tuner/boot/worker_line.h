@@ -17,6 +17,8 @@ struct WorkerLine {
     malformed,     // a JSON object whose fields have the wrong types; `problem` says which
     unknown,       // an event this parent does not know (a newer worker): ignored
     hello, import, backends, start, sample, result, done, fatal, error,
+    warm,    // a Python backend's warm-up call begins, beside the native measurements
+    warmed,  // and ended
   };
   struct Backend {  // an entry of hello's or backends' "backends" list
     std::string id;
@@ -26,7 +28,7 @@ struct WorkerLine {
   };
   Kind kind = Kind::not_protocol;
   std::string event;                  // the "event" field when it is a string, also when malformed
-  std::string backend, shape;         // import, start, sample, fatal
+  std::string backend, shape;         // import, warm, warmed, start, sample, fatal
   std::string message;                // fatal, error
   std::vector<Backend> listed;        // hello, backends
   bool importing = false;             // hello: its Python backends are still importing

@@ -22,7 +22,7 @@ or override key: the node says so and does nothing.
 """
 import os
 
-from . import backends, decision, routing
+from . import backends, decision, routing, seen
 from .router import PREFIX, Router, log
 
 _INIT_MARK = "_attention_autotune_router"
@@ -36,7 +36,7 @@ def _current_device_name(torch):
 
 
 def install(attention=None, patcher_cls=None, environ=None, device_name=None, torch_version=None,
-            logger=log):
+            logger=log, executor_cls=None, clock=None):
     """Installs the router for every ModelPatcher created from now on; returns it, or None
     when the node stays inert (after one log line saying why)."""
     environ = os.environ if environ is None else environ
@@ -82,9 +82,37 @@ def install(attention=None, patcher_cls=None, environ=None, device_name=None, to
 
     router = build_router(dec, attention, logger)
     _register(router, attention)
-    _hook_patcher(patcher_cls, router)
-    logger.info("%s%s", PREFIX, describe(dec, router))
+    boundary, note = _install_boundary(router, dec, attention, executor_cls, device_name, torch_version, logger,
+                                       clock)
+    _hook_patcher(patcher_cls, router, boundary)
+    logger.info("%s%s%s", PREFIX, describe(dec, router), note)
     return router
+
+
+def _install_boundary(router, dec, attention, executor_cls, device_name, torch_version, logger, clock):
+    """Records shapes and reloads the decision at ComfyUI's prompt boundary (seen.py), where
+    there is one; without it the routes stay those of the start. Returns (boundary or None, a
+    note for the one line the node logs at start)."""
+    if executor_cls is None:
+        try:
+            import execution  # ComfyUI's top-level execution.py, imported by main.py before custom nodes
+            executor_cls = execution.PromptExecutor
+        except Exception as e:
+            return None, ("; no ComfyUI prompt executor ({}: {}): shapes are not recorded and a new decision "
+                          "applies at the next start".format(type(e).__name__, e))
+
+    def build(new_dec):
+        fresh = build_router(new_dec, attention, logger)
+        _register(fresh, attention)
+        return fresh
+
+    recorder = seen.Recorder(router, seen.seen_path(dec.path), **({"clock": clock} if clock else {}))
+    reloader = seen.Reloader(router, dec.path, dec, build, device_name, torch_version, logger, PREFIX)
+    boundary = seen.Boundary(reloader, recorder, logger, PREFIX)
+    seen.wrap_executor(executor_cls, boundary)
+    router.boundary = boundary
+    return boundary, "; records shapes to {} and reloads a changed decision between prompts".format(
+        recorder.path)
 
 
 def build_router(dec, attention, logger=log):
@@ -114,7 +142,7 @@ def _register(router, attention):
             attention.register_attention_function(name, attention.wrap_attn(fn))
 
 
-def _hook_patcher(patcher_cls, router):
+def _hook_patcher(patcher_cls, router, boundary=None):
     original = patcher_cls.__init__
     if getattr(original, _INIT_MARK, None) is not None:  # installed before (node reloaded)
         original = original.__wrapped__
@@ -124,6 +152,10 @@ def _hook_patcher(patcher_cls, router):
         options = getattr(self, "model_options", None)
         if isinstance(options, dict):
             options.setdefault("transformer_options", {}).setdefault("optimized_attention_override", router)
+        # One model evaluation per call (comfy/samplers.py, _calc_cond_batch): the recorder's step.
+        # Under a key, so a clone's copy of the parent's callbacks replaces it, not doubles it.
+        if boundary is not None and hasattr(self, "add_callback_with_key"):
+            self.add_callback_with_key("on_prepare_state", seen.CALLBACK_KEY, boundary.on_prepare_state)
 
     __init__.__wrapped__ = original
     setattr(__init__, _INIT_MARK, router)

@@ -37,6 +37,10 @@ class Router:
         # "fallback:<id>"); a shape's cache entry holds its cell, so counting a routed call is one
         # list increment (a Counter's += 1 took about 100 ns more, router_microbench.py).
         self._cells = {}
+        # Per shape (router cache key -> its cell): each shape's cache entry holds a cell of its
+        # own, listed here under its stat name, so the calls per shape that seen.py records cost
+        # the hot path nothing more than the stat count it already makes.
+        self.shape_cells = {}
         self.failures = collections.Counter()
         self._cache = {}
         self._logged = set()
@@ -44,11 +48,32 @@ class Router:
     @property
     def stats(self):
         """Calls per outcome, as a Counter (a snapshot)."""
-        return collections.Counter({name: cell[0] for name, cell in self._cells.items() if cell[0]})
+        out = collections.Counter({name: cell[0] for name, cell in self._cells.items() if cell[0]})
+        for cells in self.shape_cells.values():
+            for name, cell in cells:
+                if cell[0]:
+                    out[name] += cell[0]
+        return out
 
     def reset_stats(self):
         for cell in self._cells.values():
             cell[0] = 0
+        for cells in self.shape_cells.values():
+            for _, cell in cells:
+                cell[0] = 0
+
+    def apply(self, table, adapters, unavailable):
+        """A new decision's routes, from the next call on (seen.py calls it between prompts).
+        The per-shape cache is emptied, so every shape is looked up again; counts are kept."""
+        self.table = table
+        self.adapters = dict(adapters)
+        self.unavailable = dict(unavailable)
+        self._cache = {}
+
+    def _shape_cell(self, key, name):
+        cell = [0]
+        self.shape_cells.setdefault(key, []).append((name, cell))
+        return cell
 
     def _cell(self, name):
         cell = self._cells.get(name)
@@ -62,8 +87,8 @@ class Router:
         key = (q.shape, k.shape, heads, skip_reshape, q.dtype)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._resolve(q, k, heads, skip_reshape)
-        name = next(n for n, cell in self._cells.items() if cell is entry[1])
+            entry = self._cache[key] = self._resolve(key, q, k, heads, skip_reshape)
+        name = next(n for n, cell in self.shape_cells[key] if cell is entry[1])
         return entry[0], name
 
     def _count(self, name):
@@ -96,7 +121,7 @@ class Router:
         key = (q.shape, args[1].shape, heads, skip, q.dtype)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._resolve(q, args[1], heads, skip)
+            entry = self._cache[key] = self._resolve(key, q, args[1], heads, skip)
         fn, cell, backend = entry
         if fn is None:
             cell[0] += 1
@@ -131,7 +156,7 @@ class Router:
                           "backends cannot honour it)", PREFIX, why)
         return func(*args, **kwargs)
 
-    def _resolve(self, q, k, heads, skip):
+    def _resolve(self, key, q, k, heads, skip):
         if skip:
             b, _, q_len, head_dim = q.shape
             kv_len = k.shape[2]
@@ -143,14 +168,15 @@ class Router:
         kind = "default" if how == routing.DEFAULT else "route"
         fn = self.adapters.get(backend)
         if fn is not None:
-            return fn, self._cell("{}:{}".format(kind, backend)), backend
+            return fn, self._shape_cell(key, "{}:{}".format(kind, backend)), backend
         if how != routing.DEFAULT:
             # The shape's winner cannot run here: the decision's default, if it can.
             default = self.table.default_backend
             fn = self.adapters.get(default)
             if fn is not None:
-                return fn, self._cell("default:{} ({} {})".format(default, backend, self._why(backend))), default
-        return None, self._cell("comfy:{} {}".format(backend, self._why(backend))), backend
+                return fn, self._shape_cell(key, "default:{} ({} {})".format(
+                    default, backend, self._why(backend))), default
+        return None, self._shape_cell(key, "comfy:{} {}".format(backend, self._why(backend))), backend
 
     def _why(self, backend):
         if backend not in BACKEND_IDS:
@@ -162,7 +188,7 @@ class Router:
         self._count("fallback:{}".format(backend))
         # This shape stays on ComfyUI's function from now on: a backend that cannot run a shape
         # would otherwise cost the failed attempt on every call (DESIGN.md, ComfyUI facts).
-        self._cache[key] = (None, self._cell("comfy:{} failed".format(backend)), backend)
+        self._cache[key] = (None, self._shape_cell(key, "comfy:{} failed".format(backend)), backend)
         if backend not in self._logged:
             self._logged.add(backend)
             self.log.warning("%s%s failed (%s: %s); this shape now uses ComfyUI's attention, "

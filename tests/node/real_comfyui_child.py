@@ -199,7 +199,72 @@ def main():
             "max_abs_diff": float((routed - own).abs().max()),
             "max_abs": float(own.abs().max()),
         }
+    result["prompts"] = prompts(router, wan_model=dict((n, m) for n, m, _ in models())["wan"])
     print(json.dumps(result))
+
+
+class _Server:
+    """What PromptExecutor needs of ComfyUI's PromptServer when no browser is connected."""
+    client_id = None
+    last_node_id = None
+
+    def send_sync(self, *args, **kwargs):
+        pass
+
+
+def prompts(router, wan_model):
+    """Two prompts through ComfyUI's own PromptExecutor (execution.py), each running Wan 2.1 under
+    a real ModelPatcher: the decision file changes in the middle of the first (a background tune
+    landing), which must keep its routes; the second must run the new ones. The shapes must be
+    recorded beside the decision, with the family from the ModelPatcher's model."""
+    import torch
+    import comfy.model_patcher
+    import execution
+    import nodes
+    decision_path = os.environ["COMFYUI_ATTENTION_DECISION"]
+    patcher = comfy.model_patcher.ModelPatcher(wan_model, torch.device("cpu"), torch.device("cpu")).clone()
+    g = torch.Generator().manual_seed(3)
+    wx, wctx, t = torch.randn(1, 4, 2, 8, 8, generator=g), torch.randn(1, 8, 24, generator=g), torch.tensor([0.5])
+    seen_stats = []
+
+    class AttentionProbe:
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"tag": ("STRING", {"default": ""})}}
+        RETURN_TYPES = ()
+        OUTPUT_NODE = True
+        FUNCTION = "run"
+        CATEGORY = "test"
+
+        def run(self, tag):
+            before = collections.Counter(router.stats)
+            for step in range(2):
+                patcher.prepare_state(t)  # what comfy/samplers.py does before each model evaluation
+                with torch.no_grad():
+                    wan_model(wx, t, wctx, transformer_options=patcher.model_options["transformer_options"])
+                if tag == "first" and step == 0:
+                    with open(decision_path) as f:
+                        doc = json.load(f)
+                    for r in doc["routes"]:
+                        if r["workload"] == "wan-self":
+                            r["backend"] = "flash2"
+                    tmp = decision_path + ".new"
+                    with open(tmp, "w") as f:
+                        json.dump(doc, f)
+                    os.replace(tmp, decision_path)
+            after = collections.Counter(router.stats)
+            seen_stats.append({k: after[k] - before[k] for k in after if after[k] != before[k]})
+            return {}
+
+    nodes.NODE_CLASS_MAPPINGS["AttentionProbe"] = AttentionProbe
+    executor = execution.PromptExecutor(_Server())
+    for tag in ("first", "second"):
+        executor.execute({"1": {"class_type": "AttentionProbe", "inputs": {"tag": tag}}}, tag, {}, ["1"])
+    seen_file = os.path.splitext(decision_path)[0] + ".seen.json"
+    with open(seen_file) as f:
+        recorded = json.load(f)
+    return {"stats": seen_stats, "success": executor.success, "seen": recorded,
+            "wrapped": hasattr(execution.PromptExecutor.execute_async, "__wrapped__")}
 
 
 if __name__ == "__main__":

@@ -170,6 +170,25 @@ class RealComfyUITest(unittest.TestCase):
                 self.assertGreater(got["max_abs"], 0.0)
                 self.assertLess(got["max_abs_diff"], 1e-4 * max(1.0, got["max_abs"]), got)
 
+    def test_a_new_decision_applies_between_prompts_of_the_real_executor(self):
+        p = self.result["prompts"]
+        self.assertTrue(p["wrapped"])
+        self.assertTrue(p["success"], p)
+        first, second = p["stats"]
+        # The file changed after the first prompt's first step: its second step kept sage.
+        self.assertEqual(first, {"route:sage": 2, "route:xformers": 2}, p)
+        self.assertEqual(second, {"route:flash2": 2, "route:xformers": 2}, p)
+        self.assertTrue(any("reloaded" in line and "wan-self [1x2x16, q 32 kv 32] sage -> flash2" in line
+                            for line in self.result["log"]), self.result["log"])
+
+    def test_the_shapes_run_are_recorded_with_calls_per_step_and_family(self):
+        shapes = {(s["q_len"], s["kv_len"], s["family"]): s for s in self.result["prompts"]["seen"]["shapes"]}
+        wan_self = shapes[(32, 32, "WanModel")]
+        self.assertEqual((wan_self["batch"], wan_self["heads"], wan_self["head_dim"], wan_self["layout"]),
+                         (1, 2, 16, "blhd_flat"))
+        self.assertEqual((wan_self["calls_per_step"], wan_self["steps"]), (1, 4))
+        self.assertIn((32, 8, "WanModel"), shapes)
+
 
 if __name__ == "__main__":
     unittest.main()

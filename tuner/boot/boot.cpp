@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -99,7 +100,20 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     broken = broken_mechanisms(current);
     return std::nullopt;
   };
-  if (auto hit = lookup()) return hit;
+  // With recorded shapes, a hit counts only when its decision routes every one of them (a route
+  // names its workload); otherwise the tune runs, and resumes from what the cache holds under this
+  // key, so it measures only the shapes (and backends) missing. A route, not a measurement, is the
+  // test: a tune cut off by its budget leaves rows for a shape but no decision that routes it.
+  const auto covered_hit = [&]() -> std::optional<Decision> {
+    auto hit = lookup();
+    if (!hit || !o.tuner) return hit;
+    std::set<std::string> routed;
+    for (const auto& r : hit->routes) routed.insert(r.workload);
+    for (const auto& s : o.seen_workloads)
+      if (!routed.count(s.id)) return std::nullopt;
+    return hit;
+  };
+  if (auto hit = covered_hit()) return hit;
   if (!o.tuner) return undecided("no tuning result cached for this GPU and software, and " + o.tuning_off_reason);
 
   std::unique_ptr<Lease> lease;
@@ -123,11 +137,11 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
                          " s for its result, which the next boot will use");
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(o.fleet_poll, deadline - now));
-      if (auto hit = lookup()) return hit;
+      if (auto hit = covered_hit()) return hit;
     }
     // The previous holder may have published and released between our look and our lease.
     if (lease) {
-      if (auto hit = lookup()) return hit;
+      if (auto hit = covered_hit()) return hit;
       lease->keep_alive();
     }
     // Resume from what the fleet has measured for this key (a run cut off by its budget elsewhere).

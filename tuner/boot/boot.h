@@ -14,6 +14,7 @@
 #include "tuner/environment.h"
 #include "tuner/boot/multi_gpu.h"
 #include "tuner/gpu.h"
+#include "tuner/workload.h"
 
 namespace autotune {
 
@@ -47,6 +48,10 @@ struct BootOptions {
   std::optional<std::string> written_marker;  // AUTOTUNE_WRITTEN_MECHANISM
   std::string workloads_version;
   std::string harness_version;
+  // Shapes the node recorded that the workload set does not cover (tuner/seen_shapes.h), with
+  // `autotune tune --seen`. They are not part of the cache key: measurements are stored per
+  // shape, so a hit whose key lacks rows for one of them tunes only those, under the same key.
+  std::vector<Workload> seen_workloads;
   Tuner tuner;                     // empty: no tuning, for the reason below
   std::string tuning_off_reason = "tuning is off";
   // Called once, before any cache lookup or tuning, with the visible GPUs grouped by model. With

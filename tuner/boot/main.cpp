@@ -20,6 +20,7 @@
 #include "tuner/boot/report_html.h"
 #include "tuner/arch_table.h"
 #include "tuner/boot/tuning.h"
+#include "tuner/seen_shapes.h"
 #include "tuner/text.h"
 #include "tuner/workload.h"
 
@@ -239,6 +240,16 @@ int main(int argc, char** argv) {
   app.add_flag("--json", boot_json,
                "Print one JSON document on stdout (the decision file's content plus boot_ms and written); "
                "logs go to stderr. With --report: the same as --format json");
+  bool seen = false;
+  std::string seen_file;
+  app.add_flag("--seen", seen,
+               "Also tune the shapes the ComfyUI node recorded (beside the decision file) that no measured shape "
+               "covers; only what is missing is measured");
+  app.add_option("--seen-file", seen_file, "Recorded shapes [default: the decision file's name with .seen.json]");
+  auto* tune_cmd = app.add_subcommand("tune", "The boot flow; with --seen, the recorded shapes too (for the "
+                                              "background, e.g. from pod_start.sh)");
+  tune_cmd->add_flag("--seen", seen, "Also tune the shapes the ComfyUI node recorded");
+  tune_cmd->fallthrough();
   auto* detect_cmd = app.add_subcommand("detect", "Show the GPUs and the venv's attention libraries, then exit");
   detect_cmd->add_flag("--json", json, "Print one JSON document");
   detect_cmd->fallthrough();  // `autotune detect --venv X --simulate-gpu Y`: the boot's options apply
@@ -321,6 +332,18 @@ int main(int argc, char** argv) {
     }
     tuning_off = std::string("no workload catalogue: ") + e.what();
     o.workloads_version = "none";
+  }
+  if (seen) {
+    // Outside input: a bad file costs its shapes (warnings), never the boot.
+    const auto path = seen_file.empty() ? autotune::seen_shapes_path(autotune::decision_file_path(o))
+                                        : std::filesystem::path(seen_file);
+    auto read = autotune::read_seen_shapes(path);
+    for (const auto& w : read.warnings) std::cerr << "warning: " << w << "\n";
+    o.seen_workloads = autotune::seen_workloads(workloads, read.shapes);
+    if (!quiet && !read.shapes.empty())
+      std::cerr << "autotune: " << read.shapes.size() << " shape(s) recorded in " << path.string() << ", "
+                << o.seen_workloads.size() << " not covered by the workload set\n";
+    workloads.insert(workloads.end(), o.seen_workloads.begin(), o.seen_workloads.end());
   }
   const std::filesystem::path worker_path =
       worker.empty() ? first_existing({self_dir() / "autotune-bench", self_dir() / "../bench/autotune-bench"})

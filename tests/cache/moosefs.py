@@ -6,7 +6,9 @@ controller"), so they listen on 10.77.0.1 on the namespace's own loopback, and n
 it. Why a mount namespace too: if the test is killed, its FUSE mounts vanish with the namespace
 instead of staying behind as dead "Transport endpoint is not connected" entries on the host.
 The daemons and mounts run in the foreground as children with PR_SET_PDEATHSIG, so a kill -9 of
-the test takes them down with it; a normal exit stops each one by its pid and unmounts.
+the test takes them down with it; a normal exit stops each one by its pid and unmounts. Start
+them from a thread that lives as long as they should: PR_SET_PDEATHSIG fires when the thread
+that forked them ends (a restart from a short-lived thread once killed the new chunkserver).
 
 Each mfsmount is its own client with its own attribute and directory caches, so N mounts of one
 MooseFS behave like N pods on one RunPod network volume.

@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import moosefs
@@ -95,7 +94,8 @@ def gpu(driver):
 
 def boots(a, work, shareds, faults=None):
     """`shareds`: the one shared directory as each client sees it (pod i uses shareds[i % len]).
-    `faults`: {round: function} run on a thread 0.3 s into that round's boots."""
+    `faults`: {round: function} run 0.3 s into that round's boots, on this thread: a daemon it
+    starts must not be the child of a thread that ends (PR_SET_PDEATHSIG would kill it then)."""
     for shared in shareds:
         os.makedirs(shared, exist_ok=True)
     shared = shareds[0]
@@ -122,10 +122,9 @@ def boots(a, work, shareds, faults=None):
                    "--env-settings", os.path.join(out, "env"), "--decision-file", os.path.join(out, "decision.json"),
                    "--wait-for-fleet", "120", "-q"]
             procs.append((subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE), out, k))
-        fault = None
         if r in faults:
-            fault = threading.Thread(target=lambda f=faults[r]: (time.sleep(0.3), f()))
-            fault.start()
+            time.sleep(0.3)
+            faults[r]()
         pruner = None
         if a.prune_every and r % a.prune_every == a.prune_every - 1:  # a prune racing the boots
             pruner = subprocess.Popen([a.autotune, "cache", "prune", "--cache-dir", shareds[-1], "--local-dir",
@@ -144,8 +143,6 @@ def boots(a, work, shareds, faults=None):
                 fail("round %d %s: decision %s from %s" % (r, out, d.get("mechanism"), d.get("source")))
             if se.strip():
                 fail("round %d %s: warnings: %s" % (r, out, se.decode()[-500:]))
-        if fault:
-            fault.join()
         if pruner:
             _, se = pruner.communicate()
             if pruner.returncode not in (0,):

@@ -22,8 +22,9 @@ packages=(
   shellcheck
 )
 
-# The HTML report's test renders it in headless Chromium; only the tests need it.
-[[ ${1:-} == --test ]] && packages+=(chromium)
+# The HTML report's test renders it in headless Chromium; the fleet torture runs on a real MooseFS
+# (tests/cache/moosefs.py); only the tests need them.
+[[ ${1:-} == --test ]] && packages+=(chromium moosefs-master moosefs-chunkserver moosefs-client)
 
 install_packages() {
   local missing=() p

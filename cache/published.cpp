@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <random>
+#include <set>
 
 namespace autotune {
 namespace fs = std::filesystem;
@@ -33,7 +34,9 @@ void fsync_dir(const fs::path& dir) {
   ::close(fd);
 }
 
-// Parses "pub-<hash16>-<stamp>-<rest>.sqlite".
+// Parses "pub-<hash16>-<stamp>-<rest>.sqlite", and the decisions suffix of <rest> when it has one
+// ("<pod>-<pid>-<random>-n" or "...-d<stamp20>_<digest16>"; a random part is hex, so never "n" or
+// with a '_').
 std::optional<PublishedFile> parse_name(const fs::path& path) {
   const std::string name = path.filename().string();
   if (name.size() < 30 || name.compare(0, 4, "pub-") != 0) return std::nullopt;
@@ -42,7 +45,18 @@ std::optional<PublishedFile> parse_name(const fs::path& path) {
   if (name[20] != '-') return std::nullopt;
   const auto end = name.find('-', 21);
   if (end == std::string::npos) return std::nullopt;
-  return PublishedFile{path, hash, name.substr(21, end - 21)};
+  PublishedFile f{path, hash, name.substr(21, end - 21), false, {}, {}};
+  const std::string rest = name.substr(end + 1, name.size() - 7 - end - 1);
+  if (std::count(rest.begin(), rest.end(), '-') < 3) return f;  // <pod>-<pid>-<random>-<suffix>
+  const std::string suffix = rest.substr(rest.rfind('-') + 1);
+  if (suffix == "n") {
+    f.described = true;
+  } else if (suffix.size() == 1 + 20 + 1 + 16 && suffix[0] == 'd' && suffix[21] == '_') {
+    f.described = true;
+    f.newest_decision = suffix.substr(1, 20);
+    f.decisions_digest = suffix.substr(22);
+  }
+  return f;
 }
 
 std::string set_aside_tag(FileState s) {
@@ -112,6 +126,13 @@ std::string compact_stamp(const std::string& timestamp) {
   return out;
 }
 
+std::string describe_decisions(const RecordSet& records) {
+  std::string newest;
+  for (const auto& [id, r] : records.decisions) newest = std::max(newest, r.decided_at);
+  if (newest.empty()) return "n";
+  return "d" + compact_stamp(newest) + "_" + hash_text(decisions_text(records));
+}
+
 std::vector<PublishedFile> list_published(const fs::path& dir, const std::string& hash) {
   std::vector<PublishedFile> out;
   std::error_code ec;
@@ -135,7 +156,8 @@ fs::path publish(const fs::path& dir, const RecordSet& records) {
     write_snapshot(tmp, records);
     // The stamp is taken after the file is complete and is no earlier than anything inside it.
     const std::string stamp = compact_stamp(std::max(now_timestamp(), records.latest()));
-    const fs::path target = dir / ("pub-" + key_hash(keys.front()) + "-" + stamp + "-" + unique + ".sqlite");
+    const fs::path target =
+        dir / ("pub-" + key_hash(keys.front()) + "-" + stamp + "-" + unique + "-" + describe_decisions(records) + ".sqlite");
     fs::rename(tmp, target);  // unique name: replaces nothing
     fsync_dir(dir);
     return target;
@@ -164,12 +186,24 @@ ReadReport lookup_decision(const fs::path& dir, const CacheKey& key, const std::
   const std::string id = identity(probe);
   const auto files = list_published(dir, key_hash(key));
   report.files_seen = static_cast<int>(files.size());
-  std::string best_at;
+  // Each file's bound: no decision inside is newer. A described name gives its newest decision
+  // (none: the file is not opened); an older name only its stamp.
+  std::vector<std::pair<std::string, const PublishedFile*>> bounded;
   for (const auto& f : files) {
-    // Newest first: a file stamped before the best decision found cannot hold a newer one.
-    if (!best_at.empty() && f.stamp < compact_stamp(best_at)) break;
-    auto records = read_one(f, key, report, env);
+    if (!f.described) bounded.emplace_back(f.stamp, &f);
+    else if (!f.newest_decision.empty()) bounded.emplace_back(f.newest_decision, &f);
+  }
+  std::stable_sort(bounded.begin(), bounded.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string best_at;
+  std::set<std::string> digests_read;
+  for (const auto& [bound, f] : bounded) {
+    // Newest first: a file whose bound is before the best decision found cannot hold a newer one.
+    if (!best_at.empty() && bound < compact_stamp(best_at)) break;
+    // The same decisions as a file already read (copies a later tuner republished): nothing new.
+    if (f->described && digests_read.count(f->decisions_digest)) continue;
+    auto records = read_one(*f, key, report, env);
     if (!records) continue;
+    if (f->described) digests_read.insert(f->decisions_digest);
     report.records.merge(*records);
     if (auto it = report.records.decisions.find(id); it != report.records.decisions.end())
       best_at = it->second.decided_at;

@@ -7,6 +7,14 @@
 // files) and <stamp> ("20261125T120000.123Z") is no earlier than any timestamp inside the file,
 // so a reader that wants only the newest decision can stop early. Temporaries start with ".tmp-";
 // files set aside get a suffix after ".sqlite"; readers look at neither.
+//
+// Names end with what the file holds of decisions (since issue 20): "-n" for none (a tuner's
+// partial publish), or "-d<stamp>_<digest>" with the newest decided_at inside and a hash of all
+// its decision records. A boot wants one decision; with these it opens no measurements-only
+// file, stops at the first file whose newest decision is older than the best found, and opens
+// one file of each set of identical decisions. A pile of 100 files of one key then costs a boot
+// about one file's read, not 100 (results/moosefs-2026-12-03.md). Names without the suffix
+// (older autotunes) are read as before, bounded by their stamp; older readers ignore it.
 #pragma once
 
 #include <chrono>
@@ -31,7 +39,14 @@ struct PublishedFile {
   std::filesystem::path path;
   std::string key_hash;
   std::string stamp;  // compact form
+  // From the name's suffix: false for names without one (they may hold anything up to `stamp`).
+  bool described = false;
+  std::string newest_decision;  // compact stamp of the newest decided_at inside; empty: none
+  std::string decisions_digest;  // hash_text(decisions_text(records)); empty: none
 };
+
+// The name's suffix for `records`: "n" or "d<stamp>_<digest>" (without the leading '-').
+std::string describe_decisions(const RecordSet& records);
 
 // Published files, newest stamp first; those of one key hash only when `hash` is not empty.
 std::vector<PublishedFile> list_published(const std::filesystem::path& dir, const std::string& hash = {});

@@ -68,6 +68,12 @@ bool wins(const MeasurementRecord& a, const MeasurementRecord& b) {
   return text_of(a) > text_of(b);
 }
 
+std::string decisions_text(const RecordSet& records) {
+  std::string all;
+  for (const auto& [id, r] : records.decisions) all += id + "\n" + text_of(r) + "\n";  // std::map: sorted
+  return all;
+}
+
 bool wins(const DecisionRecord& a, const DecisionRecord& b) {
   if (a.decided_at != b.decided_at) return a.decided_at > b.decided_at;
   return text_of(a) > text_of(b);

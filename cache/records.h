@@ -52,6 +52,11 @@ std::string identity(const DecisionRecord& r);
 bool wins(const MeasurementRecord& a, const MeasurementRecord& b);
 bool wins(const DecisionRecord& a, const DecisionRecord& b);
 
+// Every decision record in `records`, identity and full text, in identity order: equal texts, equal
+// decisions (published.h names files by its hash). Empty when `records` holds no decision.
+struct RecordSet;
+std::string decisions_text(const RecordSet& records);
+
 // Records keyed by identity, each the winner of every copy added.
 struct RecordSet {
   std::map<std::string, MeasurementRecord> measurements;

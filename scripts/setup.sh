@@ -27,9 +27,11 @@ packages=(
 
 # Only the tests need these: the HTML report's test renders it in headless Chromium; the node's
 # test against the real ComfyUI source imports what ComfyUI imports (tests/node/test_real_comfyui.py);
-# the sanitizer and fuzz build needs clang and its runtimes (libFuzzer, ASan, UBSan).
+# the sanitizer and fuzz build needs clang and its runtimes (libFuzzer, ASan, UBSan); the fleet
+# torture runs on a real MooseFS (tests/cache/moosefs.py).
 [[ ${1:-} == --test ]] && packages+=(chromium python3-av python3-psutil python3-scipy python3-tqdm python3-yaml
-  python3-torchvision python3-pil python3-aiohttp python3-packaging clang-14 libclang-rt-14-dev)
+  python3-torchvision python3-pil python3-aiohttp python3-packaging clang-14 libclang-rt-14-dev
+  moosefs-master moosefs-chunkserver moosefs-client)
 
 install_packages() {
   local missing=() p

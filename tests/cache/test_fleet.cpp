@@ -220,6 +220,81 @@ TEST_F(Dir, LookupTakesTheNewestDecisionAcrossFiles) {
   EXPECT_EQ(r.records.decisions.begin()->second.decision.mechanism, Mechanism::flash3);
 }
 
+TEST_F(Dir, NamesSayWhatDecisionsAFileHolds) {
+  const fs::path pub = dir_ / "published";
+  RecordSet measurements_only;
+  measurements_only.add(mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z"));
+  const fs::path none = publish(pub, measurements_only);
+  const fs::path with = publish(pub, one_key("2026-11-25T11:00:00.000Z"));
+  EXPECT_NE(none.filename().string().find("-n.sqlite"), std::string::npos) << none;
+  const std::string expected = "-d20261125T110000.000Z_" + hash_text(decisions_text(one_key("2026-11-25T11:00:00.000Z")));
+  EXPECT_NE(with.filename().string().find(expected + ".sqlite"), std::string::npos) << with;
+  for (const auto& f : list_published(pub)) {
+    EXPECT_TRUE(f.described) << f.path;
+    EXPECT_EQ(f.newest_decision.empty(), f.path == none) << f.path;
+  }
+  // A name from before the suffix (or a pod id with dashes but no suffix) is not described.
+  std::ofstream(pub / ("pub-" + key_hash(key()) + "-20261125T090000.000Z-pod-12-0badcafe.sqlite")) << "x";
+  int undescribed = 0;
+  for (const auto& f : list_published(pub)) undescribed += !f.described;
+  EXPECT_EQ(undescribed, 1);
+}
+
+TEST_F(Dir, LookupOpensNeitherMeasurementsOnlyFilesNorCopiesOfOneDecisionSet) {
+  const fs::path pub = dir_ / "published";
+  const RecordSet decided = one_key("2026-11-25T10:00:00.000Z", Mechanism::flash3);
+  for (int i = 0; i < 50; ++i) publish(pub, decided);  // republished copies: one digest
+  for (int i = 0; i < 50; ++i) {
+    RecordSet partial;  // a tuner's partial publishes, newer but without a decision
+    auto r = mrec(Status::ok, 0.3, "2026-11-25T12:00:00.000Z");
+    r.m.shape = "shape" + std::to_string(i);
+    partial.add(r);
+    publish(pub, partial);
+  }
+  ReadReport r = lookup_decision(pub, key(), "flash_attn_3=3.0.0b1");
+  EXPECT_EQ(r.files_seen, 100);
+  EXPECT_EQ(r.read.size(), 1u);
+  ASSERT_EQ(r.records.decisions.size(), 1u);
+  EXPECT_EQ(r.records.decisions.begin()->second.decision.mechanism, Mechanism::flash3);
+  // A different decision made in the same millisecond has another digest: it is read, and the
+  // merge rule (not the reading order) picks the winner, as with every file read.
+  const fs::path other = publish(pub, one_key("2026-11-25T10:00:00.000Z", Mechanism::sage));
+  r = lookup_decision(pub, key(), "flash_attn_3=3.0.0b1");
+  EXPECT_EQ(r.read.size(), 2u);
+  RecordSet both = decided;
+  both.merge(one_key("2026-11-25T10:00:00.000Z", Mechanism::sage));
+  EXPECT_EQ(r.records.decisions.begin()->second.decision.mechanism,
+            both.decisions.begin()->second.decision.mechanism);
+  // A newer decision in a file stamped later is found however many older copies there are.
+  publish(pub, one_key("2026-11-25T13:00:00.000Z", Mechanism::pytorch));
+  r = lookup_decision(pub, key(), "flash_attn_3=3.0.0b1");
+  EXPECT_EQ(r.read.size(), 1u);
+  EXPECT_EQ(r.records.decisions.begin()->second.decision.mechanism, Mechanism::pytorch);
+}
+
+TEST_F(Dir, FleetDecisionAsksForCompactionInsteadOfCompacting) {
+  const fs::path shared = dir_ / "shared";
+  for (int i = 0; i < kCompactAbove + 1; ++i) publish(published_dir(shared), one_key());
+  Fingerprint env;
+  env.packages = {{"flash_attn_3", "3.0.0b1"}, {"torch", "2.11.0+cu130"}};
+  std::vector<std::string> warnings;
+  bool compact = false;
+  const auto d = fleet_decision(nullptr, shared, key(), "flash_attn_3=3.0.0b1", env, warnings, &compact);
+  ASSERT_TRUE(d) << ::testing::PrintToString(warnings);
+  EXPECT_TRUE(compact);
+  EXPECT_EQ(list_published(published_dir(shared)).size(), static_cast<std::size_t>(kCompactAbove + 1));
+  // The detached compactor leaves one file; the caller does not wait for it, so the test does.
+  ASSERT_TRUE(compact_detached(shared, {key_hash(key())}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (list_published(published_dir(shared)).size() != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(list_published(published_dir(shared)).size(), 1u);
+  EXPECT_TRUE(read_published(published_dir(shared)).records.covers(one_key()));
+  compact = false;
+  fleet_decision(nullptr, shared, key(), "flash_attn_3=3.0.0b1", env, warnings, &compact);
+  EXPECT_FALSE(compact);
+}
+
 TEST_F(Dir, PruneCompactsAndNeverDropsARecord) {
   const fs::path pub = dir_ / "published";
   RecordSet all;

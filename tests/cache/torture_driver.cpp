@@ -3,17 +3,64 @@
 // compacts the key's published files. It logs what is durable, after it is durable:
 //   "L <shape>" once the local commit returned; "P <shape>" once a publish holding it was renamed.
 // Usage: cache_torture_driver LOCAL_FILE SHARED_DIR LOG_FILE
+//
+// Or, to be killed during lease take-overs: cache_torture_driver --lease SHARED_DIR LOG_FILE TTL_MS
+// takes one lease again and again (a killed holder's lease is taken over once it expires), holds
+// it for up to TTL/4 with one refresh, and releases it. It logs, with the epoch ms of this host:
+//   "A <token> <now> <expires>" once it holds the lease; "F <token> <expires>" after a refresh;
+//   "R <token> <now>" before it releases; "E <message>" when the lease could not be used.
+// A hold lasts from its "A" to its "R", or to its last expiry when it was killed; no two overlap.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
+#include <random>
 #include <string>
+#include <thread>
 
 #include "cache/cache.h"
 #include "cache/fleet.h"
+#include "cache/lease.h"
 #include "cache/published.h"
 
+namespace {
+
+int lease_loop(const std::filesystem::path& shared, int log, std::chrono::milliseconds ttl) {
+  using namespace autotune;
+  const auto say = [&](const std::string& line) {
+    const std::string l = line + "\n";
+    if (::write(log, l.data(), l.size()) < 0) std::abort();
+  };
+  std::mt19937 rng(static_cast<unsigned>(::getpid()));
+  for (;;) {
+    auto a = Lease::try_acquire(leases_dir(shared), "torture", ttl);
+    if (!a.error.empty()) say("E " + a.error);
+    if (!a.lease) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 20));
+      continue;
+    }
+    const auto info = read_lease(a.lease->path());
+    const std::string token = info ? info->token : "?";
+    say("A " + token + " " + std::to_string(epoch_ms()) + " " + std::to_string(info ? info->expires_ms : 0));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (ttl.count() / 8 + 1)));
+    if (a.lease->refresh()) {
+      const auto now = read_lease(a.lease->path());
+      say("F " + token + " " + std::to_string(now ? now->expires_ms : 0));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (ttl.count() / 8 + 1)));
+    say("R " + token + " " + std::to_string(epoch_ms()));
+    a.lease->release();
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--lease") {
+    const int log = ::open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    return lease_loop(argv[2], log, std::chrono::milliseconds(std::stol(argv[4])));
+  }
   if (argc != 4) {
     std::cerr << "usage: cache_torture_driver LOCAL_FILE SHARED_DIR LOG_FILE\n";
     return 2;

@@ -51,6 +51,7 @@ Decision from_table(const GpuInfo* gpu, const Fingerprint& env, const std::strin
 // keeps the writes made from here, the first open of a fresh file included, one at a time.
 struct LocalFile {
   std::mutex mutex;
+  std::vector<std::string> compact;  // key hashes whose published files want compacting
 };
 
 // `env` is shared read-only between threads; `warnings` is the caller's own.
@@ -76,7 +77,13 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
   std::vector<std::string> seen;
   const auto lookup = [&]() {
     std::vector<std::string> w;
-    auto hit = fleet_decision(opened.cache.get(), o.shared_dir, key, backends, env, w);
+    bool compact = false;
+    auto hit = fleet_decision(opened.cache.get(), o.shared_dir, key, backends, env, w, &compact);
+    if (compact) {
+      const std::lock_guard<std::mutex> lock(local.mutex);
+      if (std::find(local.compact.begin(), local.compact.end(), key_hash(key)) == local.compact.end())
+        local.compact.push_back(key_hash(key));
+    }
     for (auto& line : w)
       if (std::find(seen.begin(), seen.end(), line) == seen.end()) {
         seen.push_back(line);
@@ -239,6 +246,7 @@ void decide_in_parallel(const BootOptions& o, BootResult& r) {
     });
   }
   for (auto& t : threads) t.join();
+  r.compact = local.compact;
 
   // Warnings every model gave alike (a bad override) once as they are; the others named by GPU.
   for (std::size_t g = 0; g < outcomes.size(); ++g) {
@@ -280,6 +288,7 @@ BootResult run_boot(const BootOptions& o) {
     const auto decide_start = std::chrono::steady_clock::now();
     LocalFile local;
     r.decision = decide_for_model(o, gpu, r.env, r.warnings, local);
+    r.compact = local.compact;
     const double ms = ms_since(decide_start);
     for (std::size_t i = 0; i < r.per_gpu.size(); ++i) r.per_gpu[i] = {i, 0, r.architecture, r.decision, ms};
   }

@@ -79,6 +79,9 @@ struct BootResult {
   double elapsed_ms = 0;
   std::vector<GpuGroup> groups;      // the visible GPUs by model; empty without a GPU
   std::vector<GpuDecision> per_gpu;  // one per visible GPU, in visible order
+  // Key hashes whose published files piled up (cache/fleet.h, kCompactAbove). The boot does not
+  // compact them: its caller may, after the outputs are written (compact_detached).
+  std::vector<std::string> compact;
 
   const GpuInfo* gpu() const { return detection.gpus.empty() ? nullptr : &detection.gpus.front(); }
 };

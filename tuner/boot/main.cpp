@@ -418,6 +418,12 @@ int main(int argc, char** argv) {
     if (!quiet) (boot_json ? std::cerr : std::cout) << autotune::render_summary(result) << std::flush;
     else
       for (const auto& w : result.warnings) std::cerr << "warning: " << w << "\n";
+    // After the outputs and the summary: the pod starts ComfyUI without waiting for this.
+    std::cout.flush();
+    std::cerr.flush();
+    if (!autotune::compact_detached(o.shared_dir, result.compact))
+      std::cerr << "warning: could not start compacting the published files in " << o.shared_dir.string()
+                << "; `autotune cache prune` will\n";
     const bool settings_written =
         std::find(result.written.begin(), result.written.end(), autotune::env_settings_path(o)) != result.written.end();
     return settings_written ? kConfigured : kNotWritten;

@@ -22,7 +22,7 @@ const Measurement* find(const Index& index, const std::string& shape, const std:
 // then the libraries, exact before quantized; the math kernel and the split/sub-quadratic
 // fallbacks last. A pinned kernel before ComfyUI's path: the node runs a pinned kernel exactly
 // as it was timed, while what ComfyUI's path runs depends on the ComfyUI version and platform
-// (recent ComfyUI applies its cuDNN-first priority on Windows only) and on torch's state.
+// (autotune --comfyui reads it; tuner/comfyui_sdpa.h) and on torch's state.
 int backend_rank(const std::string& backend) {
   static const std::vector<std::string> order{"sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_comfy",
                                               "flash3",     "flash2",     "xformers",   "sage",

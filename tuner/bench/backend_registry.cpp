@@ -12,7 +12,7 @@ const std::vector<BackendInfo>& builtin_backends() {
       v.push_back(b);
     };
     native("sdpa_comfy",
-           "scaled_dot_product_attention under ComfyUI's priority [CUDNN, FLASH, EFFICIENT, MATH]");
+           "scaled_dot_product_attention under the installed ComfyUI's kernel priority (job's comfyui_sdpa)");
     native("sdpa_cudnn", "scaled_dot_product_attention, cuDNN kernel only");
     native("sdpa_flash", "scaled_dot_product_attention, flash (vendored FA2) kernel only");
     native("sdpa_efficient", "scaled_dot_product_attention, memory-efficient (CUTLASS) kernel only");

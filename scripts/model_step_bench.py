@@ -319,25 +319,9 @@ def flag_function(flags, attention, model_management, torch):
 # ---------------------------------------------------------------------------------------------
 # Timing and statistics (pure, tested without a model).
 
-class Timer:
-    """CUDA events on the current stream, or wall time on the CPU."""
-
-    def __init__(self, torch, cuda):
-        self.torch, self.cuda = torch, cuda
-
-    def mark(self):
-        if self.cuda:
-            e = self.torch.cuda.Event(enable_timing=True)
-            e.record()
-            return e
-        return time.perf_counter()
-
-    def seconds(self, a, b):
-        return a.elapsed_time(b) / 1e3 if self.cuda else b - a
-
-    def sync(self):
-        if self.cuda:
-            self.torch.cuda.synchronize()
+# The step timer: node_step_bench.py's (CUDA events on the current stream, or wall time).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from node_step_bench import Timer  # noqa: E402
 
 
 def rotation(names, round_index):
@@ -574,7 +558,7 @@ def main(argv=None):
                     step(c)
                     b = timer.mark()
                     timer.sync()
-                    times[c].append(timer.seconds(a, b))
+                    times[c].append(timer.ms(a, b) / 1e3)
         summary = summarize_rounds(times)
         peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else None
         for c in configs:

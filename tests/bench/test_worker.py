@@ -121,6 +121,7 @@ for w in {workloads!r}:
         extra = [{"id": "t_ok", "module": "standin_ok", "function": "attn"},
                  {"id": "t_nan", "module": "standin_nan", "function": "attn"},
                  {"id": "t_wrong", "module": "standin_wrong_shape", "function": "attn"},
+                 {"id": "t_dtype", "module": "standin_wrong_dtype", "function": "attn"},
                  {"id": "t_raises", "module": "standin_raises", "function": "attn"},
                  {"id": "t_imp", "module": "standin_import_error", "function": "attn"},
                  {"id": "t_prints", "module": "standin_prints", "function": "attn"}]
@@ -200,6 +201,8 @@ for w in {workloads!r}:
             self.assertEqual(res[("t_nan", shape)]["rel_error"], -1)  # kNonFiniteError
             self.assertEqual(res[("t_wrong", shape)]["status"], "rejected")  # ComfyUI would not fall back
             self.assertIn("returned shape", res[("t_wrong", shape)]["reason"])
+            self.assertEqual(res[("t_dtype", shape)]["status"], "rejected")
+            self.assertIn("returned dtype Double, expected Float", res[("t_dtype", shape)]["reason"])
             self.assertEqual(res[("t_raises", shape)]["status"], "failed")
             self.assertIn("RuntimeError: standin_raises", res[("t_raises", shape)]["reason"])
         self.assertIn("standin_prints: called", err, "library prints go to stderr")

@@ -335,6 +335,14 @@ bool Sampler::prepare(const Reference* ref) {
       finished_ = true;
       return false;
     }
+    if (out.scalar_type() != opt_.dtype) {
+      // Decisive too: ComfyUI passes the tensor on, whatever its dtype.
+      m_.status = Status::rejected;
+      m_.reason = std::string("returned dtype ") + c10::toString(out.scalar_type()) + ", expected " +
+                  c10::toString(opt_.dtype);
+      finished_ = true;
+      return false;
+    }
     if (ref) {
       m_.rel_error = relative_error(out, *ref, w_);
       if (!(m_.rel_error <= opt_.tolerance)) {
@@ -342,7 +350,7 @@ bool Sampler::prepare(const Reference* ref) {
         m_.reason = std::isfinite(m_.rel_error) ? "relative error " + std::to_string(m_.rel_error) +
                                                       " above tolerance " + std::to_string(opt_.tolerance)
                                                 : "output has NaN or Inf";
-        if (!std::isfinite(m_.rel_error)) m_.rel_error = -1;  // JSON has no infinity
+        if (!std::isfinite(m_.rel_error)) m_.rel_error = kNonFiniteError;  // JSON has no infinity
         finished_ = true;
         return false;
       }

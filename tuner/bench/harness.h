@@ -96,6 +96,8 @@ Status classify_error(const std::string& message);
 
 struct MeasureOptions {
   double tolerance = 1e-2;
+  // The inputs' dtype, which ComfyUI's next layer expects back: another is a wrong output.
+  at::ScalarType dtype = at::kBFloat16;
   double max_seconds = 2.0;
   double target_batch_ms = 1.0;  // GPU time one sample covers (several calls back to back)
   int max_batch = 64;

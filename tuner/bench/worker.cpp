@@ -330,6 +330,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     announced = s;
     MeasureOptions opt;
     opt.tolerance = s->info.tolerance;
+    opt.dtype = dtype;
     opt.max_seconds = job.max_seconds_per_measurement;
     opt.settle_ms = job.settle_ms;
     opt.turn_ms = job.turn_ms;

@@ -123,8 +123,9 @@ shapes_file() {
 background_job() {
     local comfy_pid=$1 comfy_start status started seen_file decision seen last=
     bg_child='' bg_nap=''
-    comfy_start=$(proc_start "$comfy_pid") || return 0
-    export AUTOTUNE_COMFYUI_DIR=$autotune_comfyui_dir AUTOTUNE_BUDGET=$budget  # as in step 1
+    # First: a signal before these traps finds nothing started yet, and just ends the job.
+    trap 'log "signalled; stopping"; stop_child; exit 143' TERM
+    trap 'log "hung up; stopping"; stop_child; exit 129' HUP
     log() { printf '[pod_start %(%F %T)T] %s\n' -1 "$*" >&2; }
     stop_child() {
         [ -z "$bg_nap" ] || kill "$bg_nap" 2>/dev/null
@@ -134,8 +135,8 @@ background_job() {
             bg_child=
         fi
     }
-    trap 'log "signalled; stopping"; stop_child; exit 143' TERM
-    trap 'log "hung up; stopping"; stop_child; exit 129' HUP
+    comfy_start=$(proc_start "$comfy_pid") || return 0
+    export AUTOTUNE_COMFYUI_DIR=$autotune_comfyui_dir AUTOTUNE_BUDGET=$budget  # as in step 1
     comfy_running() { [ "$(proc_start "$comfy_pid")" = "$comfy_start" ]; }
     nap() {
         sleep "$interval" &

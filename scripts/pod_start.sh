@@ -165,7 +165,7 @@ background_job() {
         return "$status"
     }
 
-    log "autotune ${autotune_args[*]} (budget ${budget}s) in the background, beside ComfyUI (pid $comfy_pid)"
+    log "autotune${autotune_args[*]:+ ${autotune_args[*]}} (budget ${budget}s) in the background, beside ComfyUI (pid $comfy_pid)"
     started=$SECONDS
     run "$((budget + grace))" "$autotune_bin" "${autotune_args[@]}"
     say_status "$?" "$((SECONDS - started))" autotune "its budget (${budget}s + ${grace}s grace)"

@@ -232,8 +232,9 @@ else
     if [ "${COMFYUI_NO_EXEC:-0}" = 1 ]; then
         log "COMFYUI_NO_EXEC=1: no background tune"
     else
-        # Before step 2: the tune sees the user's environment, not the settings of the --no-tune
-        # run (COMFYUI_ATTENTION_MECHANISM from them would read as the user's override).
+        # Before step 2, so the tune sees the user's environment. Once the settings are sourced,
+        # COMFYUI_ATTENTION_MECHANISM equals AUTOTUNE_WRITTEN_MECHANISM, which autotune reads as
+        # its own earlier output, and a user's override of the mechanism would be lost.
         start_background
         log "tuning in the background (log: $bg_log); the node applies the result between prompts," \
             "ComfyUI's flags change at the next start"

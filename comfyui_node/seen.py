@@ -162,6 +162,9 @@ def _routes_text(dec):
     return {(r.workload, r.shape_text()): r.backend for r in dec.routes}
 
 
+NO_CHANGE = "no route changed"
+
+
 def describe_change(old, new):
     """What a reload changed, in one line: the default and each route added, removed or moved."""
     parts = []
@@ -176,7 +179,7 @@ def describe_change(old, new):
     for k in before:
         if k not in after:
             parts.append("-{} [{}]".format(k[0], k[1]))
-    return "; ".join(parts) or "no route changed"
+    return "; ".join(parts) or NO_CHANGE
 
 
 class Reloader:
@@ -210,10 +213,17 @@ class Reloader:
         if stale is not None:
             self.log.warning("%s%s; keeping the routes in use", self.prefix, stale)
             return False
+        change = describe_change(self.current, dec)
+        if change == NO_CHANGE and self.current.comfyui_sdpa == dec.comfyui_sdpa:
+            # autotune rewrites the file at every boot (a new decided_at): the same routes are
+            # neither rebuilt nor logged, or a pod that tunes its seen shapes after every prompt
+            # would log a reload before each.
+            self.current = dec
+            return False
         fresh = self.build(dec)
         self.router.apply(fresh.table, fresh.adapters, fresh.unavailable)
         self.log.info("%sreloaded %s (%s, decided %s) between prompts: %s", self.prefix, self.path, dec.source,
-                      dec.decided_at, describe_change(self.current, dec))
+                      dec.decided_at, change)
         self.current = dec
         return True
 

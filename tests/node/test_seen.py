@@ -185,6 +185,12 @@ class ReloadTest(unittest.TestCase):
         self.assertFalse(self.reloader.check())
         self.assertEqual(self.logs.lines, [])
 
+    def test_a_rewrite_with_the_same_routes_is_neither_applied_nor_logged(self):
+        self.rewrite([route("wan", 1, 12, 128, 64, 64, "sage")])  # a cache-hit boot's new decided_at
+        self.assertFalse(self.reloader.check())
+        self.assertEqual(self.logs.lines, [])
+        self.assertEqual(self.call(), "sage")
+
     def test_changed_file_applies_and_logs_once_what_changed(self):
         self.assertEqual(self.call(l=300, h=40), "flash3")  # Wan 14B-like: no route, default
         self.rewrite([route("wan", 1, 12, 128, 64, 64, "sage"), route("seen-wan14b", 1, 40, 128, 300, 300, "sage")])

@@ -186,10 +186,9 @@ std::vector<PythonEnv::WarmShape> warm_shapes(const Job& job, const BackendInfo&
 class Imports {
  public:
   // Main thread: the probes and, on a GPU, the warm-ups (PythonEnv::warm), then the GIL handed
-  // over (PythonEnv::release_gil).
-  // Each warm-up is announced ("warm", then "warmed") for the parent to blame a hang or a crash
-  // in it on its backend once nothing else runs (emit's fwrite and fflush lock the stream, so
-  // the two threads' lines never interleave).
+  // over (PythonEnv::release_gil). Each warm-up is announced ("warm", then "warmed") for the
+  // parent to blame a hang or a crash in it on its backend once nothing else runs (emit's one
+  // fwrite and fflush lock the stream, so the two threads' lines never interleave).
   void run(const Job& job, const Device& dev, const std::vector<BackendInfo>& infos, std::FILE* out) {
     std::vector<ProbeResult> r = probe_python(job.python_paths, infos);
     if (dev.cuda()) {

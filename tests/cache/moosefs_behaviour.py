@@ -9,13 +9,14 @@ mfsattrcacheto=5, mfsdirentrycacheto=5), to make visible what a client cache doe
   default   a rename, unlink, link() or rename-over through one mount is seen at once through the
             other (by name, in its listing, content and size); link() to a name the other mount
             just made fails with EEXIST, so a lease generation has one winner.
-  long      link() still has one winner; a new name is seen at once (no negative entry cache);
-            but an unlinked name still opens, a rename-over reads the old content and a size
-            stays stale for the cache's timeout. None of it may matter to the cache: published
-            files never change after their rename.
-  setaside  a damaged published file that another pod already set aside, still listed and open
-            through a stale cache: the boot skips it without a warning ("could not be set aside"
-            was a spurious warning when read_one asked fs::exists, which the stale cache answers).
+  long      link() still has one winner; a new name is seen at once (no negative entry cache),
+            and so is a rename in the listing; but an unlinked name still opens, and a
+            rename-over reads the old content with the old size, for the cache's timeout. None of
+            it may matter to the cache: published files never change after their rename. A
+            stale name that another mount renamed away fails to rename with ENOENT (read_one
+            takes that as "another pod set it aside first"), and is gone afterwards.
+  setaside  a damaged published file of the key, which a boot through b had listed and opened
+            just before, set aside by another pod: the boot through b is a hit and does not warn.
   cache     the cache's own code across the two long-cache mounts: cache_torture_driver processes
             killed with -9 while they commit, publish and compact, and concurrent boots (leases,
             waits, publishes); every published file passes integrity_check, nothing logged as
@@ -129,12 +130,29 @@ def long_caches(a, b):
     write(os.path.join(a, "tmp"), b"new, longer")
     os.rename(os.path.join(a, "tmp"), p)
     check(read(os.path.join(b, "over.sqlite")) == b"old", "long: after a rename-over through a, b reads the old content")
+    check(os.stat(os.path.join(b, "over.sqlite")).st_size == 3, "long: ... and the old file's size")
+    # Not stale: a file changed in place (nothing of the cache does that) and the listing.
     p = os.path.join(a, "grow")
     write(p, b"1234")
     prime(os.path.join(b, "grow"))
     with open(p, "ab") as f:
         f.write(b"5678")
-    check(os.stat(os.path.join(b, "grow")).st_size == 4, "long: a file grown through a keeps its old size through b")
+    check(os.stat(os.path.join(b, "grow")).st_size == 8, "long: a file appended to through a has its new size through b")
+    p = os.path.join(a, "bad.sqlite")
+    write(p, b"x" * 2000)
+    q = os.path.join(b, "bad.sqlite")
+    prime(q)
+    os.rename(p, p + ".corrupt-x")  # another pod sets a damaged file aside
+    check("bad.sqlite" not in os.listdir(b) and "bad.sqlite.corrupt-x" in os.listdir(b),
+          "long: a rename through a is in b's listing at once (mfsdirentrycacheto=5 notwithstanding)")
+    check(os.path.exists(q) and len(read(q)) == 2000, "long: ... but the old name still exists and opens through b")
+    try:
+        os.rename(q, q + ".corrupt-y")
+        check(False, "long: setting the stale name aside through b fails with ENOENT (it succeeded)")
+    except OSError as e:
+        check(e.errno == errno.ENOENT, "long: setting the stale name aside through b fails with ENOENT (%s)"
+              % errno.errorcode.get(e.errno))
+    check(not os.path.exists(q), "long: after the failed rename, the name is gone through b too")
 
 
 def setaside(a, b, run_args, work):

@@ -204,9 +204,9 @@ def main():
     ap.add_argument("--driver", required=True)
     ap.add_argument("--fake-worker", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--kills", type=int, default=100)
-    ap.add_argument("--procs", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--kills", type=int, default=200)
+    ap.add_argument("--procs", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=10)
     a = ap.parse_args()
     reason = moosefs.skip_reason()
     if reason:

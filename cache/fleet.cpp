@@ -86,7 +86,8 @@ std::vector<std::string> publish_key(Cache& local, const fs::path& shared, const
   return warnings;
 }
 
-bool compact_detached(const fs::path& shared, const std::vector<std::string>& key_hashes) {
+bool compact_detached(const fs::path& shared, const std::vector<std::string>& key_hashes,
+                      std::chrono::milliseconds delay) {
   if (key_hashes.empty()) return true;
   const pid_t child = ::fork();
   if (child < 0) return false;
@@ -102,6 +103,9 @@ bool compact_detached(const fs::path& shared, const std::vector<std::string>& ke
       ::dup2(null, 1);
       ::dup2(null, 2);
     }
+    if (::nice(19) < 0) {
+    }
+    if (delay.count() > 0) ::usleep(static_cast<useconds_t>(delay.count()) * 1000);
     try {
       for (const auto& hash : key_hashes) prune(published_dir(shared), PruneOptions{}, hash);
     } catch (...) {

@@ -35,7 +35,12 @@ std::optional<Decision> fleet_decision(Cache* local, const std::filesystem::path
 // detached process (double fork, new session, no output), and returns at once; false when the
 // process could not be started. Call it from a process with one thread: the child runs SQLite.
 // Nothing waits for it: it leaves the files as prune() would, or, killed, as a killed prune would.
-bool compact_detached(const std::filesystem::path& shared, const std::vector<std::string>& key_hashes);
+// It starts after `delay`, at nice 19: it reads every file of the key, which on 2 shared cores
+// made the boots beside it slower (a MooseFS boot measured right after another's compaction began
+// took 2.08x; results/moosefs-2026-12-03.md), and the pod starts ComfyUI right after its boot.
+inline constexpr std::chrono::milliseconds kCompactDelay{1000};
+bool compact_detached(const std::filesystem::path& shared, const std::vector<std::string>& key_hashes,
+                      std::chrono::milliseconds delay = kCompactDelay);
 
 // Everything: the local file (if any) and every published file, merged; impossible records left
 // out (no venv check: a fleet's records may be for other venvs).

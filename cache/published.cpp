@@ -83,11 +83,16 @@ std::unique_ptr<RecordSet> read_one(const PublishedFile& f, const std::optional<
     report.set_aside.push_back(moved);
     report.warnings.push_back("published file " + f.path.string() + " is " + s.problem + "; set aside as " +
                               moved.filename().string());
-  } catch (const std::exception& e) {
-    std::error_code ec;
-    if (fs::exists(f.path, ec))  // else another pod set it aside first: its warning, not ours
+  } catch (const fs::filesystem_error& e) {
+    // ENOENT: another pod set it aside or pruned it first: its warning, not ours. The rename's
+    // own error, not a later fs::exists: a client's entry cache (MooseFS, mfsentrycacheto) can
+    // still find a name that another client renamed away (tests/cache/moosefs_behaviour.py).
+    if (e.code() != std::errc::no_such_file_or_directory)
       report.warnings.push_back("published file " + f.path.string() + " is " + s.problem +
                                 " and could not be set aside (" + e.what() + "); skipped");
+  } catch (const std::exception& e) {
+    report.warnings.push_back("published file " + f.path.string() + " is " + s.problem +
+                              " and could not be set aside (" + e.what() + "); skipped");
   }
   return nullptr;
 }

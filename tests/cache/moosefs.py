@@ -88,12 +88,17 @@ def _listening(port):
 
 
 class MooseFS:
-    def __init__(self, root, clients=4, mount_options=()):
+    def __init__(self, root, clients=4, mount_options=(), options_of=None):
+        """`mount_options`: mfsmount -o options for every mount; `options_of`: a list with one
+        sequence of further options per mount (clients with different caches on one MooseFS)."""
         if clients < 1:
             raise ValueError("MooseFS fixture: clients must be at least 1, not %r" % clients)
+        if options_of is not None and len(options_of) != clients:
+            raise ValueError("MooseFS fixture: options_of has %d entries for %d clients" % (len(options_of), clients))
         self.root = root
         self.clients = clients
         self.mount_options = list(mount_options)
+        self.options_of = [list(o) for o in options_of] if options_of is not None else [[] for _ in range(clients)]
         self.mounts = [os.path.join(root, "mnt%d" % i) for i in range(clients)]
         self._master = self._chunkserver = None
         self._mfsmounts = []
@@ -170,7 +175,7 @@ class MooseFS:
         self.start_chunkserver()
         for i, m in enumerate(self.mounts):
             os.makedirs(m, exist_ok=True)
-            opts = sum((["-o", o] for o in self.mount_options), [])
+            opts = sum((["-o", o] for o in self.mount_options + self.options_of[i]), [])
             p = self._spawn("mount%d" % i, ["mfsmount", "-f", m, "-H", ADDRESS] + opts)
             self._mfsmounts.append(p)
             _wait("mfsmount %s" % m, lambda: os.path.ismount(m) or p.poll() is not None, 30)

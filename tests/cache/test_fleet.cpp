@@ -284,7 +284,7 @@ TEST_F(Dir, FleetDecisionAsksForCompactionInsteadOfCompacting) {
   EXPECT_TRUE(compact);
   EXPECT_EQ(list_published(published_dir(shared)).size(), static_cast<std::size_t>(kCompactAbove + 1));
   // The detached compactor leaves one file; the caller does not wait for it, so the test does.
-  ASSERT_TRUE(compact_detached(shared, {key_hash(key())}));
+  ASSERT_TRUE(compact_detached(shared, {key_hash(key())}, milliseconds(0)));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (list_published(published_dir(shared)).size() != 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(milliseconds(20));

@@ -296,6 +296,45 @@ def _sage_adapter():
     return attention
 
 
+# SageAttention 2.2's kernels as the worker's registry lists them (tuner/bench/backend_registry.cpp):
+# id -> (function, the arguments that make the variant). Each takes q, k, v, tensor_layout=
+# "HND"|"NHD", is_causal, sm_scale, smooth_k=True (left at its default: what makes 8-bit attention
+# safe on K's channel-wise outliers), and qk_quant_gran "per_warp"|"per_thread" except the Triton
+# one (per_block); pv_accum_dtype: the sm90 kernel takes only "fp32+fp32", the fp8 one defaults to
+# "fp32+fp16", the fp16 one to "fp32". Values as sageattn passes them where it dispatches.
+SAGE_KERNELS = {
+    "sage_fp8_sm90": ("sageattn_qk_int8_pv_fp8_cuda_sm90", {"qk_quant_gran": "per_thread", "pv_accum_dtype": "fp32+fp32"}),
+    "sage_fp8_sm90_warp": ("sageattn_qk_int8_pv_fp8_cuda_sm90", {"qk_quant_gran": "per_warp", "pv_accum_dtype": "fp32+fp32"}),
+    "sage_fp8": ("sageattn_qk_int8_pv_fp8_cuda", {"qk_quant_gran": "per_thread", "pv_accum_dtype": "fp32+fp16"}),
+    "sage_fp8_warp": ("sageattn_qk_int8_pv_fp8_cuda", {"qk_quant_gran": "per_warp", "pv_accum_dtype": "fp32+fp16"}),
+    "sage_fp8_fp32acc": ("sageattn_qk_int8_pv_fp8_cuda", {"qk_quant_gran": "per_thread", "pv_accum_dtype": "fp32+fp32"}),
+    "sage_fp16_cuda": ("sageattn_qk_int8_pv_fp16_cuda", {"qk_quant_gran": "per_thread", "pv_accum_dtype": "fp32"}),
+    "sage_fp16_cuda_warp": ("sageattn_qk_int8_pv_fp16_cuda", {"qk_quant_gran": "per_warp", "pv_accum_dtype": "fp32"}),
+    "sage_fp16_triton": ("sageattn_qk_int8_pv_fp16_triton", {}),
+}
+
+
+def _sage_kernel_adapter(backend_id):
+    function, fixed = SAGE_KERNELS[backend_id]
+    kernel = _import("sageattention", function, backend_id)
+
+    def attention(q, k, v, heads, mask=None, attn_precision=None, skip_reshape=False,
+                  skip_output_reshape=False, **kwargs):
+        if skip_reshape:  # (B, H, L, D) as it comes: no copy
+            out = kernel(q, k, v, tensor_layout="HND", is_causal=False, **fixed)
+            return _from_bhld(out, q.shape[0], heads, q.shape[-1], skip_output_reshape)
+        q, k, v, b, d = _to_blhd(q, k, v, heads, False)
+        out = kernel(q, k, v, tensor_layout="NHD", is_causal=False, **fixed)
+        return _from_blhd(out, b, heads, d, skip_output_reshape)
+
+    return attention
+
+
+def is_quantized(backend_id):
+    """Whether `backend_id` computes with 8-bit Q and K (the registry's quantized=true)."""
+    return backend_id == "sage" or backend_id in SAGE_KERNELS
+
+
 def _xformers_adapter():
     return _blhd_adapter(_import("xformers.ops", "memory_efficient_attention", "xformers"), attn_bias=None)
 
@@ -320,6 +359,8 @@ def make_adapter(backend_id, attention_module, comfyui_sdpa=None):
         return _sdpa_comfy_adapter(attention_module, comfyui_sdpa)
     if backend_id in COMFY_REGISTERED:
         return _comfy_adapter(backend_id, attention_module)
+    if backend_id in SAGE_KERNELS:
+        return _sage_kernel_adapter(backend_id)
     factories = {"flash2": _flash2_adapter, "flash3": _flash3_adapter, "sage": _sage_adapter,
                  "xformers": _xformers_adapter}
     return factories[backend_id]()

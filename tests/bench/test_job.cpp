@@ -123,5 +123,22 @@ TEST(TorchGates, VersionGates) {
   EXPECT_FALSE((TorchVersion{2, 5}).at_least(kSdpPriorityMin.major, kSdpPriorityMin.minor));
 }
 
+TEST(Registry, SageKernelsOnlyWhereTheGpuHasThem) {
+  const auto gate = [](const char* id, const char* cc) { return capability_gate(*find_builtin(id), cc); };
+  EXPECT_EQ(gate("sage_fp8_sm90", "9.0"), "");
+  EXPECT_EQ(gate("sage_fp8_sm90", "8.9"), "sage_fp8_sm90 runs on sm90 only; this GPU is sm89");
+  EXPECT_EQ(gate("sage_fp8", "8.9"), "");
+  EXPECT_EQ(gate("sage_fp8_warp", "12.0"), "");
+  EXPECT_EQ(gate("sage_fp8", "9.0"), "sage_fp8 runs on sm89, sm120, sm121 only; this GPU is sm90");
+  EXPECT_EQ(gate("sage_fp16_cuda", "8.0"), "");
+  EXPECT_EQ(gate("sage_fp16_triton", "10.0"), "");
+  EXPECT_EQ(gate("sage_fp16_cuda", "7.5"), "sage_fp16_cuda needs sm80 or later; this GPU is sm75");
+  EXPECT_EQ(gate("sage", "7.5"), "");  // sageattn's own dispatch raises where it has no kernel
+  EXPECT_EQ(gate("sage_fp8_sm90", ""), "");  // the CPU: stand-ins run everywhere
+  EXPECT_NE(gate("sage_fp8_sm90", "nine").find("not understood"), std::string::npos);
+  for (const auto& b : builtin_backends())
+    if (b.id.rfind("sage", 0) == 0) EXPECT_TRUE(b.quantized) << b.id;
+}
+
 }  // namespace
 }  // namespace autotune::bench

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import re
 import time
 import unittest
 
@@ -24,6 +25,9 @@ def workload(id, layout="blhd_flat", batch=2, heads=2, head_dim=16, q_len=64, kv
             "q_len": q_len, "kv_len": kv_len, "layout": layout, "calls_per_step": 1}
 
 
+# SageAttention's kernels one by one (tuner/bench/backend_registry.cpp, comfyui_node/backends.py).
+SAGE_KERNELS = ["sage_fp8_sm90", "sage_fp8_sm90_warp", "sage_fp8", "sage_fp8_warp", "sage_fp8_fp32acc",
+                "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton"]
 TINY = [workload("tiny-flat"), workload("tiny-bhld", layout="bhld", batch=1, head_dim=32, q_len=40, kv_len=40)]
 
 
@@ -61,7 +65,7 @@ class CpuWorker(unittest.TestCase):
         out = subprocess.run([WORKER, "--list-backends"], capture_output=True, text=True, check=True).stdout
         ids = [l.split("\t")[0] for l in out.splitlines()]
         self.assertEqual(ids, ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
-                               "split", "quad", "flash2", "flash3", "sage", "xformers"])
+                               "split", "quad", "flash2", "flash3", "sage", *SAGE_KERNELS, "xformers"])
 
     def test_adapter_source_is_the_nodes(self):
         """The worker carries comfyui_node/backends.py as the node runs it (embedded at build)."""
@@ -72,7 +76,7 @@ class CpuWorker(unittest.TestCase):
     def test_libraries_are_called_as_the_node_calls_them(self):
         """Each library sees the same call from the worker as from the node's router: function,
         keyword arguments, tensor shapes and strides (the views ComfyUI's reshapes make)."""
-        libs = ["flash2", "flash3", "sage", "xformers"]
+        libs = ["flash2", "flash3", "sage", *SAGE_KERNELS, "xformers"]
         with tempfile.TemporaryDirectory() as tmp:
             worker_log, node_log = os.path.join(tmp, "worker"), os.path.join(tmp, "node")
             rc, lines, err = run(job(backends=libs, dtype="fp32"), env=dict(os.environ, STANDIN_RECORD=worker_log))
@@ -221,6 +225,47 @@ for w in {workloads!r}:
             self.assertEqual(res[("sdpa_cudnn", "tiny-flat")]["status"], "unsupported", res[("sdpa_cudnn", "tiny-flat")])
         self.assertEqual(h["sdpa_comfy"]["installed"], major >= 2)
         self.assertEqual(res[("sdpa_math", "tiny-flat")]["status"], "ok")
+
+    def test_activation_like_set_rejects_a_kernel_that_randn_passes(self):
+        """SageAttention's fp16-PV kernel without smoothing K passes randn (about 1e-2) and must
+        fail the activation-like set (K's channel-wise bias sets its int8 scale); the same kernel
+        with K smoothed, as the node calls it, passes both. In the model's dtype, bf16."""
+        unsmoothed = {"id": "t_unsmoothed", "module": "standin_int8_unsmoothed", "function": "attention",
+                      "layout": "bhld", "tolerance": 0.06, "quantized": True}
+        shapes = [workload("act-flat", heads=2, head_dim=64, q_len=256, kv_len=256),
+                  workload("act-bhld", layout="bhld", batch=1, heads=2, head_dim=128, q_len=256, kv_len=256)]
+        rc, lines, err = run(job(dtype="bf16", workloads=shapes, backends=["sage_fp16_cuda", "t_unsmoothed"],
+                                 python_backends=[unsmoothed], max_seconds_per_measurement=0.1))
+        self.assertEqual(rc, 0, err)
+        res = results(lines)
+        for shape in ("act-flat", "act-bhld"):
+            bad = res[("t_unsmoothed", shape)]
+            self.assertEqual(bad["status"], "rejected", bad)
+            self.assertIn("on the activation-like set above tolerance", bad["reason"])
+            randn = float(re.search(r"\(randn: ([0-9.e-]+)\)", bad["reason"]).group(1))
+            self.assertLess(randn, 0.06, bad)  # randn alone would have passed it
+            self.assertGreater(bad["rel_error"], 0.15, bad)
+            good = res[("sage_fp16_cuda", shape)]
+            self.assertEqual(good["status"], "ok", good)
+            self.assertEqual(set(good["rel_errors"]), {"randn", "activation-like"})
+            self.assertLess(good["rel_errors"]["activation-like"], 0.06, good)
+            self.assertEqual(good["rel_error"], max(good["rel_errors"].values()))
+
+    def test_sage_kernels_only_where_the_gpu_has_them(self):
+        """A job's compute_capability (the CPU's stand-in for the device's) gates each kernel."""
+        for cc, runs in (("8.6", {"sage", "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton"}),
+                         ("9.0", {"sage", "sage_fp8_sm90", "sage_fp8_sm90_warp", "sage_fp16_cuda",
+                                  "sage_fp16_cuda_warp", "sage_fp16_triton"}),
+                         ("12.0", {"sage", "sage_fp8", "sage_fp8_warp", "sage_fp8_fp32acc", "sage_fp16_cuda",
+                                   "sage_fp16_cuda_warp", "sage_fp16_triton"}),
+                         ("7.5", {"sage"})):
+            rc, lines, err = run(job(backends=["sage", *SAGE_KERNELS], compute_capability=cc, workloads=TINY[:1]))
+            self.assertEqual(rc, 0, err)
+            h = hello(lines)
+            self.assertEqual({b for b in h if h[b]["installed"]}, runs, cc)
+            self.assertEqual({b for (b, _) in results(lines)}, runs, cc)
+        self.assertIn("sm90 only; this GPU is sm86", run(job(backends=["sage_fp8_sm90"], compute_capability="8.6"))[1][0]
+                      ["backends"][0]["reason"])
 
     def test_skip_and_exclude_quantized(self):
         rc, lines, err = run(job(backends=["sdpa_math", "split", "sage"], exclude_quantized=True,

@@ -1,5 +1,8 @@
 #include "tuner/bench/backend_registry.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace autotune::bench {
 
 const std::vector<BackendInfo>& builtin_backends() {
@@ -38,6 +41,36 @@ const std::vector<BackendInfo>& builtin_backends() {
            "FlashAttention-3, flash_attn_interface.flash_attn_func (Hopper)");
     python("sage", "sageattention", "sageattn", 6e-2, true,
            "SageAttention, sageattention.sageattn (8-bit; ComfyUI --use-sage-attention)");
+    // SageAttention 2.2's kernels one by one, beside `sage` (its own dispatch by compute
+    // capability): which is fastest and which is accurate enough differs by GPU and model, and a
+    // kernel sageattn does not pick may be the one that works (ComfyUI #9184, #9773: the Triton
+    // kernel sageattn picks on sm86 gives NaN, sageattn_qk_int8_pv_fp16_cuda does not). Each only
+    // where its kernel is built: sageattention/core.py dispatches sm90 to the fp8 sm90 kernel,
+    // sm89 and sm120/121 to the fp8 one, sm80/86 to fp16 ones. The qk_quant_gran variants
+    // (per_thread, the kernels' default, or per_warp: coarser scales, fewer of them) and the fp8
+    // kernel's pv_accum_dtype are separate ids, so that the node calls exactly what was timed;
+    // comfyui_node/backends.py's SAGE_KERNELS holds the arguments of each id.
+    auto sage = [&](std::string id, std::string function, int min_sm, std::vector<int> only_sm, std::string what) {
+      python(std::move(id), "sageattention", std::move(function), 6e-2, true, std::move(what));
+      v.back().min_sm = min_sm;
+      v.back().only_sm = std::move(only_sm);
+    };
+    sage("sage_fp8_sm90", "sageattn_qk_int8_pv_fp8_cuda_sm90", 0, {90},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90, per_thread, PV fp32+fp32 (sm90)");
+    sage("sage_fp8_sm90_warp", "sageattn_qk_int8_pv_fp8_cuda_sm90", 0, {90},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90, per_warp, PV fp32+fp32 (sm90)");
+    sage("sage_fp8", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_thread, PV fp32+fp16 (sm89, sm120)");
+    sage("sage_fp8_warp", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_warp, PV fp32+fp16 (sageattn's pick on sm120)");
+    sage("sage_fp8_fp32acc", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_thread, PV fp32+fp32 (sm89, sm120)");
+    sage("sage_fp16_cuda", "sageattn_qk_int8_pv_fp16_cuda", 80, {},
+         "SageAttention sageattn_qk_int8_pv_fp16_cuda, per_thread, PV fp32 (sm80 and later)");
+    sage("sage_fp16_cuda_warp", "sageattn_qk_int8_pv_fp16_cuda", 80, {},
+         "SageAttention sageattn_qk_int8_pv_fp16_cuda, per_warp, PV fp32 (sm80 and later)");
+    sage("sage_fp16_triton", "sageattn_qk_int8_pv_fp16_triton", 80, {},
+         "SageAttention sageattn_qk_int8_pv_fp16_triton, per_block (sageattn's pick on sm86)");
     python("xformers", "xformers.ops", "memory_efficient_attention", 1e-2, false,
            "xformers.ops.memory_efficient_attention");
     return v;
@@ -49,6 +82,26 @@ std::string builtin_backend_names() {
   std::string out;
   for (const auto& b : builtin_backends()) out += (out.empty() ? "" : ", ") + b.id;
   return out;
+}
+
+std::string capability_gate(const BackendInfo& b, std::string_view capability) {
+  if (capability.empty() || (b.min_sm == 0 && b.only_sm.empty())) return {};
+  const auto dot = capability.find('.');
+  int sm = -1;
+  try {
+    if (dot != std::string_view::npos)
+      sm = std::stoi(std::string(capability.substr(0, dot))) * 10 + std::stoi(std::string(capability.substr(dot + 1)));
+  } catch (const std::exception&) {
+  }
+  if (sm < 0) return "compute capability '" + std::string(capability) + "' not understood (expected major.minor)";
+  const auto name = [](int s) { return "sm" + std::to_string(s); };
+  if (b.min_sm && sm < b.min_sm) return b.id + " needs " + name(b.min_sm) + " or later; this GPU is " + name(sm);
+  if (!b.only_sm.empty() && std::find(b.only_sm.begin(), b.only_sm.end(), sm) == b.only_sm.end()) {
+    std::string set;
+    for (int s : b.only_sm) set += (set.empty() ? "" : ", ") + name(s);
+    return b.id + " runs on " + set + " only; this GPU is " + name(sm);
+  }
+  return {};
 }
 
 std::optional<BackendInfo> find_builtin(std::string_view id) {

@@ -28,6 +28,10 @@ struct BackendInfo {
   // int8 and P/V to fp8: 3.5e-2 to 4.1e-2 measured, so it gets 6e-2.
   double tolerance = 1e-2;
   bool quantized = false;  // excluded when the job says exclude_quantized
+  // Where the kernel exists, as sm numbers (major * 10 + minor): at least min_sm (0: any), and
+  // one of only_sm where that is not empty. See capability_gate.
+  int min_sm = 0;
+  std::vector<int> only_sm;
   std::string description;
 };
 
@@ -38,5 +42,9 @@ const std::vector<BackendInfo>& builtin_backends();
 std::string builtin_backend_names();
 
 std::optional<BackendInfo> find_builtin(std::string_view id);
+
+// Why `b` cannot run on a GPU of compute capability `capability` ("9.0"), or empty where it can.
+// An empty capability (the CPU) passes every backend: the CI's stand-ins run everywhere.
+std::string capability_gate(const BackendInfo& b, std::string_view capability);
 
 }  // namespace autotune::bench

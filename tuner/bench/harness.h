@@ -67,25 +67,31 @@ class Runner {
   virtual ~Runner() = default;
   // Issues one call on input set `set` and drops the output (no synchronisation).
   virtual void issue(int set) = 0;
-  // One call on input set 0; its output as (B, Lq, H*D).
-  virtual at::Tensor output() = 0;
+  // One call on input set `set` (a timed one or the activation-like one); its output as (B, Lq, H*D).
+  virtual at::Tensor output(int set) = 0;
   virtual int input_sets() const = 0;
 };
 
-// q, k, v in the workload's layout, several sets when one fits in L2 (50 MB on the H100):
-// rotating them keeps repeated calls from measuring the cache.
+// q, k, v in the workload's layout: the timed sets, several when one fits in L2 (50 MB on the
+// H100), since rotating them keeps repeated calls from measuring the cache; then one set that is
+// only checked, never timed: the activation-like set (activation_like.h says why).
 struct Inputs {
   std::vector<at::Tensor> q, k, v;
+  int timed = 0;  // sets [0, timed) are timed; set `timed` is the activation-like one
 };
 Inputs make_inputs(const Workload& w, at::ScalarType dtype, const at::Device& device);
 
-// Float32 reference for a slice of the output: batch 0, the first heads and queries, full keys
-// (DESIGN.md: a slice of heads and queries for huge shapes).
+// Float32 reference for a slice of one input set's output: batch 0, the first heads and queries,
+// full keys (DESIGN.md: a slice of heads and queries for huge shapes).
 struct Reference {
+  int set = 0;
+  std::string name;  // "randn", "activation-like": for the rejection's reason
   int64_t heads = 0, queries = 0;
   at::Tensor out;  // (heads, queries, D) float32
 };
-Reference make_reference(const Inputs& in, const Workload& w);
+Reference make_reference(const Inputs& in, const Workload& w, int set = 0);
+// One reference per checked set: randn (set 0) and the activation-like set.
+std::vector<Reference> make_references(const Inputs& in, const Workload& w);
 
 // Relative error ||out - ref|| / ||ref|| on the reference slice; NaN/Inf anywhere in `out`
 // gives infinity.
@@ -130,9 +136,12 @@ class Sampler {
   Sampler& operator=(const Sampler&) = delete;
   ~Sampler();
 
-  // First call and numerical check against `ref` (none: not checked), peak memory, warm-up.
-  // False when the measurement ends there; result() then says why.
-  bool prepare(const Reference* ref);
+  // First call and numerical check against each of `refs` (none: not checked): NaN, Inf or an
+  // error above the tolerance on any set rejects; the result's rel_error is the worst set's.
+  // Then peak memory and warm-up. False when the measurement ends there; result() says why.
+  bool prepare(const std::vector<Reference>& refs);
+  // Relative error per checked set, by Reference::name, once prepare() has checked it.
+  const std::vector<std::pair<std::string, double>>& errors() const { return errors_; }
   // One turn: the settle calls, then timed samples (each a batch of calls, queue_depth of them in
   // flight) for turn_ms; false once the stopping rule is satisfied or a call failed. Its time cap
   // counts only the time spent in this sampler's own turns, settle included. `best_other_ms`:
@@ -172,6 +181,7 @@ class Sampler {
   MeasureOptions opt_;
   Measurement m_;
   bool finished_ = false;
+  std::vector<std::pair<std::string, double>> errors_;
   struct State;  // timers, queued samples, stopping rule, batch size, spin length, estimates
   std::unique_ptr<State> st_;
 };

@@ -79,6 +79,7 @@ Job parse_job(const nlohmann::json& j) {
     job.dtype = parse_dtype(j.value("dtype", "bf16"));
     job.python_paths = j.value("python_paths", std::vector<std::string>{});
     job.exclude_quantized = j.value("exclude_quantized", false);
+    job.compute_capability = j.value("compute_capability", std::string());
     job.max_seconds_per_measurement = j.value("max_seconds_per_measurement", 2.0);
     if (!(job.max_seconds_per_measurement > 0))
       throw std::invalid_argument("job: max_seconds_per_measurement must be positive");

@@ -30,6 +30,9 @@ struct Job {
   std::vector<BackendInfo> backends;  // resolved: built-ins asked for + the job's python backends
   std::set<std::pair<std::string, std::string>> skip;  // (backend, shape) already measured
   bool exclude_quantized = false;
+  // On the CPU only: the compute capability to gate backends by (BackendInfo::min_sm, only_sm),
+  // so that the CI can see the gate; a CUDA device's own capability always decides.
+  std::string compute_capability;
   double max_seconds_per_measurement = 2.0;
   double settle_ms = 100;  // MeasureOptions::settle_ms
   double turn_ms = 200;    // MeasureOptions::turn_ms; 0: one sample per turn

@@ -75,24 +75,25 @@ struct NativeRunner : Runner {
   const Inputs& in;
   NativeRunner(AttentionFn f, const Inputs& i) : fn(std::move(f)), in(i) {}
   void issue(int s) override { (void)fn(in.q[s], in.k[s], in.v[s]); }
-  at::Tensor output() override { return fn(in.q[0], in.k[0], in.v[0]); }
-  int input_sets() const override { return static_cast<int>(in.q.size()); }
+  at::Tensor output(int s) override { return fn(in.q[s], in.k[s], in.v[s]); }
+  int input_sets() const override { return in.timed; }
 };
 
 struct PythonRunner : Runner {
   PythonEnv& env;
   PyRef fn;
   std::vector<PyRef> args;
-  PythonRunner(PythonEnv& e, PyRef f, const Inputs& in) : env(e), fn(std::move(f)) {
+  PythonRunner(PythonEnv& e, PyRef f, const Inputs& in) : env(e), fn(std::move(f)), timed(in.timed) {
     for (std::size_t i = 0; i < in.q.size(); ++i)
       args.push_back(env.tuple3(env.to_python(in.q[i]), env.to_python(in.k[i]), env.to_python(in.v[i])));
   }
   void issue(int s) override { env.call(fn.get(), args[s].get()); }
-  at::Tensor output() override {
-    PyRef out = env.call(fn.get(), args[0].get());
+  at::Tensor output(int s) override {
+    PyRef out = env.call(fn.get(), args[s].get());
     return env.from_python(out.get());
   }
-  int input_sets() const override { return static_cast<int>(args.size()); }
+  int input_sets() const override { return timed; }
+  int timed = 0;
 };
 
 struct BackendState {
@@ -260,6 +261,11 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     m.shape = w.id;
     json j = m;
     j["event"] = "result";
+    if (sampler && !sampler->errors().empty()) {
+      json errors = json::object();  // per checked set, for the results (randn, activation-like)
+      for (const auto& [name, e] : sampler->errors()) errors[name] = e;
+      j["rel_errors"] = errors;
+    }
     if (sampler && m.status == Status::ok) {
       if (const std::string stop = sampler->stop_reason(); !stop.empty()) j["stop"] = stop;
       if (const double mhz = sampler->sm_clock_mhz(); mhz > 0) j["sm_clock_mhz"] = std::round(mhz);
@@ -290,9 +296,9 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     }
     return true;
   }
-  std::unique_ptr<Reference> ref;
+  std::vector<Reference> refs;
   try {
-    ref = std::make_unique<Reference>(make_reference(in, w));
+    refs = make_references(in, w);
   } catch (const std::exception& e) {
     log("no float32 reference for " + w.id + ": " + e.what());
   }
@@ -312,7 +318,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
   const BackendState* announced = nullptr;  // what the parent would blame for a crash now
   // Emits the result; false when the CUDA context died with it (the worker must end).
   auto finish = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
-    if (!ref && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
+    if (refs.empty() && m.status == Status::ok) m.reason = "no float32 reference (numerics not checked)";
     result(s, m, sampler);
     announced = nullptr;
     if (m.status == Status::ok || m.status == Status::rejected) return true;
@@ -346,7 +352,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
         c.runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
       }
       c.sampler = std::make_unique<Sampler>(*c.runner, w, dev, opt);
-      const bool ready = c.sampler->prepare(ref.get());
+      const bool ready = c.sampler->prepare(refs);
       prepared += " " + s->info.id + " " + secs(seconds_since(t_prepare));
       if (ready) {
         timing.push_back(std::move(c));
@@ -463,11 +469,20 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   std::vector<BackendState> backends;
   std::vector<BackendInfo> python;
   const TorchVersion linked{TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR};
+  std::string capability = dev->cuda() ? "" : job.compute_capability;
+#ifdef AUTOTUNE_WITH_CUDA
+  if (dev->cuda()) {
+    const cudaDeviceProp* p = at::cuda::getDeviceProperties(dev->device().index());
+    capability = std::to_string(p->major) + "." + std::to_string(p->minor);
+  }
+#endif
   for (const auto& b : job.backends) {
     BackendState s;
     s.info = b;
     s.excluded = job.exclude_quantized && b.quantized;
-    if (b.kind == BackendKind::native) {
+    if (std::string gate = capability_gate(b, capability); !gate.empty()) {
+      s.reason = std::move(gate);  // not installed here: never imported, never timed
+    } else if (b.kind == BackendKind::native) {
       s.reason = native_gate(b.id, linked);
       s.installed = s.reason.empty();
       s.version = tv;

@@ -26,6 +26,7 @@ void to_json(nlohmann::json& j, const Route& r) {
   j = {{"workload", r.workload}, {"batch", r.batch},   {"heads", r.heads},
        {"head_dim", r.head_dim}, {"q_len", r.q_len},   {"kv_len", r.kv_len},
        {"backend", r.backend},   {"median_ms", r.median_ms}};
+  if (!r.exact_backend.empty()) j["exact_backend"] = r.exact_backend;
 }
 
 void from_json(const nlohmann::json& j, Route& r) {
@@ -37,6 +38,7 @@ void from_json(const nlohmann::json& j, Route& r) {
   r.kv_len = json_integer<int>(j.at("kv_len"), "kv_len");
   r.backend = j.at("backend").get<std::string>();
   r.median_ms = j.value("median_ms", 0.0);
+  r.exact_backend = j.value("exact_backend", std::string());
 }
 
 }  // namespace autotune

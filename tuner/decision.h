@@ -20,6 +20,19 @@ struct Route {
   int batch = 0, heads = 0, head_dim = 0, q_len = 0, kv_len = 0;
   std::string backend;  // adapter id: "sdpa_cudnn", "flash3", ...
   double median_ms = 0;
+  // Where `backend` is 8-bit under a balanced decision: the exact backend the node runs on the
+  // first and last sampling steps (issue 21). Empty otherwise.
+  std::string exact_backend;
+};
+
+// Which quality level decided (tuner/quality.h) and what it cost or saved per sampling step.
+struct QualityAccount {
+  std::string level;         // "exact", "balanced", "fast"; empty: decided without the policy
+  int exact_steps = 0;       // first and last steps that run exact attention (balanced)
+  int steps = 0;             // the sampling run the account assumes
+  double exact_step_ms = 0;  // every shape routed exactly
+  double step_ms = 0;        // as decided, the exact steps included
+  int quantized_routes = 0;
 };
 
 struct Decision {
@@ -28,6 +41,7 @@ struct Decision {
   std::string reason;
   std::string default_backend;  // adapter id for shapes without a route
   std::vector<Route> routes;
+  QualityAccount quality;
 };
 
 // The adapter that runs a mechanism when no measurement says otherwise: "sdpa_comfy" for

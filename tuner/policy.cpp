@@ -65,8 +65,10 @@ Mechanism comfyui_default(bool xformers_installed) {
   return xformers_installed ? Mechanism::xformers : Mechanism::pytorch;
 }
 
-PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Measurement>& measurements,
-                    const PolicyOptions& options) {
+namespace {
+// The choice on measurements as the quality level lets the policy see them (choose() below).
+PolicyResult choose_measured(const std::vector<Workload>& workloads, const std::vector<Measurement>& measurements,
+                             const PolicyOptions& options) {
   PolicyResult result;
   Index index;
   std::map<std::string, bool> measured_backends;
@@ -165,6 +167,62 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
   result.reason = d.reason;
   result.decision = std::move(d);
   return result;
+}
+}  // namespace
+
+PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Measurement>& measurements,
+                    const PolicyOptions& options) {
+  PolicyOptions exact_options = options;
+  exact_options.exclude_quantized = true;
+  const Quality level = options.exclude_quantized ? Quality::exact : options.quality;
+  // Exact: without the 8-bit kernels; `sage` stays, for exclude_quantized to mark its mechanism
+  // ineligible with the reason.
+  std::vector<Measurement> exact_rows;
+  for (const auto& m : measurements)
+    if (!is_quantized_backend(m.backend) || m.backend == "sage") exact_rows.push_back(m);
+  PolicyResult exact = choose_measured(workloads, exact_rows, exact_options);
+  if (level == Quality::exact) {
+    if (exact.decision) {
+      exact.decision->quality.level = "exact";
+      exact.decision->quality.exact_step_ms = exact.decision->quality.step_ms = exact.routed_step_ms;
+      exact.decision->reason += "; quality exact: no 8-bit attention";
+      exact.reason = exact.decision->reason;
+    }
+    return exact;
+  }
+  PolicyResult r = choose_measured(workloads, apply_quality(workloads, measurements, level, options.budgets), options);
+  if (!r.decision) return r;
+  Decision& d = *r.decision;
+  QualityAccount& q = d.quality;
+  q.level = std::string(to_string(level));
+  // The step count the account assumes: the fewest of the families that route to 8-bit, where
+  // the exact steps weigh most (the conservative saving).
+  std::map<std::string, const Workload*> by_id;
+  for (const auto& w : workloads) by_id[w.id] = &w;
+  for (Route& route : d.routes) {
+    if (!is_quantized_backend(route.backend)) continue;
+    ++q.quantized_routes;
+    const int steps = options.budgets.of(by_id.at(route.workload)->family).steps;
+    q.steps = q.steps ? std::min(q.steps, steps) : steps;
+    if (level != Quality::balanced || !exact.decision) continue;
+    for (const Route& e : exact.decision->routes)
+      if (e.workload == route.workload) route.exact_backend = e.backend;
+  }
+  q.exact_step_ms = exact.decision ? exact.routed_step_ms : r.routed_step_ms;
+  q.exact_steps = level == Quality::balanced && q.quantized_routes ? options.budgets.exact_steps : 0;
+  // Balanced runs its exact steps at the exact routes' cost: the per-step mean over the run.
+  r.routed_step_ms = step_aware_ms(q.exact_step_ms, r.routed_step_ms, q.steps, q.exact_steps);
+  q.step_ms = r.routed_step_ms;
+  d.reason += "; quality " + q.level + ": 8-bit on " + std::to_string(q.quantized_routes) + " of " +
+              std::to_string(d.routes.size()) + " shapes";
+  if (q.exact_steps)
+    d.reason += ", exact on the first and last " + std::to_string(q.exact_steps) + " of " + std::to_string(q.steps) +
+                " steps";
+  if (q.quantized_routes)
+    d.reason += ": " + ms(q.step_ms) + " per step against " + ms(q.exact_step_ms) + " exact (" +
+                format_number("%+.1f%%", q.exact_step_ms > 0 ? 100 * (q.step_ms / q.exact_step_ms - 1) : 0) + ")";
+  r.reason = d.reason;
+  return r;
 }
 
 std::map<Mechanism, std::string> broken_mechanisms(const std::vector<Measurement>& measurements) {

@@ -13,6 +13,7 @@
 #include "tuner/decision.h"
 #include "tuner/measurement.h"
 #include "tuner/mechanism.h"
+#include "tuner/quality.h"
 #include "tuner/workload.h"
 
 namespace autotune {
@@ -31,6 +32,9 @@ struct PolicyOptions {
   // flipped between kernels 0.002-0.010 ms apart. The node's Python adapters add about 0.035 ms
   // to each of those calls alike, so such differences do not reach a sampling step.
   double host_jitter_ms = 0.015;
+  // Where 8-bit backends may be picked, and each family's error budget (tuner/quality.h).
+  Quality quality = Quality::balanced;
+  QualityBudgets budgets;
 };
 
 // Order in which ties resolve: ComfyUI's own path first (nothing extra to trust), exact kernels

@@ -1,5 +1,6 @@
 #include "tuner/bench/job.h"
 #include "tuner/bench/torch_gates.h"
+#include "tuner/quality.h"
 
 #include <gtest/gtest.h>
 
@@ -137,7 +138,7 @@ TEST(Registry, SageKernelsOnlyWhereTheGpuHasThem) {
   EXPECT_EQ(gate("sage_fp8_sm90", ""), "");  // the CPU: stand-ins run everywhere
   EXPECT_NE(gate("sage_fp8_sm90", "nine").find("not understood"), std::string::npos);
   for (const auto& b : builtin_backends())
-    if (b.id.rfind("sage", 0) == 0) EXPECT_TRUE(b.quantized) << b.id;
+    EXPECT_EQ(b.quantized, is_quantized_backend(b.id)) << b.id;  // the policy's view, tuner/quality.h
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "tuner/boot/report_html.h"
 #include "tuner/arch_table.h"
 #include "tuner/boot/tuning.h"
+#include "tuner/quality.h"
 #include "tuner/seen_shapes.h"
 #include "tuner/text.h"
 #include "tuner/workload.h"
@@ -232,6 +233,12 @@ int main(int argc, char** argv) {
   app.add_flag("--no-tune", no_tune, "Never start the worker: cache or static table only");
   app.add_flag("--exclude-quantized", exclude_quantized, "Never pick 8-bit backends (sage)")
       ->envname("AUTOTUNE_EXCLUDE_QUANTIZED");
+  std::string quality = "balanced";
+  app.add_option("--quality", quality,
+                 "exact: never 8-bit; balanced: 8-bit within each model family's error budget "
+                 "(workloads/*.json \"quality\"), exact on the first and last steps; fast: 8-bit within a loose bound")
+      ->envname("AUTOTUNE_QUALITY")
+      ->check(CLI::IsMember({"exact", "balanced", "fast"}));
   app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
   app.add_option("--format", format, "Report format")
       ->check(CLI::IsMember({"text", "csv", "markdown", "json", "html"}))
@@ -321,9 +328,12 @@ int main(int argc, char** argv) {
                                               std::filesystem::path(AUTOTUNE_SOURCE_DIR) / "workloads"})
                             : std::filesystem::path(workloads_dir);
   std::vector<autotune::Workload> workloads;
+  autotune::QualityBudgets budgets;
+  const autotune::Quality quality_level = autotune::parse_quality(quality);
   std::string tuning_off;
   try {
     workloads = autotune::load_workloads(catalogue.string(), workload_set);
+    budgets = autotune::load_quality_budgets(catalogue.string());
     o.workloads_version = autotune::catalogue_version(workloads);
   } catch (const std::exception& e) {
     if (!workloads_dir.empty() || workload_set != "default") {  // what the user named is wrong
@@ -368,6 +378,8 @@ int main(int argc, char** argv) {
       t.gpu_uuid = autotune::worker_pin(gpu);
       t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
       t.policy.exclude_quantized = exclude_quantized;
+      t.policy.quality = quality_level;
+      t.policy.budgets = budgets;
       // Pod-local: pods share cache_dir. One log per worker when several run at once.
       t.worker_log = std::filesystem::path(local_dir) /
                      (parallel_models ? "worker.gpu" + std::to_string(gpu.index) + ".log" : std::string("worker.log"));
@@ -411,6 +423,8 @@ int main(int argc, char** argv) {
     }
     autotune::PolicyOptions policy;
     policy.exclude_quantized = exclude_quantized;
+    policy.quality = quality_level;
+    policy.budgets = budgets;
     if (want_report) return report(o, workloads, workload_set, boot_json ? "json" : format, policy);
     const auto result = autotune::run_boot(o);
     // stdout carries the summary, or with --json only the JSON document; everything else is stderr.

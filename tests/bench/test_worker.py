@@ -138,8 +138,9 @@ for w in {workloads!r}:
         self.assertEqual(lines[0]["device"], "cpu")
         self.assertTrue(lines[0]["torch"])
         # Every built-in is listed, then the job's own.
-        self.assertEqual(list(h)[:11], ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
-                                        "split", "quad", "flash2", "flash3", "sage", "xformers"])
+        self.assertEqual(list(h)[:11 + len(SAGE_KERNELS)], ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient",
+                                                            "sdpa_math", "split", "quad", "flash2", "flash3", "sage",
+                                                            *SAGE_KERNELS, "xformers"])
         for b in ("flash2", "flash3", "sage", "xformers", "t_ok"):
             self.assertTrue(h[b]["installed"], h[b])
         self.assertEqual(h["flash2"]["version"], "2.8.3+standin")

@@ -252,6 +252,29 @@ for w in {workloads!r}:
             self.assertLess(good["rel_errors"]["activation-like"], 0.06, good)
             self.assertEqual(good["rel_error"], max(good["rel_errors"].values()))
 
+    def test_exact_kernels_pass_the_activation_like_set_in_bf16(self):
+        """torch's math kernel stores the logits in bf16; on the activation-like set (logits with a
+        large term common to every key) that costs it 2-3e-2 against float32, over the exact
+        kernels' 1e-2. The dtype's own error is not the kernel's: the bound is twice the floor
+        there, and the error and floor are reported per set."""
+        shapes = [workload("act-flat", heads=2, head_dim=64, q_len=256, kv_len=256),
+                  workload("act-bhld", layout="bhld", batch=1, heads=2, head_dim=128, q_len=256, kv_len=1024),
+                  workload("act-d40", heads=2, head_dim=40, q_len=256, kv_len=256)]
+        rc, lines, err = run(job(dtype="bf16", workloads=shapes, backends=["sdpa_math", "split", "quad"],
+                                 max_seconds_per_measurement=0.1))
+        self.assertEqual(rc, 0, err)
+        res = results(lines)
+        for shape in ("act-flat", "act-bhld", "act-d40"):
+            for backend in ("sdpa_math", "split", "quad"):
+                r = res[(backend, shape)]
+                self.assertEqual(r["status"], "ok", r)
+                floors = r["rel_error_floors"]
+                self.assertEqual(set(floors), {"randn", "activation-like"})
+                self.assertGreater(floors["activation-like"], 2 * floors["randn"], r)
+                self.assertLessEqual(r["rel_errors"]["activation-like"], 2 * floors["activation-like"], r)
+            # What the old bound (the tolerance alone) rejected.
+            self.assertGreater(res[("sdpa_math", shape)]["rel_errors"]["activation-like"], 1e-2, res[("sdpa_math", shape)])
+
     def test_sage_kernels_only_where_the_gpu_has_them(self):
         """A job's compute_capability (the CPU's stand-in for the device's) gates each kernel."""
         for cc, runs in (("8.6", {"sage", "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton"}),
@@ -373,7 +396,9 @@ for w in {workloads!r}:
         for r in results(lines).values():
             self.assertEqual(r["status"], "ok", r)
             self.assertGreater(r["rel_error"], 0)  # bf16 rounding shows
-            self.assertLess(r["rel_error"], 1e-2)
+            self.assertLess(r["rel_errors"]["randn"], 1e-2)
+            # The activation-like set costs bf16 arithmetic more (test_exact_kernels_pass_...).
+            self.assertLessEqual(r["rel_errors"]["activation-like"], 2 * r["rel_error_floors"]["activation-like"], r)
 
     def _start(self, backend_module, before=()):
         j = job(backends=["sdpa_math"], workloads=TINY[:1],

@@ -18,8 +18,9 @@
 // Construction, per head: max(2, D/32) channels of Q scaled by 10; as many other channels of K
 // given a bias of 10 to 100 (log-spaced, random signs) over unit noise, so those channels are
 // 10-100x the rest; V stays randn. Disjoint channels keep q . bias (the same for every key, so
-// invisible to exact softmax) within what bf16 logits hold: exact kernels read 2.3e-3 here as on
-// randn. With the stand-in's emulation of SageAttention's arithmetic (tests/standins/sageattention)
+// invisible to exact softmax) within what bf16 logits hold: fused exact kernels, whose logits are
+// float32, read 1.7e-3 here as on randn; torch's math kernel, which rounds the logits to bf16,
+// reads 2-3e-2, which is bf16's own error on this set (the check's floor, harness.cpp). With the stand-in's emulation of SageAttention's arithmetic (tests/standins/sageattention)
 // at D=128 and 1024 tokens: smoothed int8 Q/K with fp16 PV reads 4.1e-2, with fp8 PV 5.6e-2
 // (per_thread) to 7.1e-2 (per_block); the same kernel without smoothing K reads 0.37, against
 // 1.2e-2 on randn. Long sequences and the model's dtype come from the workload and the job.

@@ -228,17 +228,53 @@ Reference make_reference(const Inputs& in, const Workload& w, int set) {
   r.heads = ref_heads(w);
   r.queries = ref_queries(w);
   const double scale = 1.0 / std::sqrt(static_cast<double>(w.head_dim));
-  std::vector<at::Tensor> outs;
+  std::vector<at::Tensor> outs, qs, ks, vs;
   for (int64_t h = 0; h < r.heads; ++h) {  // one head at a time: 1024 x 118800 floats is 0.5 GB
-    at::Tensor q = to_bhld(in.q[set], w).select(0, 0).select(0, h).slice(0, 0, r.queries).to(at::kFloat);
-    at::Tensor k = to_bhld(in.k[set], w).select(0, 0).select(0, h).to(at::kFloat);
-    at::Tensor v = to_bhld(in.v[set], w).select(0, 0).select(0, h).to(at::kFloat);
-    at::Tensor p = (at::matmul(q, k.transpose(0, 1)) * scale).softmax(-1);
-    outs.push_back(at::matmul(p, v));
+    at::Tensor q = to_bhld(in.q[set], w).select(0, 0).select(0, h).slice(0, 0, r.queries);
+    at::Tensor k = to_bhld(in.k[set], w).select(0, 0).select(0, h);
+    at::Tensor v = to_bhld(in.v[set], w).select(0, 0).select(0, h);
+    at::Tensor p = (at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(0, 1)) * scale).softmax(-1);
+    outs.push_back(at::matmul(p, v.to(at::kFloat)));
+    qs.push_back(q);
+    ks.push_back(k);
+    vs.push_back(v);
   }
   r.out = at::stack(outs);
+  r.floor = dtype_floor(at::stack(qs), at::stack(ks), at::stack(vs), r.out);
   return r;
 }
+
+double dtype_floor(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& ref_out) {
+  const at::ScalarType dtype = q.scalar_type();
+  if (dtype == at::kFloat || dtype == at::kDouble) return 0;
+  // Rounded to the dtype, computed in float32: a bf16 matmul on the CPU is slow, and the
+  // emulation reads the same on every device.
+  const auto round = [dtype](const at::Tensor& t) { return t.to(dtype).to(at::kFloat); };
+  const double s = std::sqrt(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  const at::Tensor qs = round(q.to(at::kFloat) * s), ks = round(k.to(at::kFloat) * s);
+  const at::Tensor p = round(round(at::matmul(qs, ks.transpose(-2, -1))).softmax(-1));
+  const at::Tensor out = round(at::matmul(p, v.to(at::kFloat)));
+  const double den = ref_out.norm().item<double>();
+  const double num = (out - ref_out).norm().item<double>();
+  return den == 0 ? num : num / den;
+}
+
+// Why a floor, and why twice it. The activation-like set puts a bias of 10-100 on a few of K's
+// channels and scales a few of Q's by 10 (activation_like.h): the logits carry a large term that
+// is the same for every key, which exact softmax cancels, but a kernel that stores the logits in
+// bf16 (torch's math kernel in torch 1.13, and under allow_fp16_bf16_reduction_math_sdp later)
+// rounds each to 8 bits of mantissa first. That is the dtype's arithmetic, not a fault: measured
+// on the CPU (D 40-160, 256-4096 keys), bf16 math reads 1.8e-2 to 3.2e-2 on this set against
+// 4.8e-3 to 7.8e-3 on randn, while fused kernels that keep the logits in float32 read 1.7e-3 on
+// both; the exact kernels' tolerance of 1e-2, set on randn, rejected the math kernel here. The
+// emulation above reads 1.0-1.5x below torch's own bf16 math (its own rounding of the scaled q
+// and k), so twice the floor keeps an exact kernel in (randn: 1e-2, the old bound; activation-
+// like: 4e-2 to 6.5e-2). It does not open the set to what it is for: Sage's tolerance is already
+// 6e-2, and a kernel that quantises K without smoothing it reads 0.37 (tests/bench/test_worker.py).
+// A ratio to the floor instead (tolerance x floor / randn's floor) would scale Sage's 6e-2 by 4-6.
+constexpr double kFloorHeadroom = 2;
+
+double checked_tolerance(double tolerance, double floor) { return std::max(tolerance, kFloorHeadroom * floor); }
 
 std::vector<Reference> make_references(const Inputs& in, const Workload& w) {
   std::vector<Reference> refs{make_reference(in, w, 0)};
@@ -366,14 +402,17 @@ bool Sampler::prepare(const std::vector<Reference>& refs) {
         dev_.sync();
       }
       const double err = relative_error(out, ref, w_);
-      errors_.emplace_back(ref.name, std::isfinite(err) ? err : kNonFiniteError);
-      if (!(err <= opt_.tolerance)) {
+      const double bound = checked_tolerance(opt_.tolerance, ref.floor);
+      errors_.push_back({ref.name, std::isfinite(err) ? err : kNonFiniteError, ref.floor, bound});
+      if (!(err <= bound)) {
         m_.status = Status::rejected;
         m_.reason = std::isfinite(err) ? "relative error " + std::to_string(err) + " on the " + ref.name +
-                                             " set above tolerance " + std::to_string(opt_.tolerance)
+                                             " set above tolerance " + std::to_string(bound)
                                        : "output has NaN or Inf on the " + ref.name + " set";
-        for (const auto& [name, e] : errors_)
-          if (name != ref.name) m_.reason += " (" + name + ": " + std::to_string(e) + ")";
+        if (std::isfinite(err) && bound > opt_.tolerance)
+          m_.reason += " (twice the dtype's own " + std::to_string(ref.floor) + ")";
+        for (const Checked& c : errors_)
+          if (c.set != ref.name) m_.reason += " (" + c.set + ": " + std::to_string(c.error) + ")";
         m_.rel_error = std::isfinite(err) ? err : kNonFiniteError;  // JSON has no infinity
         finished_ = true;
         return false;

@@ -88,10 +88,23 @@ struct Reference {
   std::string name;  // "randn", "activation-like": for the rejection's reason
   int64_t heads = 0, queries = 0;
   at::Tensor out;  // (heads, queries, D) float32
+  // The inputs' dtype's own error on this slice: attention computed plainly in that dtype, as
+  // torch's math kernel does it (dtype_floor below). An exact kernel is not blamed for it.
+  double floor = 0;
 };
 Reference make_reference(const Inputs& in, const Workload& w, int set = 0);
 // One reference per checked set: randn (set 0) and the activation-like set.
 std::vector<Reference> make_references(const Inputs& in, const Workload& w);
+
+// The relative error of attention computed plainly in the inputs' dtype on the reference slice:
+// q and k scaled by sqrt(scale), the logits, the probabilities and the output each rounded to
+// the dtype (torch's _scaled_dot_product_attention_math), products accumulated in float32.
+// 0 for float32 inputs.
+double dtype_floor(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& ref_out);
+
+// The bound a kernel's error on a checked set must meet: its own tolerance, or twice what its
+// dtype alone costs on that set, whichever is looser (harness.cpp says why).
+double checked_tolerance(double tolerance, double floor);
 
 // Relative error ||out - ref|| / ||ref|| on the reference slice; NaN/Inf anywhere in `out`
 // gives infinity.
@@ -140,8 +153,13 @@ class Sampler {
   // error above the tolerance on any set rejects; the result's rel_error is the worst set's.
   // Then peak memory and warm-up. False when the measurement ends there; result() says why.
   bool prepare(const std::vector<Reference>& refs);
-  // Relative error per checked set, by Reference::name, once prepare() has checked it.
-  const std::vector<std::pair<std::string, double>>& errors() const { return errors_; }
+  // Per checked set, once prepare() has checked it: its name (Reference::name), the kernel's
+  // relative error, the dtype's floor and the bound the error had to meet.
+  struct Checked {
+    std::string set;
+    double error = 0, floor = 0, bound = 0;
+  };
+  const std::vector<Checked>& errors() const { return errors_; }
   // One turn: the settle calls, then timed samples (each a batch of calls, queue_depth of them in
   // flight) for turn_ms; false once the stopping rule is satisfied or a call failed. Its time cap
   // counts only the time spent in this sampler's own turns, settle included. `best_other_ms`:
@@ -181,7 +199,7 @@ class Sampler {
   MeasureOptions opt_;
   Measurement m_;
   bool finished_ = false;
-  std::vector<std::pair<std::string, double>> errors_;
+  std::vector<Checked> errors_;
   struct State;  // timers, queued samples, stopping rule, batch size, spin length, estimates
   std::unique_ptr<State> st_;
 };

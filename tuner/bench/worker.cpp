@@ -262,9 +262,15 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     json j = m;
     j["event"] = "result";
     if (sampler && !sampler->errors().empty()) {
-      json errors = json::object();  // per checked set, for the results (randn, activation-like)
-      for (const auto& [name, e] : sampler->errors()) errors[name] = e;
+      // Per checked set, for the results (randn, activation-like): the kernel's error, and the
+      // dtype's own on that set, which the bound allows twice of (harness.cpp).
+      json errors = json::object(), floors = json::object();
+      for (const Sampler::Checked& c : sampler->errors()) {
+        errors[c.set] = c.error;
+        floors[c.set] = c.floor;
+      }
       j["rel_errors"] = errors;
+      j["rel_error_floors"] = floors;
     }
     if (sampler && m.status == Status::ok) {
       if (const std::string stop = sampler->stop_reason(); !stop.empty()) j["stop"] = stop;

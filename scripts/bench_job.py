@@ -2,7 +2,7 @@
 """Writes an autotune-bench job (JSON, one line) for a workload set of workloads/*.json.
 
   bench_job.py --set default [--backends a,b] [--skip-heavy FLOPS] [--max-seconds S] [--python-path P ...]
-               [--overlap-imports] [--settle-ms MS] [--queue-depth N]
+               [--overlap-imports] [--every-kernel] [--settle-ms MS] [--queue-depth N]
 
 --skip-heavy adds skip pairs for sdpa_math, split and quad on shapes above FLOPS floating-point
 operations per call: those run seconds per call there (or fail for memory) and would eat a
@@ -22,6 +22,8 @@ ap.add_argument("--queue-depth", type=int, help="samples queued ahead (worker de
 ap.add_argument("--python-path", action="append", default=[])
 ap.add_argument("--dtype", default="bf16")
 ap.add_argument("--cpu", action="store_true")
+ap.add_argument("--every-kernel", action="store_true",
+                help="every kernel of a library in full, also sageattn's own and those that cannot win (job every_kernel)")
 ap.add_argument("--overlap-imports", action="store_true",
                 help="import the Python backends while the native ones are measured, as autotune asks")
 a = ap.parse_args()
@@ -43,6 +45,8 @@ if a.settle_ms is not None:
     job["settle_ms"] = a.settle_ms
 if a.overlap_imports:
     job["overlap_imports"] = True
+if a.every_kernel:
+    job["every_kernel"] = True
 if a.queue_depth is not None:
     job["queue_depth"] = a.queue_depth
 print(json.dumps(job))

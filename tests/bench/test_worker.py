@@ -277,19 +277,52 @@ for w in {workloads!r}:
 
     def test_sage_kernels_only_where_the_gpu_has_them(self):
         """A job's compute_capability (the CPU's stand-in for the device's) gates each kernel."""
-        for cc, runs in (("8.6", {"sage", "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton"}),
-                         ("9.0", {"sage", "sage_fp8_sm90", "sage_fp8_sm90_warp", "sage_fp16_cuda",
-                                  "sage_fp16_cuda_warp", "sage_fp16_triton"}),
-                         ("12.0", {"sage", "sage_fp8", "sage_fp8_warp", "sage_fp8_fp32acc", "sage_fp16_cuda",
-                                   "sage_fp16_cuda_warp", "sage_fp16_triton"}),
-                         ("7.5", {"sage"})):
-            rc, lines, err = run(job(backends=["sage", *SAGE_KERNELS], compute_capability=cc, workloads=TINY[:1]))
-            self.assertEqual(rc, 0, err)
-            h = hello(lines)
-            self.assertEqual({b for b in h if h[b]["installed"]}, runs, cc)
-            self.assertEqual({b for (b, _) in results(lines)}, runs, cc)
+        # Where sageattn itself runs one of them with the same arguments, `sage` measures it
+        # (the fourth entry: measured with every_kernel only).
+        for cc, runs, sageattns in (
+                ("8.6", {"sage", "sage_fp16_cuda", "sage_fp16_cuda_warp"}, "sage_fp16_triton"),
+                ("9.0", {"sage", "sage_fp8_sm90_warp", "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton"},
+                 "sage_fp8_sm90"),
+                ("12.0", {"sage", "sage_fp8", "sage_fp8_fp32acc", "sage_fp16_cuda", "sage_fp16_cuda_warp",
+                          "sage_fp16_triton"}, "sage_fp8_warp"),
+                ("7.5", {"sage"}, None)):
+            for every in (False, True):
+                rc, lines, err = run(job(backends=["sage", *SAGE_KERNELS], compute_capability=cc, workloads=TINY[:1],
+                                         every_kernel=every))
+                self.assertEqual(rc, 0, err)
+                h = hello(lines)
+                want = runs | ({sageattns} if every and sageattns else set())
+                self.assertEqual({b for b in h if h[b]["installed"]}, want, (cc, every))
+                self.assertEqual({b for (b, _) in results(lines)}, want, (cc, every))
+                if sageattns and not every:
+                    self.assertIn("is what sage itself runs on sm", h[sageattns]["reason"])
         self.assertIn("sm90 only; this GPU is sm86", run(job(backends=["sage_fp8_sm90"], compute_capability="8.6"))[1][0]
                       ["backends"][0]["reason"])
+
+    def test_a_kernel_of_a_library_stops_once_it_cannot_win(self):
+        """A library's kernel one by one (variant_of) is measured only while it can still be the
+        shape's pick: 1.15x a rival as accurate stops it after 3 samples (1.05x), where any other
+        backend goes on (2x); every_kernel measures it in full."""
+        extra = [{"id": "t_base", "module": "standin_paced", "function": "attn_20"},
+                 {"id": "t_kernel", "module": "standin_paced", "function": "attn_23", "variant_of": "t_base"},
+                 {"id": "t_other", "module": "standin_paced", "function": "attn_23"}]
+        for every in (False, True):
+            rc, lines, err = run(job(workloads=TINY[:1], backends=[b["id"] for b in extra], python_backends=extra,
+                                     every_kernel=every,
+                                     max_seconds_per_measurement=1.0))
+            self.assertEqual(rc, 0, err)
+            res = results(lines)
+            kernel, other = res[("t_kernel", "tiny-flat")], res[("t_other", "tiny-flat")]
+            self.assertEqual(kernel["status"], "ok", kernel)
+            self.assertNotEqual(other.get("stop"), "outpaced", other)
+            self.assertGreater(other["samples"], 3, other)
+            if every:
+                self.assertNotEqual(kernel.get("stop"), "outpaced", kernel)
+                self.assertGreater(kernel["samples"], 3, kernel)
+            else:
+                self.assertEqual(kernel["stop"], "outpaced", kernel)
+                self.assertLessEqual(kernel["samples"], 3, kernel)
+                self.assertGreater(kernel["median_ms"], 1.05 * res[("t_base", "tiny-flat")]["median_ms"])
 
     def test_skip_and_exclude_quantized(self):
         rc, lines, err = run(job(backends=["sdpa_math", "split", "sage"], exclude_quantized=True,

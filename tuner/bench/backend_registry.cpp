@@ -50,26 +50,33 @@ const std::vector<BackendInfo>& builtin_backends() {
     // (per_thread, the kernels' default, or per_warp: coarser scales, fewer of them) and the fp8
     // kernel's pv_accum_dtype are separate ids, so that the node calls exactly what was timed;
     // comfyui_node/backends.py's SAGE_KERNELS holds the arguments of each id.
-    auto sage = [&](std::string id, std::string function, int min_sm, std::vector<int> only_sm, std::string what) {
+    // Where sageattn itself calls a kernel with the same arguments (sageattention 2.2's core.py:
+    // sm80 fp16_cuda per_thread fp32; sm86 fp16_triton; sm89 fp8_cuda per_thread fp32+fp16;
+    // sm90 fp8_cuda_sm90 per_thread fp32+fp32; sm120/121 fp8_cuda per_warp fp32+fp16), `sage`
+    // measures it and the kernel's own id is not measured again (duplicate_gate).
+    auto sage = [&](std::string id, std::string function, int min_sm, std::vector<int> only_sm,
+                    std::vector<int> sageattn_on, std::string what) {
       python(std::move(id), "sageattention", std::move(function), 6e-2, true, std::move(what));
       v.back().min_sm = min_sm;
       v.back().only_sm = std::move(only_sm);
+      v.back().variant_of = "sage";
+      v.back().library_runs_it_on = std::move(sageattn_on);
     };
-    sage("sage_fp8_sm90", "sageattn_qk_int8_pv_fp8_cuda_sm90", 0, {90},
-         "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90, per_thread, PV fp32+fp32 (sm90)");
-    sage("sage_fp8_sm90_warp", "sageattn_qk_int8_pv_fp8_cuda_sm90", 0, {90},
+    sage("sage_fp8_sm90", "sageattn_qk_int8_pv_fp8_cuda_sm90", 0, {90}, {90},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90, per_thread, PV fp32+fp32 (sm90; sageattn's pick there)");
+    sage("sage_fp8_sm90_warp", "sageattn_qk_int8_pv_fp8_cuda_sm90", 0, {90}, {},
          "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90, per_warp, PV fp32+fp32 (sm90)");
-    sage("sage_fp8", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121},
-         "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_thread, PV fp32+fp16 (sm89, sm120)");
-    sage("sage_fp8_warp", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121},
+    sage("sage_fp8", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121}, {89},
+         "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_thread, PV fp32+fp16 (sm89, sm120; sageattn's pick on sm89)");
+    sage("sage_fp8_warp", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121}, {120, 121},
          "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_warp, PV fp32+fp16 (sageattn's pick on sm120)");
-    sage("sage_fp8_fp32acc", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121},
+    sage("sage_fp8_fp32acc", "sageattn_qk_int8_pv_fp8_cuda", 0, {89, 120, 121}, {},
          "SageAttention sageattn_qk_int8_pv_fp8_cuda, per_thread, PV fp32+fp32 (sm89, sm120)");
-    sage("sage_fp16_cuda", "sageattn_qk_int8_pv_fp16_cuda", 80, {},
-         "SageAttention sageattn_qk_int8_pv_fp16_cuda, per_thread, PV fp32 (sm80 and later)");
-    sage("sage_fp16_cuda_warp", "sageattn_qk_int8_pv_fp16_cuda", 80, {},
+    sage("sage_fp16_cuda", "sageattn_qk_int8_pv_fp16_cuda", 80, {}, {80},
+         "SageAttention sageattn_qk_int8_pv_fp16_cuda, per_thread, PV fp32 (sm80 and later; sageattn's pick on sm80)");
+    sage("sage_fp16_cuda_warp", "sageattn_qk_int8_pv_fp16_cuda", 80, {}, {},
          "SageAttention sageattn_qk_int8_pv_fp16_cuda, per_warp, PV fp32 (sm80 and later)");
-    sage("sage_fp16_triton", "sageattn_qk_int8_pv_fp16_triton", 80, {},
+    sage("sage_fp16_triton", "sageattn_qk_int8_pv_fp16_triton", 80, {}, {86},
          "SageAttention sageattn_qk_int8_pv_fp16_triton, per_block (sageattn's pick on sm86)");
     python("xformers", "xformers.ops", "memory_efficient_attention", 1e-2, false,
            "xformers.ops.memory_efficient_attention");
@@ -102,6 +109,20 @@ std::string capability_gate(const BackendInfo& b, std::string_view capability) {
     return b.id + " runs on " + set + " only; this GPU is " + name(sm);
   }
   return {};
+}
+
+std::string duplicate_gate(const BackendInfo& b, std::string_view capability) {
+  const auto dot = capability.find('.');
+  if (b.library_runs_it_on.empty() || dot == std::string_view::npos) return {};
+  int sm = -1;
+  try {
+    sm = std::stoi(std::string(capability.substr(0, dot))) * 10 + std::stoi(std::string(capability.substr(dot + 1)));
+  } catch (const std::exception&) {
+    return {};  // capability_gate names a capability it cannot read
+  }
+  const auto& on = b.library_runs_it_on;
+  if (std::find(on.begin(), on.end(), sm) == on.end()) return {};
+  return b.id + " is what " + b.variant_of + " itself runs on sm" + std::to_string(sm) + ": measured as " + b.variant_of;
 }
 
 std::optional<BackendInfo> find_builtin(std::string_view id) {

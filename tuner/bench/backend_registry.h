@@ -32,6 +32,12 @@ struct BackendInfo {
   // one of only_sm where that is not empty. See capability_gate.
   int min_sm = 0;
   std::vector<int> only_sm;
+  // A kernel of a library that has its own entry (`sage`'s kernels one by one): a route
+  // candidate only, measured while it can still win its shape (worker.cpp, kVariantRace).
+  std::string variant_of;
+  // Where the library's own entry runs exactly this kernel with these arguments (sageattn's
+  // dispatch): measured once, as the library, there. See duplicate_gate.
+  std::vector<int> library_runs_it_on;
   std::string description;
 };
 
@@ -46,5 +52,9 @@ std::optional<BackendInfo> find_builtin(std::string_view id);
 // Why `b` cannot run on a GPU of compute capability `capability` ("9.0"), or empty where it can.
 // An empty capability (the CPU) passes every backend: the CI's stand-ins run everywhere.
 std::string capability_gate(const BackendInfo& b, std::string_view capability);
+
+// Why `b` is not measured on `capability` although it runs there: its library's own entry runs
+// the same call (BackendInfo::library_runs_it_on). Empty otherwise, and on the CPU.
+std::string duplicate_gate(const BackendInfo& b, std::string_view capability);
 
 }  // namespace autotune::bench

@@ -428,7 +428,7 @@ bool Sampler::prepare(const std::vector<Reference>& refs) {
     Device::Timer& timer = *st_->timers[0];
     std::vector<double> warm, warm_issue, warm_gpu;
     const auto t_warm = Clock::now();
-    while (warm.empty() || (seconds_since(t_warm) < 0.03 && warm.size() < 50)) {
+    while (warm.empty() || (seconds_since(t_warm) < opt_.warm_up_s && warm.size() < 50)) {
       const auto t0 = Clock::now();
       timer.start();
       runner_.issue(static_cast<int>(warm.size()) % runner_.input_sets());
@@ -446,6 +446,8 @@ bool Sampler::prepare(const std::vector<Reference>& refs) {
     st_->hold_ms = 0.05 + 1.5 * st_->host_ms * st_->batch;
     StoppingParams sp;
     sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
+    sp.outpaced_ratio = opt_.outpaced_ratio;
+    sp.outpaced_far_ratio = opt_.outpaced_far_ratio;
     st_->crit = std::make_unique<StoppingCriterion>(sp);
     return true;
   } catch (const std::exception& e) {

@@ -137,6 +137,11 @@ struct MeasureOptions {
   // back to back through a whole turn, as in a sampling step; a backend whose host cannot keep
   // the queue filled samples one at a time behind a spin instead.
   int queue_depth = 3;
+  // The warm-up's length (at most 50 calls), and the stopping rule's outpaced ratios
+  // (StoppingParams); worker.cpp tightens them for a library's kernels one by one.
+  double warm_up_s = 0.03;
+  double outpaced_ratio = StoppingParams{}.outpaced_ratio;
+  double outpaced_far_ratio = StoppingParams{}.outpaced_far_ratio;
 };
 
 // One backend's measurement of one shape, taken in turns, so that the worker can interleave a

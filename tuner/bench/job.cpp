@@ -43,6 +43,7 @@ BackendInfo parse_python_backend(const nlohmann::json& j) {
                                 "' (expected one of: blhd, bhld)");
   b.tolerance = j.value("tolerance", 1e-2);
   b.quantized = j.value("quantized", false);
+  b.variant_of = j.value("variant_of", std::string());  // a kernel of another entry's library
   b.description = "job-supplied: " + b.module + "." + b.function;
   if (b.id.empty() || b.module.empty() || b.function.empty())
     throw std::invalid_argument("job: python backend needs non-empty id, module and function");
@@ -79,6 +80,7 @@ Job parse_job(const nlohmann::json& j) {
     job.dtype = parse_dtype(j.value("dtype", "bf16"));
     job.python_paths = j.value("python_paths", std::vector<std::string>{});
     job.exclude_quantized = j.value("exclude_quantized", false);
+    job.every_kernel = j.value("every_kernel", false);
     job.compute_capability = j.value("compute_capability", std::string());
     job.max_seconds_per_measurement = j.value("max_seconds_per_measurement", 2.0);
     if (!(job.max_seconds_per_measurement > 0))

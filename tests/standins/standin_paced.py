@@ -1,0 +1,17 @@
+"""Correct job-supplied backends that sleep a fixed time a call: `attn_20` 20 ms, `attn_23` 23 ms
+(1.15x: between the race's 1.05x and 1.25x for a library's kernels one by one, worker.cpp)."""
+import time
+
+from _attn import attention_blhd
+
+__version__ = "1.0"
+
+
+def attn_20(q, k, v):
+    time.sleep(0.020)
+    return attention_blhd(q, k, v)
+
+
+def attn_23(q, k, v):
+    time.sleep(0.023)
+    return attention_blhd(q, k, v)

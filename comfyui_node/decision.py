@@ -10,10 +10,23 @@ SCHEMA = 1
 
 # The adapter ids the benchmark engine measures (a closed set). An id outside it in a decision
 # file is not an error here: the router logs it once and leaves those shapes to ComfyUI.
+# SageAttention's kernels one by one (tuner/bench/backend_registry.cpp; backends.py's
+# SAGE_KERNELS holds each one's arguments, and tests/node/test_decision.py checks the two agree).
+SAGE_KERNEL_IDS = (
+    "sage_fp8_sm90", "sage_fp8_sm90_warp", "sage_fp8", "sage_fp8_warp", "sage_fp8_fp32acc",
+    "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton",
+)
 BACKEND_IDS = (
     "sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
     "flash2", "flash3", "sage", "xformers", "split", "quad",
-)
+) + SAGE_KERNEL_IDS
+
+# Step-aware routing (issue 21): with a balanced decision, a route to 8-bit attention names the
+# exact backend the node runs on the first and last `exact_steps` sampling steps. This variable
+# sets that count for both sides: autotune's decision (tuner/quality.h) and, over the decision's,
+# the node at run time (0: 8-bit on every step).
+EXACT_STEPS_ENV = "AUTOTUNE_EXACT_STEPS"
+MAX_EXACT_STEPS = 1000
 _ROUTE_INT_FIELDS = ("batch", "heads", "head_dim", "q_len", "kv_len")
 
 
@@ -24,9 +37,12 @@ class DecisionError(Exception):
 class Route:
     """One measured shape and the backend that won it."""
 
-    __slots__ = ("workload", "batch", "heads", "head_dim", "q_len", "kv_len", "backend", "median_ms")
+    __slots__ = ("workload", "batch", "heads", "head_dim", "q_len", "kv_len", "backend", "median_ms",
+                 "exact_backend")
 
-    def __init__(self, workload, batch, heads, head_dim, q_len, kv_len, backend, median_ms=None):
+    def __init__(self, workload, batch, heads, head_dim, q_len, kv_len, backend, median_ms=None,
+                 exact_backend=None):
+        self.exact_backend = exact_backend  # balanced: the backend of the first and last steps
         self.workload = workload
         self.batch = batch
         self.heads = heads
@@ -46,7 +62,8 @@ class Route:
 
 class Decision:
     __slots__ = ("path", "tool_version", "decided_at", "mechanism", "source", "reason",
-                 "gpu_name", "torch_version", "default_backend", "routes", "comfyui_sdpa")
+                 "gpu_name", "torch_version", "default_backend", "routes", "comfyui_sdpa",
+                 "quality_level", "exact_steps")
 
     def __init__(self, **fields):
         for name in self.__slots__:
@@ -110,12 +127,49 @@ def parse(doc, path="<memory>"):
         median = r.get("median_ms")
         _need(median is None or (isinstance(median, (int, float)) and not isinstance(median, bool)), path,
               "routes[{}].median_ms is {!r}, expected a number".format(i, median))
+        exact = r.get("exact_backend")
+        _need(exact is None or (isinstance(exact, str) and exact), path,
+              "routes[{}].exact_backend is {!r}, expected an adapter id".format(i, exact))
         routes.append(Route(str(r.get("workload", "route{}".format(i))), r["batch"], r["heads"], r["head_dim"],
-                            r["q_len"], r["kv_len"], r["backend"], median))
+                            r["q_len"], r["kv_len"], r["backend"], median, exact))
+    level, exact_steps = _quality(doc.get("quality"), path)
     return Decision(path=path, tool_version=doc.get("tool_version"), decided_at=doc.get("decided_at"),
                     mechanism=doc.get("mechanism"), source=doc.get("source"), reason=doc.get("reason"),
                     gpu_name=gpu["name"], torch_version=env["torch"], default_backend=default,
-                    routes=routes, comfyui_sdpa=_comfyui_sdpa(doc.get("comfyui_sdpa"), path))
+                    routes=routes, comfyui_sdpa=_comfyui_sdpa(doc.get("comfyui_sdpa"), path),
+                    quality_level=level, exact_steps=exact_steps)
+
+
+def _quality(value, path):
+    """(level, exact_steps) of the decision's "quality" object; (None, 0) where it has none
+    (older autotune, or a decision made without measurements)."""
+    if value is None:
+        return None, 0
+    _need(isinstance(value, dict), path, "quality is {!r}, expected an object".format(value))
+    level = value.get("level") or None
+    _need(level in (None, "exact", "balanced", "fast"), path,
+          "quality.level is {!r}, expected one of: exact, balanced, fast".format(level))
+    steps = value.get("exact_steps", 0)
+    _need(_is_int(steps) and 0 <= steps <= MAX_EXACT_STEPS, path,
+          "quality.exact_steps is {!r}, expected an integer in 0..{}".format(steps, MAX_EXACT_STEPS))
+    return level, steps
+
+
+def exact_steps(dec, environ=None):
+    """(count, origin): the first and last sampling steps that run each route's exact backend.
+    The environment's AUTOTUNE_EXACT_STEPS over the decision's; a bad value raises DecisionError
+    naming it."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(EXACT_STEPS_ENV)
+    if raw is None or raw == "":
+        return dec.exact_steps or 0, "decision"
+    try:
+        n = int(raw)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_EXACT_STEPS:
+        raise DecisionError("{}={!r} is not an integer in 0..{}".format(EXACT_STEPS_ENV, raw, MAX_EXACT_STEPS))
+    return n, EXACT_STEPS_ENV
 
 
 SDPA_KERNEL_NAMES = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")

@@ -80,16 +80,17 @@ def install(attention=None, patcher_cls=None, environ=None, device_name=None, to
                        PREFIX, stale)
         return None
 
-    router = build_router(dec, attention, logger)
+    router = build_router(dec, attention, logger, environ)
     _register(router, attention)
     boundary, note = _install_boundary(router, dec, attention, executor_cls, device_name, torch_version, logger,
-                                       clock)
+                                       clock, environ)
     _hook_patcher(patcher_cls, router, boundary)
     logger.info("%s%s%s", PREFIX, describe(dec, router), note)
     return router
 
 
-def _install_boundary(router, dec, attention, executor_cls, device_name, torch_version, logger, clock):
+def _install_boundary(router, dec, attention, executor_cls, device_name, torch_version, logger, clock,
+                      environ=None):
     """Records shapes and reloads the decision at ComfyUI's prompt boundary (seen.py), where
     there is one; without it the routes stay those of the start. Returns (boundary or None, a
     note for the one line the node logs at start)."""
@@ -102,7 +103,7 @@ def _install_boundary(router, dec, attention, executor_cls, device_name, torch_v
                           "applies at the next start".format(type(e).__name__, e))
 
     def build(new_dec):
-        fresh = build_router(new_dec, attention, logger)
+        fresh = build_router(new_dec, attention, logger, environ)
         _register(fresh, attention)
         return fresh
 
@@ -115,8 +116,14 @@ def _install_boundary(router, dec, attention, executor_cls, device_name, torch_v
         recorder.path)
 
 
-def build_router(dec, attention, logger=log):
-    wanted = [dec.default_backend] + [r.backend for r in dec.routes]
+def build_router(dec, attention, logger=log, environ=None):
+    wanted = [dec.default_backend] + [r.backend for r in dec.routes] + [r.exact_backend for r in dec.routes
+                                                                        if r.exact_backend]
+    try:
+        exact_steps, _ = decision.exact_steps(dec, environ)
+    except decision.DecisionError as e:
+        exact_steps = dec.exact_steps or 0
+        logger.warning("%s%s; the decision's %d exact steps apply", PREFIX, e, exact_steps)
     adapters, unavailable = {}, {}
     for backend_id in dict.fromkeys(wanted):
         if backend_id not in decision.BACKEND_IDS:
@@ -128,7 +135,8 @@ def build_router(dec, attention, logger=log):
             adapters[backend_id] = backends.make_adapter(backend_id, attention, dec.comfyui_sdpa)
         except backends.Unavailable as e:
             unavailable[backend_id] = str(e)
-    return Router(routing.RouteTable(dec.routes, dec.default_backend), adapters, unavailable, logger)
+    return Router(routing.RouteTable(dec.routes, dec.default_backend), adapters, unavailable, logger,
+                  exact_steps=exact_steps)
 
 
 def _register(router, attention):
@@ -166,7 +174,11 @@ def describe(dec, router):
     parts = ["applied {} ({}, mechanism {}, decided {}): default {}".format(
         dec.path, dec.source, dec.mechanism, dec.decided_at, dec.default_backend)]
     for r in dec.routes:
-        parts.append("{} [{}] -> {}".format(r.workload, r.shape_text(), r.backend))
+        parts.append("{} [{}] -> {}".format(r.workload, r.shape_text(), r.backend)
+                     + (" ({} on the first and last {} steps)".format(r.exact_backend, router.exact_steps)
+                        if r.exact_backend and router.exact_steps else ""))
+    if dec.quality_level:
+        parts.append("quality {}".format(dec.quality_level))
     text = "; ".join(parts)
     if router.unavailable:
         text += "; not available here: " + "; ".join(

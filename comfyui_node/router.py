@@ -26,13 +26,30 @@ _POSITIONAL = ("heads", "mask", "attn_precision", "skip_reshape", "skip_output_r
 _HONOURED = frozenset(_POSITIONAL + ("low_precision_attention", "transformer_options", "_inside_attn_wrapper"))
 
 
+def _floats(x):
+    """A tensor's or a sequence's values as a list of floats."""
+    if hasattr(x, "detach"):
+        x = x.detach().flatten().tolist()
+    return [float(v) for v in x]
+
+
 class Router:
-    def __init__(self, table, adapters, unavailable, logger=log):
-        """table: routing.RouteTable; adapters: id -> function; unavailable: id -> reason."""
+    def __init__(self, table, adapters, unavailable, logger=log, exact_steps=0):
+        """table: routing.RouteTable; adapters: id -> function; unavailable: id -> reason;
+        exact_steps: the first and last sampling steps on which a route with an exact_backend runs
+        it (0: never)."""
         self.table = table
         self.adapters = dict(adapters)
         self.unavailable = dict(unavailable)
+        self.exact_steps = exact_steps
         self.log = logger
+        # The step of the model evaluation running now, by its transformer_options["sigmas"]
+        # tensor: one object for all the attention calls of one evaluation (comfy/samplers.py,
+        # _calc_cond_batch), so the step is worked out once per evaluation (_exact_now).
+        self._step_sigmas = None
+        self._step_exact = False
+        self._schedule_of = None  # the sample_sigmas object _schedule was read from
+        self._schedule = None
         # One counter cell per stat name ("route:<id>", "default:<id>", "comfy:<why>",
         # "fallback:<id>"); a shape's cache entry holds its cell, so counting a routed call is one
         # list increment (a Counter's += 1 took about 100 ns more, router_microbench.py).
@@ -62,13 +79,16 @@ class Router:
             for _, cell in cells:
                 cell[0] = 0
 
-    def apply(self, table, adapters, unavailable):
+    def apply(self, table, adapters, unavailable, exact_steps=None):
         """A new decision's routes, from the next call on (seen.py calls it between prompts).
         The per-shape cache is emptied, so every shape is looked up again; counts are kept."""
         self.table = table
         self.adapters = dict(adapters)
         self.unavailable = dict(unavailable)
+        if exact_steps is not None:
+            self.exact_steps = exact_steps
         self._cache = {}
+        self._step_sigmas = None
 
     def _shape_cell(self, key, name):
         cell = [0]
@@ -122,7 +142,9 @@ class Router:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = self._resolve(key, q, args[1], heads, skip)
-        fn, cell, backend = entry
+        fn, cell, backend, exact = entry
+        if exact is not None and self._exact_now(kwargs.get("transformer_options")):
+            fn, cell, backend = exact
         if fn is None:
             cell[0] += 1
             return func(*args, **kwargs)
@@ -157,6 +179,8 @@ class Router:
         return func(*args, **kwargs)
 
     def _resolve(self, key, q, k, heads, skip):
+        """(function or None, counter cell, backend id, exact) for a shape; exact is the same triple
+        for the first and last sampling steps where the route names an exact backend, else None."""
         if skip:
             b, _, q_len, head_dim = q.shape
             kv_len = k.shape[2]
@@ -164,19 +188,54 @@ class Router:
             b, q_len, inner = q.shape
             head_dim = inner // heads
             kv_len = k.shape[1]
-        backend, how, _ = self.table.lookup(head_dim, q_len, kv_len, b * heads)
+        backend, how, route = self.table.lookup(head_dim, q_len, kv_len, b * heads)
         kind = "default" if how == routing.DEFAULT else "route"
         fn = self.adapters.get(backend)
         if fn is not None:
-            return fn, self._shape_cell(key, "{}:{}".format(kind, backend)), backend
+            return fn, self._shape_cell(key, "{}:{}".format(kind, backend)), backend, self._exact_of(key, route)
         if how != routing.DEFAULT:
             # The shape's winner cannot run here: the decision's default, if it can.
             default = self.table.default_backend
             fn = self.adapters.get(default)
             if fn is not None:
                 return fn, self._shape_cell(key, "default:{} ({} {})".format(
-                    default, backend, self._why(backend))), default
-        return None, self._shape_cell(key, "comfy:{} {}".format(backend, self._why(backend))), backend
+                    default, backend, self._why(backend))), default, None
+        return None, self._shape_cell(key, "comfy:{} {}".format(backend, self._why(backend))), backend, None
+
+    def _exact_of(self, key, route):
+        exact = route.exact_backend if route is not None else None
+        if not exact or self.exact_steps <= 0:
+            return None
+        fn = self.adapters.get(exact)
+        if fn is not None:
+            return fn, self._shape_cell(key, "exact:{}".format(exact)), exact
+        # ComfyUI's own function on those steps: exact attention unless ComfyUI itself was started
+        # with --use-sage-attention.
+        return None, self._shape_cell(key, "comfy:exact {} {}".format(exact, self._why(exact))), exact
+
+    def _exact_now(self, options):
+        """Whether the model evaluation running now is one of the first or last exact_steps steps.
+        Worked out at the evaluation's first routed call and kept for its other calls (the same
+        sigmas object): reading the evaluation's sigma is one device-to-host copy of a number per
+        evaluation (k-diffusion's samplers compare sigmas on the host every step too). Without
+        sample_sigmas (a sampler outside ComfyUI's KSampler path) the steps are unknown and the
+        route's own backend runs, said once."""
+        sigmas = options.get("sigmas") if isinstance(options, dict) else None
+        if sigmas is self._step_sigmas and sigmas is not None:
+            return self._step_exact
+        self._step_sigmas = sigmas
+        self._step_exact = False
+        schedule = options.get("sample_sigmas") if isinstance(options, dict) else None
+        if sigmas is None or schedule is None:
+            if "no sigmas" not in self._logged:
+                self._logged.add("no sigmas")
+                self.log.info("%sattention calls without transformer_options' sigmas and sample_sigmas: their "
+                              "step is unknown, so 8-bit routes run on every step", PREFIX)
+            return False
+        if schedule is not self._schedule_of:
+            self._schedule_of, self._schedule = schedule, _floats(schedule)
+        self._step_exact = routing.is_exact_step(max(_floats(sigmas)), self._schedule, self.exact_steps)
+        return self._step_exact
 
     def _why(self, backend):
         if backend not in BACKEND_IDS:
@@ -188,7 +247,7 @@ class Router:
         self._count("fallback:{}".format(backend))
         # This shape stays on ComfyUI's function from now on: a backend that cannot run a shape
         # would otherwise cost the failed attempt on every call (DESIGN.md, ComfyUI facts).
-        self._cache[key] = (None, self._shape_cell(key, "comfy:{} failed".format(backend)), backend)
+        self._cache[key] = (None, self._shape_cell(key, "comfy:{} failed".format(backend)), backend, None)
         if backend not in self._logged:
             self._logged.add(backend)
             self.log.warning("%s%s failed (%s: %s); this shape now uses ComfyUI's attention, "

@@ -17,6 +17,7 @@ keeps those two apart. Cross-attention (77 or 256 keys) never borrows from self-
 keys): SDXL cross is cuDNN at 0.019 ms, FA3 at 0.075. Wan 480p (32760 tokens) does not borrow
 from Wan 720p (75600): a shape never measured near anything falls to the default.
 """
+import bisect
 import math
 
 EXACT = "exact"
@@ -61,3 +62,31 @@ class RouteTable:
         if best is not None:
             return best.backend, NEAR, best
         return self.default_backend, DEFAULT, None
+
+
+def step_index(sigma, schedule):
+    """The sampling step a model evaluation at `sigma` belongs to, in `schedule` (the run's
+    sigmas, decreasing, steps + 1 of them: ComfyUI's transformer_options["sample_sigmas"]): the
+    last i with schedule[i] >= sigma, so that a sampler's evaluations between two sigmas (Heun's
+    and DPM-2's midpoints) count as the step they start from. None where the schedule is unusable.
+    """
+    steps = len(schedule) - 1
+    if steps < 1:
+        return None
+    # Relative slack: the sigma reaches the model through float32 arithmetic (sigma * s_in).
+    target = sigma * (1 - 1e-5)
+    # Decreasing: count the entries >= target on the negated, increasing list.
+    i = bisect.bisect_right([-s for s in schedule], -target) - 1
+    return min(max(i, 0), steps - 1)
+
+
+def is_exact_step(sigma, schedule, exact_steps):
+    """Whether the evaluation at `sigma` is in the first or last `exact_steps` steps of the run.
+    The first steps lay out the composition and the last the fine detail, where 8-bit attention's
+    error shows (SageAttention 3 users run exact attention there: ComfyUI #10076; WanVideoWrapper)."""
+    if exact_steps <= 0:
+        return False
+    i = step_index(sigma, schedule)
+    if i is None:
+        return False
+    return i < exact_steps or i >= len(schedule) - 1 - exact_steps

@@ -159,7 +159,9 @@ class Recorder:
 
 
 def _routes_text(dec):
-    return {(r.workload, r.shape_text()): r.backend for r in dec.routes}
+    # A route with an exact backend for the first and last steps reads "sage_fp8_sm90 (flash3)".
+    return {(r.workload, r.shape_text()): r.backend + (" ({})".format(r.exact_backend) if r.exact_backend else "")
+            for r in dec.routes}
 
 
 NO_CHANGE = "no route changed"
@@ -170,6 +172,8 @@ def describe_change(old, new):
     parts = []
     if old is None or old.default_backend != new.default_backend:
         parts.append("default {} -> {}".format(old.default_backend if old else "none", new.default_backend))
+    if old is not None and (old.exact_steps or 0) != (new.exact_steps or 0):
+        parts.append("exact steps {} -> {}".format(old.exact_steps or 0, new.exact_steps or 0))
     before, after = (_routes_text(old) if old else {}), _routes_text(new)
     for k in after:
         if k not in before:
@@ -221,7 +225,7 @@ class Reloader:
             self.current = dec
             return False
         fresh = self.build(dec)
-        self.router.apply(fresh.table, fresh.adapters, fresh.unavailable)
+        self.router.apply(fresh.table, fresh.adapters, fresh.unavailable, fresh.exact_steps)
         self.log.info("%sreloaded %s (%s, decided %s) between prompts: %s", self.prefix, self.path, dec.source,
                       dec.decided_at, change)
         self.current = dec

@@ -174,7 +174,8 @@ def main(argv=None):
     router = build_router(dec, attention)
     # The router's own cost: the same table, every adapter a function that does nothing.
     noop = lambda *a, **kw: None  # noqa: E731
-    noop_router = Router(router.table, {b: noop for b in router.adapters}, router.unavailable)
+    noop_router = Router(router.table, {b: noop for b in router.adapters}, router.unavailable,
+                         exact_steps=router.exact_steps)
     noop_wrapped = attention.wrap_attn(noop)
     noop_options = {"optimized_attention_override": noop_router}
 

@@ -199,8 +199,42 @@ def main():
             "max_abs_diff": float((routed - own).abs().max()),
             "max_abs": float(own.abs().max()),
         }
+    result["sampling"] = sampling(router, wan_model=dict((n, m) for n, m, _ in models())["wan"])
     result["prompts"] = prompts(router, wan_model=dict((n, m) for n, m, _ in models())["wan"])
     print(json.dumps(result))
+
+
+def sampling(router, wan_model):
+    """Wan 2.1 through ComfyUI's own k-diffusion samplers (Euler: one evaluation a step; Heun: two)
+    on ComfyUI's Karras schedule, with transformer_options as comfy/samplers.py fills them:
+    "sample_sigmas" once per run (CFGGuider.inner_sample), "sigmas" each evaluation's timestep
+    (_calc_cond_batch). Returns, per sampler, the counter the self-attention call of each
+    evaluation went to, and the sigmas."""
+    import torch
+    import comfy.k_diffusion.sampling as kd
+    import comfy.model_patcher
+    patcher = comfy.model_patcher.ModelPatcher(wan_model, torch.device("cpu"), torch.device("cpu")).clone()
+    g = torch.Generator().manual_seed(5)
+    wx, wctx = torch.randn(1, 4, 2, 8, 8, generator=g), torch.randn(1, 8, 24, generator=g)
+    sigmas = kd.get_sigmas_karras(5, 0.03, 14.6)  # 5 steps, then 0
+    out = {"sigmas": sigmas.tolist()}
+    for name, sampler in (("euler", kd.sample_euler), ("heun", kd.sample_heun)):
+        model_options = comfy.model_patcher.create_model_options_clone(patcher.model_options)
+        model_options.setdefault("transformer_options", {})["sample_sigmas"] = sigmas
+        ran = []
+
+        def model(x, sigma, **kwargs):
+            options = dict(model_options["transformer_options"], sigmas=sigma)
+            before = collections.Counter(router.stats)
+            with torch.no_grad():
+                y = wan_model(x, sigma, wctx, transformer_options=options)
+            after = collections.Counter(router.stats)
+            ran.append(sorted(k for k in after if after[k] != before[k] and "xformers" not in k))
+            return y
+
+        final = sampler(model, wx * sigmas[0], sigmas, disable=True)
+        out[name] = {"ran": ran, "finite": bool(torch.isfinite(final).all())}
+    return out
 
 
 class _Server:
@@ -248,6 +282,7 @@ def prompts(router, wan_model):
                     for r in doc["routes"]:
                         if r["workload"] == "wan-self":
                             r["backend"] = "flash2"
+                            r.pop("exact_backend", None)  # exact itself: no exact steps to add
                     tmp = decision_path + ".new"
                     with open(tmp, "w") as f:
                         json.dump(doc, f)

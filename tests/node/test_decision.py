@@ -91,5 +91,53 @@ class DecisionFileTest(unittest.TestCase):
         self.assertEqual(decision.decision_path({"COMFYUI_ATTENTION_DECISION": "/x.json"}), "/x.json")
 
 
+
+class QualityTest(unittest.TestCase):
+    """The decision's "quality" object and routes' exact_backend (issue 21)."""
+
+    def doc(self, quality=None, exact_backend="flash3"):
+        r = route("wan", 1, 12, 128, 32760, 32760, "sage_fp8_sm90")
+        if exact_backend is not None:
+            r["exact_backend"] = exact_backend
+        d = decision_doc([r])
+        if quality is not None:
+            d["quality"] = quality
+        return d
+
+    def test_level_exact_steps_and_exact_backend_are_read(self):
+        dec = decision.parse(self.doc({"level": "balanced", "exact_steps": 2, "steps": 30, "step_ms": 1.0}))
+        self.assertEqual((dec.quality_level, dec.exact_steps), ("balanced", 2))
+        self.assertEqual(dec.routes[0].exact_backend, "flash3")
+        old = decision.parse(self.doc(None, exact_backend=None))  # an older autotune's file
+        self.assertEqual((old.quality_level, old.exact_steps, old.routes[0].exact_backend), (None, 0, None))
+
+    def test_bad_values_are_named(self):
+        for quality, exact, needle in (({"level": "fastest"}, "flash3", "quality.level is 'fastest'"),
+                                       ({"exact_steps": -1}, "flash3", "quality.exact_steps is -1"),
+                                       ({"exact_steps": True}, "flash3", "quality.exact_steps is True"),
+                                       ([], "flash3", "quality is []"),
+                                       (None, "", "routes[0].exact_backend is ''")):
+            with self.subTest(needle=needle):
+                with self.assertRaises(decision.DecisionError) as c:
+                    decision.parse(self.doc(quality, exact))
+                self.assertIn(needle, str(c.exception))
+
+    def test_the_environment_sets_the_exact_steps_over_the_decision(self):
+        dec = decision.parse(self.doc({"level": "balanced", "exact_steps": 1}))
+        self.assertEqual(decision.exact_steps(dec, {}), (1, "decision"))
+        self.assertEqual(decision.exact_steps(dec, {"AUTOTUNE_EXACT_STEPS": "3"}), (3, "AUTOTUNE_EXACT_STEPS"))
+        self.assertEqual(decision.exact_steps(dec, {"AUTOTUNE_EXACT_STEPS": "0"}), (0, "AUTOTUNE_EXACT_STEPS"))
+        for bad in ("-1", "two", "1001"):
+            with self.assertRaises(decision.DecisionError):
+                decision.exact_steps(dec, {"AUTOTUNE_EXACT_STEPS": bad})
+
+    def test_sage_kernel_ids_are_the_adapters(self):
+        from comfyui_node import backends
+        self.assertEqual(set(decision.SAGE_KERNEL_IDS), set(backends.SAGE_KERNELS))
+        for backend_id in decision.SAGE_KERNEL_IDS:
+            self.assertIn(backend_id, decision.BACKEND_IDS)
+            self.assertTrue(backends.is_quantized(backend_id))
+
+
 if __name__ == "__main__":
     unittest.main()

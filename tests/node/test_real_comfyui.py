@@ -32,7 +32,7 @@ ROUTES = [
     route("flux", 1, 2, 32, 22, 22, "flash3"),
     route("sdxl-self", 2, 2, 40, 16, 16, "flash2"),
     route("sdxl-cross", 2, 2, 40, 16, 7, "split"),
-    route("wan-self", 1, 2, 16, 32, 32, "sage"),
+    dict(route("wan-self", 1, 2, 16, 32, 32, "sage"), exact_backend="flash3"),  # balanced: flash3 first and last
     route("wan-cross", 1, 2, 16, 32, 8, "xformers"),
     route("sd3-joint", 1, 2, 64, 21, 21, "flash3"),
 ]
@@ -111,7 +111,9 @@ class RealComfyUITest(unittest.TestCase):
         link = os.path.join(custom_nodes, "attention-autotune-link")
         os.symlink(node, link)
         cls.node_dirs = [copy, clone, link]
-        decision = write_json(cls.tmp.name, decision_doc(ROUTES, default_backend="quad", gpu=GPU))
+        doc = decision_doc(ROUTES, default_backend="quad", gpu=GPU)
+        doc["quality"] = {"level": "balanced", "exact_steps": 1, "steps": 30}
+        decision = write_json(cls.tmp.name, doc)
         env = dict(os.environ, COMFYUI_ATTENTION_DECISION=decision, COMFYUI_ATTENTION_AUTOTUNE="1")
         cls.run_result = subprocess.run(
             [sys.executable, os.path.join(HERE, "real_comfyui_child.py"), comfyui, einops,
@@ -178,8 +180,20 @@ class RealComfyUITest(unittest.TestCase):
         # The file changed after the first prompt's first step: its second step kept sage.
         self.assertEqual(first, {"route:sage": 2, "route:xformers": 2}, p)
         self.assertEqual(second, {"route:flash2": 2, "route:xformers": 2}, p)
-        self.assertTrue(any("reloaded" in line and "wan-self [1x2x16, q 32 kv 32] sage -> flash2" in line
+        self.assertTrue(any("reloaded" in line and "wan-self [1x2x16, q 32 kv 32] sage (flash3) -> flash2" in line
                             for line in self.result["log"]), self.result["log"])
+
+    def test_comfyuis_samplers_run_exact_attention_on_the_first_and_last_steps(self):
+        """Balanced (issue 21): sage in between, flash3 where the evaluation's sigma is the
+        schedule's first or last; Heun's second evaluation of a step, at the next sigma, counts
+        by that sigma."""
+        s = self.result["sampling"]
+        self.assertEqual(len(s["sigmas"]), 6, s)
+        euler = [names for names in s["euler"]["ran"]]
+        self.assertEqual(euler, [["exact:flash3"]] + [["route:sage"]] * 3 + [["exact:flash3"]], s)
+        heun = s["heun"]["ran"]
+        self.assertEqual(heun, [["exact:flash3"]] + [["route:sage"]] * 6 + [["exact:flash3"]] * 2, s)
+        self.assertTrue(s["euler"]["finite"] and s["heun"]["finite"], s)
 
     def test_the_shapes_run_are_recorded_with_calls_per_step_and_family(self):
         shapes = {(s["q_len"], s["kv_len"], s["family"]): s for s in self.result["prompts"]["seen"]["shapes"]}

@@ -511,6 +511,120 @@ class HeadsFirst(unittest.TestCase):
         self.assertEqual(got.shape, (b, h, l, d))
         self.assertTrue(torch.equal(got, want))
 
+class StepAwareTest(NodeTest):
+    """Balanced decisions (issue 21): an 8-bit route runs its exact backend on the first and last
+    sampling steps, told apart by transformer_options' sigmas as ComfyUI's samplers set them."""
+
+    def step_doc(self, exact_steps=1, level="balanced"):
+        """Wan's self-attention on an 8-bit kernel with flash3 for the first and last steps."""
+        routes = [route(s[0], s[1], s[2], s[3], s[4], s[5], s[7]) for s in SHAPES]
+        for r in routes:
+            if r["workload"] == "wan":
+                r["backend"], r["exact_backend"] = "sage_fp8_sm90", "flash3"
+        doc = decision_doc(routes)
+        doc["quality"] = {"level": level, "exact_steps": exact_steps, "steps": 30}
+        return doc
+
+    def sample(self, patcher, schedule, evaluations_per_step=1):
+        """The backend that ran Wan's attention at each model evaluation of a sampling run, with
+        transformer_options as comfy/samplers.py fills them: "sample_sigmas" (the whole schedule,
+        set once in inner_sample) and "sigmas" (each evaluation's timestep, a new tensor)."""
+        options = dict(patcher.model_options["transformer_options"])
+        options["sample_sigmas"] = schedule
+        ran = []
+        for i in range(len(schedule) - 1):
+            # Heun-like samplers evaluate again between this sigma and the next.
+            for sigma in (schedule[i], (schedule[i] + schedule[i + 1]) / 2)[:evaluations_per_step]:
+                options = dict(options, sigmas=torch.tensor([float(sigma)]))
+                before = (len(flash_attn_interface.CALLS), len(sageattention.CALLS))
+                for _ in range(2):  # two attention calls of one evaluation
+                    self.step_call(WAN, options)
+                after = (len(flash_attn_interface.CALLS), len(sageattention.CALLS))
+                ran.append("flash3" if after[0] > before[0] else "sage" if after[1] > before[1] else "comfy")
+        return ran
+
+    def step_call(self, shape, options):
+        q, k, v, kw = inputs(shape)
+        return attention.optimized_attention(q, k, v, shape[2], transformer_options=options, **kw)
+
+    def step_options(self, **options):
+        """transformer_options as a model call gets them: the router's, and `options`."""
+        patcher = model_patcher.ModelPatcher(object(), "cuda", "cpu")
+        return dict(patcher.model_options["transformer_options"], **options)
+
+    def test_balanced_runs_exact_attention_on_the_first_and_last_steps(self):
+        router, logs = self.install(self.step_doc(exact_steps=1))
+        self.assertIn("wan [1x2x16, q 256 kv 256] -> sage_fp8_sm90 (flash3 on the first and last 1 steps)", logs[0])
+        self.assertIn("quality balanced", logs[0])
+        patcher = model_patcher.ModelPatcher(object(), "cuda", "cpu")
+        schedule = torch.linspace(14.6, 0.03, 6).tolist() + [0.0]  # 6 steps, as KSampler's ends at 0
+        self.assertEqual(self.sample(patcher, torch.tensor(schedule)),
+                         ["flash3", "sage", "sage", "sage", "sage", "flash3"])
+        # Two attention calls per evaluation, each counted where it ran.
+        self.assertEqual(router.stats["exact:flash3"], 4, router.stats)
+        self.assertEqual(router.stats["route:sage_fp8_sm90"], 8, router.stats)
+        # The kernel measured, with its arguments (backends.SAGE_KERNELS).
+        self.assertIn(("sageattn_qk_int8_pv_fp8_cuda_sm90", "NHD", (1, 256, 2, 16),
+                       (("pv_accum_dtype", "fp32+fp32"), ("qk_quant_gran", "per_thread"))), sageattention.CALLS)
+        # Other shapes are not step-aware.
+        self.step_call(FLUX, self.step_options(sample_sigmas=torch.tensor(schedule), sigmas=torch.tensor([schedule[0]])))
+        self.assertEqual(router.stats["route:flash3"], 1, router.stats)
+
+    def test_midpoint_evaluations_count_as_the_step_they_start_from(self):
+        self.install(self.step_doc(exact_steps=2))
+        patcher = model_patcher.ModelPatcher(object(), "cuda", "cpu")
+        schedule = torch.tensor([10.0, 8.0, 6.0, 4.0, 2.0, 1.0, 0.5, 0.0])  # 7 steps
+        self.assertEqual(self.sample(patcher, schedule, evaluations_per_step=2),
+                         ["flash3"] * 4 + ["sage"] * 6 + ["flash3"] * 4)
+
+    def test_the_environment_sets_the_exact_steps_over_the_decision(self):
+        schedule = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+        for env, want in (({"AUTOTUNE_EXACT_STEPS": "0"}, ["sage"] * 5),
+                          ({"AUTOTUNE_EXACT_STEPS": "2"}, ["flash3", "flash3", "sage", "flash3", "flash3"]),
+                          ({"AUTOTUNE_EXACT_STEPS": "9"}, ["flash3"] * 5),
+                          ({}, ["flash3", "sage", "sage", "sage", "flash3"])):
+            with self.subTest(env=env):
+                self.install(self.step_doc(exact_steps=1), env=env)
+                patcher = model_patcher.ModelPatcher(object(), "cuda", "cpu")  # with this router
+                self.assertEqual(self.sample(patcher, schedule), want)
+        with self.assertLogs(LOGGER, level="INFO") as logs:
+            node_install.install(attention=attention, patcher_cls=model_patcher.ModelPatcher,
+                                 environ={"COMFYUI_ATTENTION_DECISION": write_json(self.tmp.name, self.step_doc(3)),
+                                          "AUTOTUNE_EXACT_STEPS": "many"},
+                                 device_name=GPU, torch_version=torch.__version__)
+        self.assertTrue(any("AUTOTUNE_EXACT_STEPS='many' is not an integer in 0..1000; the decision's 3 exact "
+                            "steps apply" in line for line in logs.output), logs.output)
+
+    def test_without_the_samplers_sigmas_the_route_runs_on_every_call(self):
+        router, _ = self.install(self.step_doc(exact_steps=1))
+        with self.assertLogs(LOGGER, level="INFO") as logs:
+            for _ in range(3):
+                self.step_call(WAN, self.step_options())
+        self.assertEqual(router.stats["route:sage_fp8_sm90"], 3, router.stats)
+        self.assertEqual(len([line for line in logs.output if "step is unknown" in line]), 1, logs.output)
+
+    def test_the_step_is_worked_out_once_per_model_evaluation(self):
+        router, _ = self.install(self.step_doc(exact_steps=1))
+        schedule = torch.tensor([3.0, 2.0, 1.0, 0.0])
+        options = self.step_options(sample_sigmas=schedule, sigmas=torch.tensor([2.0]))
+        with mock.patch("comfyui_node.routing.is_exact_step", wraps=node_install.routing.is_exact_step) as check:
+            for _ in range(5):
+                self.step_call(WAN, options)
+        self.assertEqual(check.call_count, 1)
+        self.assertEqual(router.stats["route:sage_fp8_sm90"], 5, router.stats)
+
+    def test_an_exact_backend_that_cannot_run_here_leaves_those_steps_to_comfyui(self):
+        doc = self.step_doc(exact_steps=1)
+        for r in doc["routes"]:
+            if r["workload"] == "wan":
+                r["exact_backend"] = "sdpa_cudnn" if not HAS_SDPA else "no_such_backend"
+        router, _ = self.install(doc)
+        schedule = torch.tensor([3.0, 2.0, 1.0, 0.0])
+        patcher = model_patcher.ModelPatcher(object(), "cuda", "cpu")
+        self.assertEqual(self.sample(patcher, schedule), ["comfy", "sage", "comfy"])
+        self.assertTrue([k for k in router.stats if k.startswith("comfy:exact ")], router.stats)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     unittest.main()

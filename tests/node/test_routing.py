@@ -2,7 +2,7 @@ import unittest
 
 import node_testlib  # noqa: F401  (import paths)
 from comfyui_node.decision import Route
-from comfyui_node.routing import DEFAULT, EXACT, NEAR, RouteTable
+from comfyui_node.routing import DEFAULT, EXACT, NEAR, RouteTable, is_exact_step, step_index
 
 
 def r(workload, b, h, d, q, kv, backend, ms=None):
@@ -66,6 +66,32 @@ class RouteTableTest(unittest.TestCase):
 
     def test_empty_table(self):
         self.assertEqual(RouteTable([], "flash3").lookup(64, 10, 10, 1)[:2], ("flash3", DEFAULT))
+
+
+
+class StepTest(unittest.TestCase):
+    SCHEDULE = [14.6, 8.0, 4.0, 2.0, 1.0, 0.5, 0.0]  # 6 steps, ending at 0 as KSampler's do
+
+    def test_each_schedule_sigma_is_its_step(self):
+        self.assertEqual([step_index(s, self.SCHEDULE) for s in self.SCHEDULE[:-1]], [0, 1, 2, 3, 4, 5])
+
+    def test_between_two_sigmas_is_the_earlier_step(self):
+        self.assertEqual(step_index(6.0, self.SCHEDULE), 1)   # a midpoint of step 1
+        self.assertEqual(step_index(0.2, self.SCHEDULE), 5)
+        self.assertEqual(step_index(20.0, self.SCHEDULE), 0)  # above the first (churn): step 0
+        self.assertEqual(step_index(8.0 * (1 - 1e-7), self.SCHEDULE), 1)  # float32 rounding
+
+    def test_first_and_last_steps_are_exact(self):
+        exact = [is_exact_step(s, self.SCHEDULE, 1) for s in self.SCHEDULE[:-1]]
+        self.assertEqual(exact, [True, False, False, False, False, True])
+        self.assertEqual([is_exact_step(s, self.SCHEDULE, 2) for s in self.SCHEDULE[:-1]],
+                         [True, True, False, False, True, True])
+        self.assertFalse(any(is_exact_step(s, self.SCHEDULE, 0) for s in self.SCHEDULE))
+        self.assertTrue(all(is_exact_step(s, self.SCHEDULE, 3) for s in self.SCHEDULE[:-1]))
+
+    def test_an_unusable_schedule_is_not_step_aware(self):
+        self.assertIsNone(step_index(1.0, [1.0]))
+        self.assertFalse(is_exact_step(1.0, [], 1))
 
 
 if __name__ == "__main__":

@@ -204,7 +204,9 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
     ++q.quantized_routes;
     const int steps = options.budgets.of(by_id.at(route.workload)->family).steps;
     q.steps = q.steps ? std::min(q.steps, steps) : steps;
-    if (level != Quality::balanced || !exact.decision) continue;
+    // The exact backend for the first and last steps (the node's step-aware routing); none where
+    // no step runs exact (AUTOTUNE_EXACT_STEPS=0).
+    if (level != Quality::balanced || !exact.decision || options.budgets.exact_steps <= 0) continue;
     for (const Route& e : exact.decision->routes)
       if (e.workload == route.workload) route.exact_backend = e.backend;
   }

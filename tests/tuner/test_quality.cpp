@@ -83,6 +83,27 @@ TEST(Quality, BalancedPicks8BitOnlyWithinTheFamilysBudgetAndRunsExactStepsExactl
   EXPECT_NE(r.decision->reason.find("exact on the first and last 1 of 30 steps"), std::string::npos) << r.decision->reason;
 }
 
+TEST(Quality, TheExactStepsCountSetsTheAccountAndTheRoutes) {
+  // autotune --exact-steps / AUTOTUNE_EXACT_STEPS: 2 first and 2 last of Wan's 30 steps exact.
+  PolicyOptions o;
+  o.quality = Quality::balanced;
+  o.budgets = budgets();
+  o.budgets.exact_steps = 2;
+  auto r = choose(kShapes, kRows, o);
+  ASSERT_TRUE(r.decision);
+  EXPECT_EQ(route_of(r, "wan-self"), "sage_fp8_sm90/flash3");
+  EXPECT_EQ(r.decision->quality.exact_steps, 2);
+  EXPECT_NEAR(r.decision->quality.step_ms, (4 * 98 + 26 * 88) / 30.0, 1e-9);
+  EXPECT_NE(r.decision->reason.find("exact on the first and last 2 of 30 steps"), std::string::npos) << r.decision->reason;
+  // 0: 8-bit on every step, no exact backend for the node.
+  o.budgets.exact_steps = 0;
+  r = choose(kShapes, kRows, o);
+  ASSERT_TRUE(r.decision);
+  EXPECT_EQ(route_of(r, "wan-self"), "sage_fp8_sm90");
+  EXPECT_EQ(r.decision->quality.exact_steps, 0);
+  EXPECT_NEAR(r.decision->quality.step_ms, 88, 1e-9);
+}
+
 TEST(Quality, FastPicks8BitWithinTheLooseBoundOnEveryStep) {
   const auto r = decide(Quality::fast);
   ASSERT_TRUE(r.decision);

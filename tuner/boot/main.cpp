@@ -239,6 +239,13 @@ int main(int argc, char** argv) {
                  "(workloads/*.json \"quality\"), exact on the first and last steps; fast: 8-bit within a loose bound")
       ->envname("AUTOTUNE_QUALITY")
       ->check(CLI::IsMember({"exact", "balanced", "fast"}));
+  // One variable for both sides: the node reads it too, over the decision's count
+  // (comfyui_node/decision.py EXACT_STEPS_ENV).
+  int exact_steps = autotune::QualityBudgets{}.exact_steps;
+  app.add_option("--exact-steps", exact_steps,
+                 "balanced: exact attention on this many first and last sampling steps (0: none)")
+      ->envname("AUTOTUNE_EXACT_STEPS")
+      ->check(CLI::Range(0, 1000));
   app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
   app.add_option("--format", format, "Report format")
       ->check(CLI::IsMember({"text", "csv", "markdown", "json", "html"}))
@@ -334,6 +341,7 @@ int main(int argc, char** argv) {
   try {
     workloads = autotune::load_workloads(catalogue.string(), workload_set);
     budgets = autotune::load_quality_budgets(catalogue.string());
+    budgets.exact_steps = exact_steps;
     o.workloads_version = autotune::catalogue_version(workloads);
   } catch (const std::exception& e) {
     if (!workloads_dir.empty() || workload_set != "default") {  // what the user named is wrong

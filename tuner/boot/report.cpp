@@ -298,6 +298,18 @@ std::string render_text(const Report& r) {
     out << "Pick: " << to_string(r.policy.decision->mechanism)
         << format_number(", %.3f ms per step", *r.step_ms(r.policy.decision->mechanism))
         << format_number("; with per-shape routing %.3f ms", r.policy.routed_step_ms) << "\n";
+    if (const QualityAccount& q = r.policy.decision->quality; !q.level.empty()) {
+      // The routed cost above is the quality level's: with exact steps, the mean over the run.
+      std::string line = "Quality " + q.level + ": 8-bit attention on " + std::to_string(q.quantized_routes) + " of " +
+                         std::to_string(r.policy.decision->routes.size()) + " shapes";
+      if (q.exact_steps)
+        line += ", exact on the first and last " + std::to_string(q.exact_steps) + " of " + std::to_string(q.steps) +
+                " steps";
+      if (q.quantized_routes)
+        line += format_number(": %.3f ms per step", q.step_ms) + format_number(" against %.3f ms exact", q.exact_step_ms) +
+                format_number(" (%+.1f%%)", q.exact_step_ms > 0 ? 100 * (q.step_ms / q.exact_step_ms - 1) : 0);
+      out << wrap(line, W, 4);
+    }
     out << wrap("Speedup over ComfyUI's default: " + speedup(r, r.comfyui_default), W, 4);
     out << wrap("Speedup over the static table's choice: " + speedup(r, r.table_choice), W, 4);
   } else {
@@ -422,6 +434,13 @@ nlohmann::json report_json(const Report& r) {
           {"mechanism_costs", costs},
           {"pick", pick},
           {"routed_step_ms", r.policy.routed_step_ms},
+          {"quality", r.policy.decision ? nlohmann::json{{"level", r.policy.decision->quality.level},
+                                                         {"exact_steps", r.policy.decision->quality.exact_steps},
+                                                         {"steps", r.policy.decision->quality.steps},
+                                                         {"step_ms", r.policy.decision->quality.step_ms},
+                                                         {"exact_step_ms", r.policy.decision->quality.exact_step_ms},
+                                                         {"quantized_routes", r.policy.decision->quality.quantized_routes}}
+                                        : nlohmann::json()},
           {"comfyui_default", std::string(to_string(r.comfyui_default))},
           {"table_choice", std::string(to_string(r.table_choice))}};
 }

@@ -131,8 +131,11 @@ class Sampler {
   ~Sampler();
 
   // First call and numerical check against `ref` (none: not checked), peak memory, warm-up.
-  // False when the measurement ends there; result() then says why.
-  bool prepare(const Reference* ref);
+  // False when the measurement ends there; result() then says why. `best_other_ms`: the fastest
+  // other backend's estimate() on this shape (0: none yet). A backend far out of the race in its
+  // first call and again in its warm-up call (StoppingParams::outpaced_far_ratio) finishes here,
+  // ok and `outpaced`, its warm-up call the one sample: the sample its first turn would take.
+  bool prepare(const Reference* ref, double best_other_ms = 0);
   // One turn: the settle calls, then timed samples (each a batch of calls, queue_depth of them in
   // flight) for turn_ms; false once the stopping rule is satisfied or a call failed. Its time cap
   // counts only the time spent in this sampler's own turns, settle included. `best_other_ms`:
@@ -145,6 +148,9 @@ class Sampler {
   // Median of the samples so far once there are StoppingParams::outpaced_min_samples of them,
   // or the result's once finished ok; 0 otherwise.
   double median_so_far() const;
+  // What one call costs on the device as far as known: median_so_far(), else the warm-up's
+  // estimate; 0 before a successful prepare.
+  double estimate_ms() const;
   // The stopping rule's reason ("converged", ...); empty unless the samples finished it.
   std::string stop_reason() const;
   // Median SM clock just before each sample that had a spin queued before it, MHz: a power-capped

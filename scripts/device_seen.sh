@@ -7,7 +7,9 @@
 #    with that tune's decision: a step through the node, `autotune tune --seen` of what it
 #    recorded, the node's reload, the next steps against ComfyUI's default; and ComfyUI's default
 #    steps beside a second cold default-set tune (into scratch directories): its cost to a prompt;
-# 3. a cold tune of the full set.
+# 3. a cold tune of the full set;
+# 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
+#    (scripts/pod_start_timing.sh).
 # Everything comes back as $OUT/seen.tar.gz.
 #
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
@@ -99,6 +101,14 @@ rm -rf "$d1/local" "$d1/shared"
 for s in ${set_list#"$first"}; do
   tune "$s" "$OUT/tune-$s"
 done
+if python3 -c 'import aiohttp' 2> /dev/null; then
+  phase "pod start timing"
+  mkdir -p /tmp/frontend && echo '<html>stand-in frontend</html>' > /tmp/frontend/index.html
+  AUTOTUNE_BIN=$autotune bash scripts/pod_start_timing.sh "$src/ComfyUI" "$OUT/pod_start_timing.txt" 5 -- \
+    --front-end-root /tmp/frontend 2>&1 | tail -3
+else
+  echo "no pod start timing: $(python3 -c 'import aiohttp' 2>&1 | tail -1)" | tee -a "$OUT/summary.txt"
+fi
 phase end
 { echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'; } > "$OUT/env.txt"

@@ -7,7 +7,8 @@
 #    with that tune's decision: a step through the node, `autotune tune --seen` of what it
 #    recorded, the node's reload, the next steps against ComfyUI's default; and ComfyUI's default
 #    steps beside a second cold default-set tune (into scratch directories): its cost to a prompt;
-# 3. a cold tune of the full set;
+# 3. a cold tune of the full set (before it, scripts/gap_probe.py: FA3 on Flux back to back,
+#    after a fill, and in do_bench);
 # 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
 #    (scripts/pod_start_timing.sh).
 # Everything comes back as $OUT/seen.tar.gz.
@@ -79,6 +80,11 @@ cp "$d1/local/worker.log" "$d1/worker.log" 2>/dev/null
 grep -E "s; inputs and reference|imported after|done after|warmed up" "$d1/worker.log" | cut -c1-220 | sed 's/^/  /'
 # shellcheck disable=SC2046
 "$autotune" $(args "$d1") --set "$first" --report --format json > "$d1/report.json" 2>> "$d1/report.err"
+
+if [ "${GAP_PROBE:-1}" != 0 ]; then
+  phase "gap probe (FA3 on Flux: worker against do_bench)"
+  python3 scripts/gap_probe.py "$OUT/gap_probe.csv" 2>&1 | tail -14
+fi
 
 if [ "${SEEN:-1}" != 0 ]; then
   phase "seen step bench"

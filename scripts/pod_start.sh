@@ -35,7 +35,8 @@
 #   AUTOTUNE_WATCH_INTERVAL seconds between looks at ComfyUI and the shapes file [1]
 #   AUTOTUNE_BACKGROUND_LOG the background job's log [$AUTOTUNE_LOCAL_DIR/pod_start.log, local dir
 #                           /var/tmp/comfyui-attention-autotune as autotune's]
-#   AUTOTUNE_ENV_SETTINGS   file autotune writes [/workspace/venv/.env_settings]
+#   AUTOTUNE_ENV_SETTINGS   file autotune writes, passed on to it [<venv>/.env_settings, the venv
+#                           AUTOTUNE_ARGS' --venv, else AUTOTUNE_VENV, else /workspace/venv]
 #   COMFYUI_DIR             ComfyUI checkout [/workspace/ComfyUI]
 #   COMFYUI_PYTHON          interpreter [/workspace/venv/bin/python]
 #   COMFYUI_ARGS            more ComfyUI arguments, word-split (ai-dock's convention) []
@@ -54,7 +55,7 @@ if ! [[ $budget =~ ^[0-9]+$ ]] || [ "$budget" -eq 0 ]; then
 fi
 grace=${AUTOTUNE_GRACE:-15}
 kill_after=${AUTOTUNE_KILL_AFTER:-10}
-env_settings=${AUTOTUNE_ENV_SETTINGS:-/workspace/venv/.env_settings}
+env_settings=${AUTOTUNE_ENV_SETTINGS:-${AUTOTUNE_VENV:-/workspace/venv}/.env_settings}
 comfyui_dir=${COMFYUI_DIR:-/workspace/ComfyUI}
 comfyui_python=${COMFYUI_PYTHON:-/workspace/venv/bin/python}
 background=${AUTOTUNE_BACKGROUND:-1}
@@ -75,6 +76,21 @@ if [ -z "$autotune_bin" ]; then
     autotune_bin=$(command -v autotune 2>/dev/null || echo /usr/local/bin/autotune)
 fi
 read -r -a autotune_args <<< "${AUTOTUNE_ARGS:-}"
+# The settings file is where autotune writes it: --env-settings or --venv in AUTOTUNE_ARGS win
+# (as on autotune's command line), else AUTOTUNE_ENV_SETTINGS, which autotune reads too.
+venv_arg=
+for ((i = 0; i < ${#autotune_args[@]}; i++)); do
+    case ${autotune_args[i]} in
+        --env-settings) env_settings=${autotune_args[i + 1]:-$env_settings}; env_settings_arg=1 ;;
+        --env-settings=*) env_settings=${autotune_args[i]#--env-settings=}; env_settings_arg=1 ;;
+        --venv) venv_arg=${autotune_args[i + 1]:-} ;;
+        --venv=*) venv_arg=${autotune_args[i]#--venv=} ;;
+    esac
+done
+if [ -z "${env_settings_arg:-}" ] && [ -z "${AUTOTUNE_ENV_SETTINGS:-}" ] && [ -n "$venv_arg" ]; then
+    env_settings=$venv_arg/.env_settings
+fi
+export AUTOTUNE_ENV_SETTINGS=$env_settings
 # ComfyUI's folder tells autotune what ComfyUI's own PyTorch attention path runs.
 autotune_comfyui_dir=${AUTOTUNE_COMFYUI_DIR:-$comfyui_dir}
 

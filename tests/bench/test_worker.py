@@ -363,6 +363,10 @@ for w in {workloads!r}:
         self.assertEqual(slow["samples"], 1, slow)
         self.assertEqual(slow["turns"], 1, slow)
         self.assertGreaterEqual(slow["median_ms"], 200)  # its sleep
+        # Its first call and its warm-up call were both that slow, against the estimates of the
+        # backends prepared before it: it finished in Sampler::prepare, its warm-up call the one
+        # sample, and never had a turn (no "sample" event), which would have cost a third call.
+        self.assertFalse([e for e in lines if e["event"] == "sample" and e["backend"] == "t_slow"], lines)
         # Not against t_ok's median: on the device, with the other tests beside it, t_ok once
         # read 24 ms a call (2026-12-01); what outpaced t_slow was faster still.
         # The rule needs a faster backend: not all stop outpaced. (Not "the fastest is never

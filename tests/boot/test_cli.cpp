@@ -30,7 +30,7 @@ class Cli : public ::testing::Test {
   CommandResult autotune(const std::string& args, const std::string& env = "") {
     const std::string command =
         "env -u COMFYUI_ATTENTION_MECHANISM -u AUTOTUNE_WRITTEN_MECHANISM -u AUTOTUNE_SIMULATE_GPU "
-        "-u AUTOTUNE_VENV -u AUTOTUNE_CACHE_DIR -u CUDA_VISIBLE_DEVICES "
+        "-u AUTOTUNE_VENV -u AUTOTUNE_CACHE_DIR -u AUTOTUNE_ENV_SETTINGS -u CUDA_VISIBLE_DEVICES "
         "AUTOTUNE_NVML_LIBRARY='" FAKE_NVML_PATH "' FAKE_NVML_MODE=no_gpus " +
         env + " '" AUTOTUNE_BINARY "' " + args;
     return testing::run_command(command, dir.path());
@@ -124,6 +124,22 @@ TEST_F(Cli, BootPrintsTheSummaryAndWritesSettings) {
   EXPECT_TRUE(contains(r.out, "tuning is off (--no-tune)")) << r.out;
   EXPECT_TRUE(contains(read_file(dir / "env_settings"), "export COMFYUI_ATTENTION_MECHANISM=flash3\n"));
   EXPECT_EQ(nlohmann::json::parse(read_file(dir / "decision.json")).at("mechanism"), "flash3");
+}
+
+TEST_F(Cli, SettingsFileFromTheEnvironment) {
+  // pod_start.sh reads the settings from AUTOTUNE_ENV_SETTINGS and passes it on: autotune must
+  // write there, or ComfyUI starts without its flags and the node without a decision.
+  const std::string args = "--venv '" + (kVenvs / "full").string() + "' --cache-dir '" + (dir / "shared").string() +
+                           "' --local-dir '" + (dir / "local").string() + "' --decision-file '" +
+                           (dir / "decision.json").string() + "' --workloads '" + kWorkloads.string() + "' --no-tune";
+  const auto r = autotune(args, "AUTOTUNE_ENV_SETTINGS='" + (dir / "elsewhere").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(read_file(dir / "elsewhere"), "export COMFYUI_ATTENTION_ARGS=")) << read_file(dir / "elsewhere");
+  // The flag wins over the variable, as for every option.
+  const auto flag = autotune(paths(dir / "by-flag"), "AUTOTUNE_ENV_SETTINGS='" + (dir / "by-env").string() + "'");
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_TRUE(fs::exists(dir / "by-flag"));
+  EXPECT_FALSE(fs::exists(dir / "by-env"));
 }
 
 TEST_F(Cli, OverrideFromTheEnvironment) {

@@ -13,13 +13,15 @@
           (`cache_torture_driver --lease`), so killed holders are taken over; checks that no two
           holds overlap in time and that no take-over failed.
   perf    cache-hit boot time (a fresh pod: empty local dir) with 1 published file, and with 100,
-          printed as figures; checks that a boot opens no other key's file and that its key's
-          files get compacted after it (by the detached compactor, off the boot's path).
+          and publish, lease and read latencies each on their own (`cache_torture_driver
+          --latency`), printed as figures; checks that a boot opens no other key's file and that
+          its key's files get compacted after it (by the detached compactor, off the boot's path).
 
 --moosefs N runs all of it on a real MooseFS (tests/cache/moosefs.py) with N client mounts: pods
 are spread over the mounts, the chunkserver is stopped and restarted during one round of boots
-and the master restarted during another, and perf times the same boots on MooseFS and on the
-local disk side by side. Exits 77 (CTest: skipped) with the reason where MooseFS cannot run.
+and the master restarted during another, and perf times the same boots, publishes, leases and
+reads on MooseFS and on the local disk side by side. Exits 77 (CTest: skipped) with the reason
+where MooseFS cannot run.
 
 Prints figures; exits 1 on any failed check."""
 import argparse
@@ -411,6 +413,14 @@ def perf(a, work, places):
         names = list(places)
         print("perf: cache-hit boot, 1 file, %s against %s: %.2fx" % (
             names[1], names[0], statistics.median(t_one[names[1]]) / statistics.median(t_one[names[0]])), flush=True)
+    # Publish, lease and read on their own, through the code a boot runs, in every place side by
+    # side (tests/cache/latency.h); after the compactions above, which would run beside them.
+    p = subprocess.run([a.driver, "--latency", str(a.latency_runs), os.path.join(work, "latency-local")] +
+                       ["%s=%s" % (name, os.path.join(root, "latency")) for name, root in places.items()],
+                       capture_output=True, text=True)
+    print(p.stdout, end="", flush=True)
+    if p.returncode != 0:
+        fail("latencies: exit %d: %s" % (p.returncode, p.stderr[-500:]))
     # Printed, not bounded: a timing bound failed on a loaded CI machine (22.4 ms against 9.3 ms,
     # 2026-12-01). What keeps the boot fast is checked instead: it opens only its own key's files.
     root = list(places.values())[0]
@@ -478,6 +488,7 @@ def main():
     ap.add_argument("--max-delay", type=float, default=0.08)
     ap.add_argument("--perf-runs", type=int, default=30)
     ap.add_argument("--perf-first-runs", type=int, default=5)
+    ap.add_argument("--latency-runs", type=int, default=200, help="publishes, lease cycles and reads per place")
     ap.add_argument("--lease-kills", type=int, default=100)
     ap.add_argument("--lease-ttl-ms", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=5)

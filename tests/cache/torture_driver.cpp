@@ -10,6 +10,9 @@
 //   "A <token> <now> <expires>" once it holds the lease; "F <token> <expires>" after a refresh;
 //   "R <token> <now>" before it releases; "E <message>" when the lease could not be used.
 // A hold lasts from its "A" to its "R", or to its last expiry when it was killed; no two overlap.
+//
+// Or, for figures: cache_torture_driver --latency N LOCAL_DIR NAME=SHARED_DIR... times N publishes,
+// lease cycles and reads in each place, interleaved (tests/cache/latency.h).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 #include "cache/fleet.h"
 #include "cache/lease.h"
 #include "cache/published.h"
+#include "tests/cache/latency.h"
 
 namespace {
 
@@ -60,6 +64,19 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "--lease") {
     const int log = ::open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     return lease_loop(argv[2], log, std::chrono::milliseconds(std::stol(argv[4])));
+  }
+  if (argc >= 5 && std::string(argv[1]) == "--latency") {
+    std::vector<autotune::LatencyPlace> places;
+    for (int i = 4; i < argc; ++i) {
+      const std::string arg = argv[i];
+      const auto eq = arg.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "--latency: expected NAME=SHARED_DIR, not '" << arg << "'\n";
+        return 2;
+      }
+      places.push_back({arg.substr(0, eq), arg.substr(eq + 1)});
+    }
+    return autotune::measure_latencies(std::stoi(argv[2]), argv[3], places);
   }
   if (argc != 4) {
     std::cerr << "usage: cache_torture_driver LOCAL_FILE SHARED_DIR LOG_FILE\n";

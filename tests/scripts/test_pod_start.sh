@@ -360,6 +360,33 @@ AUTOTUNE_BACKGROUND=0 AUTOTUNE_ARGS=--x FAKE_COMFY_SAW=$work/saw run_case foregr
 [ "$(cat "$work/saw")" = present ] || fail "ComfyUI started before the tune's decision"
 expect_argv "--use-pytorch-cross-attention --port 5"
 
+# 15. The settings file is where autotune writes it: AUTOTUNE_ARGS' --env-settings, else the
+#     venv's (AUTOTUNE_ARGS' --venv or AUTOTUNE_VENV), and pod_start.sh passes its choice on as
+#     AUTOTUNE_ENV_SETTINGS, which autotune reads. The fake writes where that variable says,
+#     or where its own --env-settings says.
+# shellcheck disable=SC2016  # expanded by the fake autotune
+where=$(make_autotune where 'ENV_OUT=$AUTOTUNE_ENV_SETTINGS
+while [ $# -gt 0 ]; do [ "$1" = --env-settings ] && ENV_OUT=$2; shift; done
+'"$write_settings")
+write_cli_args
+for how in "args --env-settings" "args --venv" "AUTOTUNE_VENV"; do
+    case_name="settings from $how"
+    rm -rf "$work/argv" "$work/v"
+    mkdir -p "$work/v"
+    case $how in
+        "args --env-settings") extra=(AUTOTUNE_ARGS="--env-settings $work/v/mine") ;;
+        "args --venv") extra=(AUTOTUNE_ARGS="--venv $work/v") ;;
+        AUTOTUNE_VENV) extra=(AUTOTUNE_VENV="$work/v") ;;
+    esac
+    log=$(env -u AUTOTUNE_ENV_SETTINGS "${extra[@]}" POD_START_TEST="$work" AUTOTUNE_BIN="$where" \
+        COMFYUI_DIR="$work/ComfyUI" COMFYUI_PYTHON="$python" FAKE_COMFY_OUT="$work/argv" AUTOTUNE_BACKGROUND=0 \
+        bash "$script" --port 6 2>&1) \
+        || fail "exit status $?: $log"
+    argv=$(tr '\n' ' ' < "$work/argv" 2>/dev/null | sed 's/ *$//')
+    expect_argv "--use-pytorch-cross-attention --disable-xformers --port 6"
+    expect_no_strays
+done
+
 if [ "$failures" -gt 0 ]; then
     echo "$failures check(s) failed" >&2
     exit 1

@@ -157,7 +157,11 @@ class Sampler {
   // First call and numerical check against each of `refs` (none: not checked): NaN, Inf or an
   // error above the tolerance on any set rejects; the result's rel_error is the worst set's.
   // Then peak memory and warm-up. False when the measurement ends there; result() says why.
-  bool prepare(const std::vector<Reference>& refs);
+  // `best_other_ms`: the fastest other backend's estimate() on this shape (0: none yet). A
+  // backend far out of the race in its first call and again in its warm-up call
+  // (StoppingParams::outpaced_far_ratio) finishes here, ok and `outpaced`, its warm-up call the
+  // one sample: the sample its first turn would take.
+  bool prepare(const std::vector<Reference>& refs, double best_other_ms = 0);
   // Per checked set, once prepare() has checked it: its name (Reference::name), the kernel's
   // relative error, the dtype's floor and the bound the error had to meet.
   struct Checked {
@@ -177,6 +181,9 @@ class Sampler {
   // Median of the samples so far once there are StoppingParams::outpaced_min_samples of them,
   // or the result's once finished ok; 0 otherwise.
   double median_so_far() const;
+  // What one call costs on the device as far as known: median_so_far(), else the warm-up's
+  // estimate; 0 before a successful prepare.
+  double estimate_ms() const;
   // The stopping rule's reason ("converged", ...); empty unless the samples finished it.
   std::string stop_reason() const;
   // Median SM clock just before each sample that had a spin queued before it, MHz: a power-capped

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -25,6 +26,7 @@
 #include "tuner/bench/harness.h"
 #include "tuner/bench/job.h"
 #include "tuner/bench/native.h"
+#include "tuner/bench/order.h"
 #include "tuner/bench/python_env.h"
 #include "tuner/bench/torch_gates.h"
 #include "tuner/text.h"
@@ -263,12 +265,13 @@ struct VariantRace {
 };
 constexpr VariantRace kVariantRace{0.01, 1.05, 1.25};
 
-// Measures `todo` on shape `w` and emits their results. `floor_ms`: the fastest median of this
-// shape's backends measured before (0: none), which counts as another backend's for the stopping
-// rule's `outpaced`; `*best_ms` (when given): the fastest median here. False when the CUDA
-// context died with a result (the worker must end).
+// Measures `todo` on shape `w`, in that order, and emits their results. `floor_ms`: the fastest
+// median of this shape's backends measured before (0: none), which counts as another backend's
+// for the stopping rule's `outpaced`; `*medians` (when given) gets each ok result's median. False
+// when the CUDA context died with a result (the worker must end).
 bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Workload& w,
-                   const std::vector<const BackendState*>& todo, double floor_ms, double* best_ms) {
+                   const std::vector<const BackendState*>& todo, double floor_ms,
+                   std::map<std::string, double>* medians) {
   if (todo.empty()) return true;
   const at::ScalarType dtype = scalar_type(job.dtype);
   const std::int64_t q_elements = static_cast<std::int64_t>(w.batch) * w.heads * w.q_len * w.head_dim;
@@ -301,7 +304,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
       j["dropped"] = sampler->dropped();
       j["queued"] = sampler->queued();
       j["turns"] = sampler->turns();
-      if (best_ms && (*best_ms == 0 || m.median_ms < *best_ms)) *best_ms = m.median_ms;
+      if (medians) (*medians)[s.info.id] = m.median_ms;
     }
     emit(out, j);
   };
@@ -392,7 +395,15 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
         c.runner = std::make_unique<PythonRunner>(env, env.make_call(s->info, w), in);
       }
       c.sampler = std::make_unique<Sampler>(*c.runner, w, dev, opt);
-      const bool ready = c.sampler->prepare(refs);
+      // The fastest estimate of the backends prepared before; for a library's kernel one by one,
+      // only the exact ones' (its own error is not checked yet, and no exact backend is less
+      // accurate: `rival` below).
+      double best = floor_ms;
+      for (const auto& o : timing)
+        if (const double e = o.sampler->estimate_ms();
+            e > 0 && (best == 0 || e < best) && (s->info.variant_of.empty() || !o.s->info.quantized))
+          best = e;
+      const bool ready = c.sampler->prepare(refs, best);
       prepared += " " + s->info.id + " " + secs(seconds_since(t_prepare));
       if (ready) {
         timing.push_back(std::move(c));
@@ -453,19 +464,26 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
     if (PythonEnv::started()) gil.emplace();
     imports = nullptr;
   };
+  // The previous shape's ok medians: a shape's backends run fastest first by them (race_order).
+  std::map<std::string, double> previous;
   auto todo = [&](const Workload& w, bool python_only) {
     std::vector<const BackendState*> t;
     for (const auto& s : backends)
       if (s.installed && !s.excluded && !job.skipped(s.info.id, w.id) &&
           (!python_only || s.info.kind == BackendKind::python))
         t.push_back(&s);
-    return t;
+    std::vector<std::string> ids;
+    for (const auto* s : t) ids.push_back(s->info.id);
+    std::vector<const BackendState*> ordered;
+    for (const std::size_t i : race_order(ids, previous)) ordered.push_back(t[i]);
+    return ordered;
   };
-  for (const auto& w : job.workloads) {
+  for (const Workload* w : smallest_first(job.workloads)) {
     join(false);
-    double best = 0;
-    if (!measure_shape(job, out, dev, w, todo(w, false), 0, &best)) return 3;
-    if (imports) deferred.emplace_back(&w, best);
+    std::map<std::string, double> medians;
+    if (!measure_shape(job, out, dev, *w, todo(*w, false), 0, &medians)) return 3;
+    if (imports) deferred.emplace_back(w, fastest_median(medians));
+    previous = std::move(medians);
   }
   join(true);
   for (const auto& [w, best] : deferred)

@@ -214,7 +214,8 @@ int main(int argc, char** argv) {
                  "Seconds to wait for another pod that is tuning the same GPU and software before the static table "
                  "decides (0: do not wait)")
       ->envname("AUTOTUNE_WAIT_FOR_FLEET")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--env-settings", env_settings, "Where to write the shell settings [default: <venv>/.env_settings]");
+  app.add_option("--env-settings", env_settings, "Where to write the shell settings [default: <venv>/.env_settings]")
+      ->envname("AUTOTUNE_ENV_SETTINGS");
   app.add_option("--decision-file", decision_file,
                  "Where to write the JSON decision [default: <venv>/.attention_decision.json]");
   app.add_option("--simulate-gpu", simulate,

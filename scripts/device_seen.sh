@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# On the GPU machine (device `run`): does the pod get fast for a model outside the default set,
+# and how long do cold tunes take? Installs the wheels of ../shared/device-wheels, builds the
+# worker and runs its tests (scripts/device_bench.sh none), then:
+# 1. a cold tune of the default set (Triton's cache emptied first): the pod's first boot;
+# 2. scripts/seen_step_bench.py on Wan 2.1 1.3B at 720p (75,600 tokens, outside the default set)
+#    with that tune's decision: a step through the node, `autotune tune --seen` of what it
+#    recorded, the node's reload, the next steps against ComfyUI's default; and ComfyUI's default
+#    steps beside a second cold default-set tune (into scratch directories): its cost to a prompt;
+# 3. a cold tune of the full set (before it, scripts/gap_probe.py: FA3 on Flux back to back,
+#    after a fill, and in do_bench);
+# 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
+#    (scripts/pod_start_timing.sh).
+# Everything comes back as $OUT/seen.tar.gz.
+#
+#   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
+#   cp ../shared/comfyui/*.tar.gz .carry/
+#   AUTOTUNE=.carry/autotune bash scripts/device_seen.sh        (carry [".carry"])
+#
+# SETS="default full" picks step 1 and 3's tunes (SEEN=0 leaves step 2 out).
+set -u
+OUT=${OUT:-/tmp/out}
+final=$OUT
+export OUT=$final/seen PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+autotune=$(realpath "${AUTOTUNE:-.carry/autotune}")
+[ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+phase() { echo "$(date -u +%Y/%m/%d\ %H:%M:%S.%3N) $*" | tee -a "$OUT/phases.log"; }
+
+phase "install wheels"
+python3 -m pip install -q --no-index --no-deps --no-compile "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3
+phase "build and worker tests"
+bash scripts/device_bench.sh none 2>&1 | tail -12
+W=$PWD/build-dev/tuner/bench/autotune-bench
+venv=$(python3 -c 'import sys; print(sys.prefix)')
+src=/tmp/comfyui-src
+mkdir -p "$src"
+tar xzf .carry/ComfyUI-*.tar.gz -C "$src" && tar xzf .carry/einops-*.tar.gz -C "$src"
+export PYTHONPATH
+PYTHONPATH=$(echo "$src"/einops-*)
+
+# autotune's arguments for a tune into directory $1
+args() {
+  echo --venv "$venv" --local-dir "$1/local" --cache-dir "$1/shared" --env-settings "$1/env_settings" \
+    --decision-file "$1/decision.json" --worker "$W" --comfyui "$src/ComfyUI"
+}
+
+tune() {  # $1: set, $2: directory
+  local dir=$2
+  mkdir -p "$dir"
+  bash scripts/clear_triton_cache.sh > /dev/null
+  phase "tune $1, cold cache, Triton cache empty"
+  local start
+  start=$(date +%s%N)
+  # shellcheck disable=SC2046
+  "$autotune" $(args "$dir") --set "$1" --json > "$dir/boot.json" 2> "$dir/boot.log"
+  echo "tune $1: rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$OUT/summary.txt"
+  grep -E "Selected Mechanism|Decided by|Per-shape" "$dir/boot.log" | tee -a "$OUT/summary.txt"
+  # shellcheck disable=SC2046
+  "$autotune" $(args "$dir") --set "$1" --report --format json > "$dir/report.json" 2>> "$dir/report.err"
+  # shellcheck disable=SC2046
+  "$autotune" $(args "$dir") --set "$1" --report --format text > "$dir/report.txt" 2>> "$dir/report.err"
+  cp "$dir/local/worker.log" "$dir/worker.log" 2>/dev/null
+  grep -E "s; inputs and reference|imported after|done after|warmed up" "$dir/worker.log" | cut -c1-220 | sed 's/^/  /'
+  rm -rf "$dir/local" "$dir/shared"
+}
+
+set_list=${SETS:-default full}
+first=${set_list%% *}
+d1=$OUT/tune-$first
+mkdir -p "$d1"
+bash scripts/clear_triton_cache.sh > /dev/null
+phase "tune $first (the seen bench's starting decision)"
+start=$(date +%s%N)
+# shellcheck disable=SC2046
+"$autotune" $(args "$d1") --set "$first" --json > "$d1/boot.json" 2> "$d1/boot.log"
+echo "tune $first: rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$OUT/summary.txt"
+grep -E "Selected Mechanism|Decided by|Per-shape" "$d1/boot.log" | tee -a "$OUT/summary.txt"
+cp "$d1/local/worker.log" "$d1/worker.log" 2>/dev/null
+grep -E "s; inputs and reference|imported after|done after|warmed up" "$d1/worker.log" | cut -c1-220 | sed 's/^/  /'
+# shellcheck disable=SC2046
+"$autotune" $(args "$d1") --set "$first" --report --format json > "$d1/report.json" 2>> "$d1/report.err"
+
+if [ "${GAP_PROBE:-1}" != 0 ]; then
+  phase "gap probe (FA3 on Flux: worker against do_bench)"
+  python3 scripts/gap_probe.py "$OUT/gap_probe.csv" 2>&1 | tail -14
+fi
+
+if [ "${SEEN:-1}" != 0 ]; then
+  phase "seen step bench"
+  cp "$d1/decision.json" "$d1/decision-before-seen.json"
+  scratch=/tmp/beside-tune
+  bash scripts/clear_triton_cache.sh > /dev/null
+  timeout 420 python3 scripts/seen_step_bench.py --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 \
+    --decision "$d1/decision.json" --model wan13b720 --repeats "${REPEATS:-3}" --out "$OUT/seen_step" \
+    --tune "$autotune $(args "$d1") tune --seen" \
+    --beside "$autotune $(args "$scratch") --set default" 2>&1 | tail -40
+  cp "$d1/decision.seen.json" "$OUT/seen_step/" 2>/dev/null
+  cp "$d1/decision.json" "$OUT/seen_step/decision-after-seen.json" 2>/dev/null
+  cp "$d1/local/worker.log" "$OUT/seen_step/worker-seen.log" 2>/dev/null
+  cp "$scratch/local/worker.log" "$OUT/seen_step/worker-beside.log" 2>/dev/null
+  # shellcheck disable=SC2046
+  "$autotune" $(args "$d1") --set "$first" --report --format text > "$OUT/seen_step/report-after-seen.txt" 2>&1
+fi
+rm -rf "$d1/local" "$d1/shared"
+
+for s in ${set_list#"$first"}; do
+  tune "$s" "$OUT/tune-$s"
+done
+if python3 -c 'import aiohttp' 2> /dev/null; then
+  phase "pod start timing"
+  mkdir -p /tmp/frontend && echo '<html>stand-in frontend</html>' > /tmp/frontend/index.html
+  # Not on the GPU machine (../shared/comfyui/README.md): faked at import, nothing here uses them.
+  for m in torchsde av; do
+    python3 -c "import $m" 2> /dev/null && continue
+    mkdir -p "/tmp/fakes/$m"
+    printf 'def __getattr__(name):\n    if name.startswith("__"):\n        raise AttributeError(name)\n    return type(name, (), {})\n' \
+      > "/tmp/fakes/$m/__init__.py"
+  done
+  PYTHONPATH=$PYTHONPATH:/tmp/fakes AUTOTUNE_BIN=$autotune bash scripts/pod_start_timing.sh "$src/ComfyUI" "$OUT/pod_start_timing.txt" 5 -- \
+    --front-end-root /tmp/frontend 2>&1 | tail -3
+else
+  echo "no pod start timing: $(python3 -c 'import aiohttp' 2>&1 | tail -1)" | tee -a "$OUT/summary.txt"
+fi
+phase end
+{ echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'; } > "$OUT/env.txt"
+tar -C "$final" -czf "$final/seen.tar.gz" seen && rm -rf "$final/seen"
+ls -la "$final"

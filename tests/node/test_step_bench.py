@@ -1,4 +1,4 @@
-"""scripts/node_step_bench.py's logic on the CPU: tiny shapes, library stand-ins, every output."""
+"""scripts/bench/node_step_bench.py's logic on the CPU: tiny shapes, library stand-ins, every output."""
 import csv
 import json
 import os
@@ -9,7 +9,7 @@ import unittest
 
 from node_testlib import REPO, decision_doc, route
 
-SCRIPT = os.path.join(REPO, "scripts", "node_step_bench.py")
+SCRIPT = os.path.join(REPO, "scripts", "bench", "node_step_bench.py")
 
 
 def read_csv(path):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scripts/model_step_bench.py against the real ComfyUI source, on the CPU.
+"""scripts/bench/model_step_bench.py against the real ComfyUI source, on the CPU.
 
 Runs the script with --cpu --tiny (ComfyUI's own model classes, tiny sizes) on all four models
 with decision files written here, and --shapes at full size; checks its pure parts with
@@ -25,7 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SCRIPT = os.path.join(REPO, "scripts", "model_step_bench.py")
+SCRIPT = os.path.join(REPO, "scripts", "bench", "model_step_bench.py")
 STANDINS = os.path.join(REPO, "tests", "node", "standins")
 SKIP = 77
 

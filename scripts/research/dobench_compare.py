@@ -19,7 +19,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("run")
 ap.add_argument("out")
 ap.add_argument("--min-ms", type=float, default=0.1)
-ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "..", "workloads"))
 a = ap.parse_args()
 
 ws = {}

@@ -4,7 +4,7 @@
     model_step_bench.py --comfyui DIR [--decision FILE] [--table-decision FILE] --out DIR [options]
 
 Issue 18, part 4: the gain per sampling step, measured with ComfyUI's own model classes rather
-than with attention calls alone (scripts/node_step_bench.py). Each model is built from the
+than with attention calls alone (scripts/bench/node_step_bench.py). Each model is built from the
 ComfyUI source tree at DIR, at full width and depth as ComfyUI's model detection configures it
 from the checkpoint, with random weights (ComfyUI's operations skip initialisation, so every
 parameter is filled in place: normal, std --init-std; norm layers' weights 1 and biases 0, so
@@ -65,7 +65,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 MODELS = ("wan13b", "flux", "sdxl", "sd35l")
 CONFIGS = ("default", "sage_flag", "static_table", "autotune")
 # Modules some ComfyUI imports need that a machine may lack (Debian 12 has no package for them).
@@ -538,7 +538,7 @@ def main(argv=None):
         outputs, counters[name] = {}, {}
         with torch.inference_mode():
             # Warm-up, default first: the process's first SDPA call is ComfyUI's own, as in ComfyUI
-            # (torch settles its SDPA order at the first call; scripts/sdpa_state_probe.py).
+            # (torch settles its SDPA order at the first call; scripts/research/sdpa_state_probe.py).
             for c in configs:
                 if c in routers:
                     routers[c].reset_stats()

@@ -49,7 +49,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 HOST_TARGET_US = 10.0
 
 
@@ -154,7 +154,7 @@ def main(argv=None):
         # torch 2.11 (cuDNN 9.19, H100) settles its default SDPA order, cuDNN first on sm90/sm100,
         # at its first SDPA call, unless a priority was set before that call: after one priority
         # context had run first, its own pick for Flux stayed FlashAttention-2 for the whole
-        # process (scripts/sdpa_state_probe.py). ComfyUI on Linux makes its first call without a
+        # process (scripts/research/sdpa_state_probe.py). ComfyUI on Linux makes its first call without a
         # context; so does this script, before any variant runs.
         x = torch.randn(1, 1, 64, 64, device=device, dtype=dtype)
         torch.nn.functional.scaled_dot_product_attention(x, x, x)

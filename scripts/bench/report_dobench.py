@@ -22,7 +22,7 @@ import time
 import torch
 from triton.testing import do_bench
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 from comfyui_node import backends  # noqa: E402
 

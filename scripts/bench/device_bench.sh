@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: does the worker build and pass its tests on the GPU, and what do its benchmarks read?
+#
 # On the GPU machine (device `run`): configure and build the worker against the venv's torch,
 # run the worker tests (CPU and gpu labels), then the benchmarks: the default set twice (wall
 # time, run-to-run agreement), triton do_bench on the same calls (fidelity), and the full set's

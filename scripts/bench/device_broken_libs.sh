@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: with every attention library broken, does a cold tune still pick a working backend?
+#
 # On the GPU machine (device `run`): a cold tune of the default set with the real worker and
 # torch, in a venv whose four attention libraries all misbehave on every call (flash_attn hangs,
 # sageattention aborts the process, xformers returns NaN, flash_attn_interface returns a tensor of

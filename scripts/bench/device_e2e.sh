@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: does the whole tool work end to end on the GPU, its runs agreeing with each other?
+#
 # The end-to-end acceptance run on the GPU machine, in one device call: build the worker, tune on
 # a cold cache with the carried `autotune`, boot again from the cache, render the report in every
 # format, run the worker twice on the SDPA kernels and compare the runs (scripts/bench/run_to_run.py),
@@ -43,7 +45,7 @@ if [ -x "$W" ]; then
     "$W" < "$OUT/sdpa.job" > "$OUT/sdpa-run$run.jsonl" 2>> "$OUT/worker.log"
     echo "run $run: rc=$? $(grep -c '"result"' "$OUT/sdpa-run$run.jsonl") results"
   done
-  echo "== run to run (issue 3: within 2%, same fastest backend per shape)"
+  echo "== run to run (target: within 2%, same fastest backend per shape)"
   python3 scripts/bench/run_to_run.py "$OUT/sdpa-run1.jsonl" "$OUT/sdpa-run2.jsonl"
   phase "worker run 3, one sample at a time"
   python3 scripts/bench/bench_job.py --python-path "$SITE" --set default --max-seconds 1.0 --queue-depth 1 \
@@ -52,7 +54,7 @@ if [ -x "$W" ]; then
   echo "== run 1 against run 3, samples one at a time behind a spin (queue_depth 1, as harness-4)"
   python3 scripts/bench/run_to_run.py "$OUT/sdpa-run1.jsonl" "$OUT/sdpa-depth1.jsonl"
   phase "second cold boot"
-  echo "== a second cold boot, fresh cache (issue 3: the same pick)"
+  echo "== a second cold boot, fresh cache (target: the same pick)"
   cold2=$(mktemp -d)
   start=$(date +%s%N)
   "${AUTOTUNE:-.carry/autotune}" --venv "$(python3 -c 'import sys; print(sys.prefix)')" --local-dir "$cold2/local" \
@@ -63,7 +65,7 @@ if [ -x "$W" ]; then
   cp "$cold2/decision.json" "$OUT/decision-2.json" 2>/dev/null
   "${AUTOTUNE:-.carry/autotune}" --venv "$(python3 -c 'import sys; print(sys.prefix)')" --local-dir "$cold2/local" \
     --cache-dir "$cold2/shared" --set default --report --format json > "$OUT/report-2.json"
-  echo "== the two cold tunes, report against report (issue 3: within 2%, the same pick)"
+  echo "== the two cold tunes, report against report (target: within 2%, the same pick)"
   python3 scripts/bench/run_to_run.py "$OUT/report.json" "$OUT/report-2.json"
   rm -rf "$cold2"
   phase probe

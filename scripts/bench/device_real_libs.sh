@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: with the real FlashAttention-3 and SageAttention, what is picked, and what is gained?
+#
 # On the GPU machine (device `run`): the tool with the real FlashAttention-3 and SageAttention.
 # Installs the wheels carried from ../shared/device-wheels into python3's environment, builds the
 # worker and runs its tests (scripts/bench/device_bench.sh none), then tunes cold caches with the

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: what does the report of a cold tune on the GPU read, in every format?
+#
 # On the GPU machine (device `run`): a cold-cache boot of `autotune` with the real worker, then
 # the report of the cache it left, in every format, under $OUT. The PNG is rendered afterwards on
 # a machine with Chromium: scripts/render_report_png.sh report.html report.png

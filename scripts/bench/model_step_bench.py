@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Times one sampling step of real ComfyUI model code under each attention configuration.
+"""What does autotune gain per sampling step of real ComfyUI model code? Times one step under each
+attention configuration.
 
     model_step_bench.py --comfyui DIR [--decision FILE] [--table-decision FILE] --out DIR [options]
 
-Issue 18, part 4: the gain per sampling step, measured with ComfyUI's own model classes rather
+The gain per sampling step, measured with ComfyUI's own model classes rather
 than with attention calls alone (scripts/bench/node_step_bench.py). Each model is built from the
 ComfyUI source tree at DIR, at full width and depth as ComfyUI's model detection configures it
 from the checkpoint, with random weights (ComfyUI's operations skip initialisation, so every
@@ -655,7 +656,7 @@ def report(args, info, notes, model_notes, configs, rows, shape_rows):
         if r["model"] not in fastest or r["s_per_step"] < fastest[r["model"]]["s_per_step"]:
             fastest[r["model"]] = r
     if "autotune" in configs:
-        lines += ["", "## Autotune against the issue's targets (issue 18)", ""]
+        lines += ["", "## Autotune against its targets", ""]
         for name in model_notes:
             a = [r for r in rows if r["model"] == name and r["config"] == "autotune"][0]
             target = 1.17 if name == "wan13b" else 1.00

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Times the node's routed attention against ComfyUI's own paths over one sampling step.
+"""Is the node's routed step as fast as ComfyUI's own paths? Times the routed attention against them
+over one sampling step.
 
     node_step_bench.py --decision FILE --workloads workloads/ --out DIR [options]
 
@@ -390,7 +391,7 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
               "| model | comparison | difference | verdict |", "|---|---|---|---|"]
     verdicts = []
     for model, r in rounds.items():
-        # Issue 4's targets: the routed step against ComfyUI's default path (with and without its
+        # The node's targets: the routed step against ComfyUI's default path (with and without its
         # priority context) and against the best single flag (fastest median; comfy_pytorch is
         # --use-pytorch-cross-attention). Each comparison more is one more chance of a false
         # 'slower' at the interval's confidence.
@@ -422,7 +423,7 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
         lines.append("| {model} | {workload} | {route} | {max_abs_diff} | {rel_l2_diff} | {finite} |".format(**r))
     worst = max((r["router_us"] for r in host_rows), default=0.0)
     worst_e2e = max((r["overhead_us"] for r in host_rows), default=0.0)
-    lines += ["", "## Targets (issue 4)", ""]
+    lines += ["", "## Targets: routed no slower", ""]
     yes = {True: "yes", False: "NO"}
     for model, slower in verdicts:
         lines.append("- {}: routed no slower than ComfyUI's PyTorch path and the best single flag timed, with "

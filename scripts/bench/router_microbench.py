@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Host cost of the node's router alone, per attention call, on the CPU (no GPU, no ComfyUI).
+"""What does routing cost?
+The host cost of the node's router alone, per attention call, on the CPU (no GPU, no ComfyUI).
 
     /usr/bin/python3 scripts/bench/router_microbench.py [--calls 20000] [--rounds 15]
 

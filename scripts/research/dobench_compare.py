@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Fidelity check: times the calls the worker timed with triton.testing.do_bench (median) and
-compares. Runs on the GPU machine, in the venv that holds torch and triton.
+"""Does the worker's median match triton's do_bench on the same call?
+Fidelity check: times the calls the worker timed with triton.testing.do_bench (median) and compares.
+Runs on the GPU machine, in the venv that holds torch and triton.
 
   dobench_compare.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1]
 

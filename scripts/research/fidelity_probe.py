@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Why the worker's median and triton's do_bench differ: times the same SDPA call five ways in
+"""Why do the worker's median and triton's do_bench differ? Times the same SDPA call five ways in
 one process, each changing one thing, and puts the worker's median beside them.
 
   fidelity_probe.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1] [--backends sdpa_cudnn,...]

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: how long would the default set's tune take on a pod with all four attention libraries?
+#
 # On the GPU machine: how long the default set's tune would take on a pod that has all four
 # attention libraries, which the device lacks. The worker runs the default set twice: on the
 # backends present (the SDPA kernels, math, split, quad), then with flash2, flash3, sage and

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""How a power-capped GPU's clock couples one kernel's timing to the kernel that ran before it,
-and how much untimed running of its own ("settle") a sample needs before it reads what
-triton's do_bench reads for that kernel alone.
+"""How does a power-capped GPU's clock couple one kernel's timing to the kernel that ran before it,
+and how much untimed running of its own ("settle") does a sample need before it reads what
+triton's do_bench reads for that kernel alone?
 
   settle_probe.py OUT.csv [--shapes flux-1024,...] [--settle-ms 0,5,20,50] [--turns 8]
 

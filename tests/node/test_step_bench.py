@@ -71,7 +71,7 @@ class StepBenchTest(unittest.TestCase):
         with open(os.path.join(self.out, "summary.md")) as f:
             text = f.read()
         self.assertIn("CPU, tiny shapes", text)
-        self.assertIn("## Targets (issue 4)", text)
+        self.assertIn("## Targets: routed no slower", text)
         self.assertIn("| Flux.1 dev @1024 | routed against comfy_pytorch |", text)
         self.assertIn("| SDXL @1024 | routed_nopriority against comfy_pytorch_nopriority |", text)
         self.assertRegex(text, r"SDXL @1024: routed no slower than .*: (yes|NO, slower: .+)")

@@ -167,8 +167,8 @@ class RealComfyUI(unittest.TestCase):
         self.assertEqual(by["flux", "static_table"]["router_counters"], "default:quad 3")
         self.assertEqual(by["sdxl", "autotune"]["router_counters"], "default:split 17; route:quad 5")
         self.assertEqual(by["sdxl", "static_table"]["router_counters"], "default:quad 22")
-        # heads= as a keyword (Wan, SD3): routed once the router handles the keyword (issue 18
-        # part 1); before that the router passes them on uncounted, to the flags' function.
+        # heads= as a keyword (Wan, SD3): routed once the router handles the keyword;
+        # before that the router passes them on uncounted, to the flags' function.
         for model, route in (("wan13b", "route:sage 2"), ("sd35l", "route:flash3 2")):
             counted = by[model, "autotune"]["router_counters"]
             if counted:

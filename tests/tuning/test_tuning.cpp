@@ -241,9 +241,9 @@ TEST_F(TuningTest, TheLogSaysAtWhichClockEachMeasurementRan) {
             lines.end());
 }
 
-// Issue 19's venv: every attention library misbehaves on every shape of the default set. Each
-// costs one deadline or one respawn, the good ones are measured, tuning decides. Deadlines and
-// budget as the boot's defaults (30 s per measurement: the hang costs one of them).
+// The broken-libraries venv: every attention library misbehaves on every shape of the default
+// set. Each costs one deadline or one respawn, the good ones are measured, tuning decides.
+// Deadlines and budget as the boot's defaults (30 s per measurement: the hang costs one of them).
 TEST_F(TuningTest, FourBrokenLibrariesCostOneTryEachAndTuningStillDecides) {
   ::setenv("FAKE_WORKER_BROKEN", "flash2=hang,sage=crash,xformers=nan,flash3=wrong_shape", 1);
   ::setenv("FAKE_WORKER_MS", "sdpa_comfy=1.0,sdpa_cudnn=0.9", 1);

@@ -92,7 +92,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     return hit;
   };
   // No decision: what this environment's measurements (this pod's and the fleet's, current
-  // library versions) show broken, so that the table does not pick it (issue 19: the table
+  // library versions) show broken, so that the table does not pick it (the table once
   // picked flash3 on the H200 after this very run measured its output wrong on every shape).
   const auto undecided = [&](std::string why) -> std::optional<Decision> {
     why_not = std::move(why);

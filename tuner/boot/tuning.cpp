@@ -99,9 +99,9 @@ struct Run {
   // A backend that hung or killed the worker on one shape is not tried on the others: on the H200
   // a venv whose FA2 hung on every call cost a 30 s deadline per shape, and a Sage that aborted
   // cost a respawn and its imports per shape, until the respawn limit gave the pick to the table
-  // (issue 19: 201.7 s). Its remaining shapes take the same status, with the shape that showed
-  // it, and the log says so once. Either status makes the mechanism ineligible in choose(), so
-  // the pick does not change; only the per-shape routes lose a shape it might have run.
+  // (201.7 s in all). Its remaining shapes take the same status, with the shape that showed it,
+  // and the log says so once. Either status makes the mechanism ineligible in choose(), so the
+  // pick does not change; only the per-shape routes lose a shape it might have run.
   void skip_broken(const std::string& backend, Status status, const std::string& shape) {
     std::vector<std::string> left;
     for (const auto& w : o.workloads)

@@ -398,10 +398,16 @@ TEST_F(TuningTest, AHangIsKilledAtItsDeadlineAndRecordedAsTimeout) {
 }
 
 TEST_F(TuningTest, ABudgetCutShortResumesWithoutRedoingStoredWork) {
-  // The first shape's two results come at once, the second's 10 s later: the 2 s budget ends
-  // between them however slowly a loaded machine starts the worker (up to 2 s).
+  // The first shape's two results come at once, the second's 10 s later; the 2 s budget is spent
+  // (the clock advanced) after the first shape's second result, however slowly the worker starts.
   ::setenv("FAKE_WORKER_MODE", "slow-after-first:5", 1);
+  ManualClock clock;
+  options_.clock = &clock;
   options_.budget = milliseconds(2000);
+  int results = 0;
+  options_.progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::result && ++results == 2) clock.advance(milliseconds(2001));
+  };
   const TuneOutcome first = tune(options_, env_, cache_.get(), key_);
   EXPECT_TRUE(first.budget_exhausted);
   EXPECT_FALSE(first.decision);

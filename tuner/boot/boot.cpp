@@ -58,7 +58,7 @@ struct LocalFile {
 std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
                                                  std::vector<std::string>& warnings, LocalFile& local,
                                                  std::string& why_not, std::map<Mechanism, std::string>& broken) {
-  using Clock = std::chrono::steady_clock;
+  const Clock& clock = *o.clock;
   const bool fleet = !o.shared_dir.empty();
   // A fresh pod with a fleet has no local file yet; creating one costs a few fsyncs (about 20 ms
   // on the CI disk), so a hit from the published files does not create it: tuning does.
@@ -125,9 +125,9 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
 
   std::unique_ptr<Lease> lease;
   if (fleet) {
-    const auto deadline = Clock::now() + o.wait_for_fleet;
+    const auto deadline = clock.now() + o.wait_for_fleet;
     for (;;) {
-      auto attempt = Lease::try_acquire(leases_dir(o.shared_dir), lease_name(key, backends), o.lease_ttl);
+      auto attempt = Lease::try_acquire(leases_dir(o.shared_dir), lease_name(key, backends), o.lease_ttl, clock);
       if (attempt.lease) {
         lease = std::move(attempt.lease);
         break;
@@ -136,14 +136,15 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
         warnings.push_back(attempt.error + "; tuning without asking the other pods");
         break;
       }
-      const auto now = Clock::now();
+      const auto now = clock.now();
       if (now >= deadline) {
-        return undecided((attempt.holder ? attempt.holder->describe() : std::string("another pod")) +
+        return undecided((attempt.holder ? attempt.holder->describe(clock.epoch_ms()) : std::string("another pod")) +
                          " is tuning this GPU and software; waited " +
                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.wait_for_fleet).count()) +
                          " s for its result, which the next boot will use");
       }
-      std::this_thread::sleep_for(std::min<Clock::duration>(o.fleet_poll, deadline - now));
+      clock.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::min<Clock::time_point::duration>(o.fleet_poll, deadline - now)));
       if (auto hit = covered_hit()) return hit;
     }
     // The previous holder may have published and released between our look and our lease.

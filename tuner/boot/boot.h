@@ -13,6 +13,7 @@
 #include "tuner/decision.h"
 #include "tuner/environment.h"
 #include "tuner/boot/multi_gpu.h"
+#include "tuner/clock.h"
 #include "tuner/gpu.h"
 #include "tuner/workload.h"
 
@@ -41,6 +42,8 @@ struct BootOptions {
   std::chrono::milliseconds wait_for_fleet{30000};
   std::chrono::milliseconds lease_ttl{60000};
   std::chrono::milliseconds fleet_poll{250};
+  // The wait for the fleet and the lease read this clock (tests: a ManualClock, no sleeping).
+  const Clock* clock = &real_clock();
   std::filesystem::path env_settings;   // empty: <venv>/.env_settings
   std::filesystem::path decision_file;  // empty: <venv>/.attention_decision.json
   DetectOptions detect;

@@ -92,8 +92,13 @@ struct BootResult {
 std::filesystem::path env_settings_path(const BootOptions& options);
 std::filesystem::path decision_file_path(const BootOptions& options);
 
-// Never throws for bad input or I/O: every failure becomes a warning and a safe decision.
-// Only a malformed simulated-GPU spec (a usage error) throws std::invalid_argument.
+// The boot's two steps. decide_boot: detect the GPUs, fingerprint the venv and decide for each
+// GPU model (override, cache, fleet, tuning, table); it writes no output file, only the cache.
+// write_outputs (outputs.h) then writes the decision and settings files. run_boot does both,
+// its elapsed_ms counting both. Never throws for bad input or I/O: every failure becomes a
+// warning and a safe decision. Only a malformed simulated-GPU spec (a usage error) throws
+// std::invalid_argument.
+BootResult decide_boot(const BootOptions& options);
 BootResult run_boot(const BootOptions& options);
 
 }  // namespace autotune

@@ -195,4 +195,26 @@ std::string render_summary(const BootResult& r) {
   return out.str();
 }
 
+void write_outputs(const BootOptions& o, BootResult& r) {
+  namespace fs = std::filesystem;
+  const fs::path settings = env_settings_path(o);
+  const fs::path decision = decision_file_path(o);
+  if (auto e = atomic_write(decision, decision_json(r).dump(2) + "\n")) r.warnings.push_back(*e);
+  else r.written.push_back(decision);
+  if (auto e = atomic_write(settings, render_env_settings(r, decision))) r.warnings.push_back(*e);
+  else r.written.push_back(settings);
+  // One ComfyUI per GPU: each instance sources its own GPU's files (multi_gpu.h names them).
+  if (r.per_gpu.size() > 1) {
+    for (const auto& one : r.per_gpu) {
+      const int index = r.detection.gpus[one.position].index;
+      const fs::path one_decision = per_gpu_decision_path(decision, index);
+      const fs::path one_settings = per_gpu_env_settings_path(settings, index);
+      if (auto e = atomic_write(one_decision, decision_json(r, one).dump(2) + "\n")) r.warnings.push_back(*e);
+      else r.written.push_back(one_decision);
+      if (auto e = atomic_write(one_settings, render_env_settings(r, one, one_decision))) r.warnings.push_back(*e);
+      else r.written.push_back(one_settings);
+    }
+  }
+}
+
 }  // namespace autotune

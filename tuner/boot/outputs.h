@@ -17,6 +17,11 @@ namespace autotune {
 // Returns the error, or nullopt on success.
 std::optional<std::string> atomic_write(const std::filesystem::path& path, const std::string& content);
 
+// Writes the decision file and .env_settings (and, with several GPUs, each GPU's pair) for a
+// decided boot. Each path written goes to result.written; each failure is a warning in
+// result.warnings, never an exception: ComfyUI starts with what could be written.
+void write_outputs(const BootOptions& options, BootResult& result);
+
 std::string render_env_settings(const BootResult& result, const std::filesystem::path& decision_file);
 nlohmann::json decision_json(const BootResult& result);
 // The summary lists each visible GPU's mechanism when there are several; its `Selected Mechanism:`

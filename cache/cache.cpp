@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/records.h"
+#include "tuner/atomic_file.h"
 #include "tuner/text.h"
 
 namespace autotune {
@@ -234,14 +235,6 @@ void insert_decision(SQLite::Database& db, std::int64_t env, const DecisionRecor
   q.exec();
 }
 
-void fsync_path(const fs::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) throw fs::filesystem_error("open for fsync", path, std::error_code(errno, std::generic_category()));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw fs::filesystem_error("fsync", path, std::error_code(err, std::generic_category()));
-}
 
 }  // namespace
 
@@ -311,7 +304,7 @@ void write_snapshot(const fs::path& path, const RecordSet& records) {
     for (const auto& [id, r] : records.decisions) insert_decision(db, env(r.key), r);
     t.commit();
   }
-  fsync_path(path, O_RDONLY);
+  if (auto error = sync_file(path)) throw std::runtime_error(*error);
 }
 
 std::string CacheKey::canonical() const {

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/atomic_file.h"
 #include "tuner/json_integer.h"
 
 #include "cache/published.h"
@@ -43,15 +44,7 @@ fs::path write_temp(const fs::path& dir, const LeaseInfo& info) {
                                           {"expires_ms", info.expires_ms}}
                                .dump() +
                            "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw fs::filesystem_error("create", tmp, std::error_code(errno, std::generic_category()));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    throw fs::filesystem_error("write", tmp, std::error_code(err, std::generic_category()));
-  }
+  if (auto error = write_synced(tmp, text)) throw std::runtime_error(*error);
   return tmp;
 }
 
@@ -183,7 +176,9 @@ bool Lease::refresh() {
   next.expires_ms = clock_.epoch_ms() + ttl_.count();
   try {
     const fs::path tmp = write_temp(dir_, next);
-    fs::rename(tmp, path_);  // our own generation: nobody else writes this name
+    // Our own generation: nobody else writes this name. No directory sync: a refresh lost in a
+    // crash costs nothing, the holder being gone with it.
+    fs::rename(tmp, path_);
   } catch (const std::exception&) {
     return false;
   }

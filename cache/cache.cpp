@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <type_traits>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
 #include "cache/records.h"
+#include "tuner/atomic_file.h"
 #include "tuner/text.h"
 
 namespace autotune {
@@ -83,17 +86,17 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path) {
   return db;
 }
 
+// The key's fields from CacheKey::columns(), starting at column `first`.
 CacheKey key_of(SQLite::Statement& q, int first) {
   CacheKey k;
-  k.gpu_name = q.getColumn(first).getString();
-  k.compute_capability = q.getColumn(first + 1).getString();
-  k.sm_count = q.getColumn(first + 2).getInt();
-  k.memory_mib = static_cast<std::uint64_t>(q.getColumn(first + 3).getInt64());
-  k.driver = q.getColumn(first + 4).getString();
-  k.cuda_runtime = q.getColumn(first + 5).getString();
-  k.torch = q.getColumn(first + 6).getString();
-  k.workloads_version = q.getColumn(first + 7).getString();
-  k.harness_version = q.getColumn(first + 8).getString();
+  int i = first;
+  CacheKey::fields(k, [&](const char*, const char*, auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    const auto column = q.getColumn(i++);
+    if constexpr (std::is_same_v<T, std::string>) field = column.getString();
+    else if constexpr (std::is_same_v<T, int>) field = column.getInt();
+    else field = static_cast<T>(column.getInt64());
+  });
   return k;
 }
 
@@ -133,9 +136,6 @@ std::optional<Decision> decision_of(SQLite::Statement& q, int first) {
   return d;
 }
 
-constexpr const char* kKeyColumns =
-    "e.gpu_name, e.compute_capability, e.sm_count, e.memory_mib, e.driver, e.cuda_runtime, e.torch, "
-    "e.workloads_version, e.harness_version";
 
 // Reads every record (or those of one key) from a checked file. A row this tool cannot parse (a
 // status or mechanism it does not know) is left out: a newer tool wrote it.
@@ -143,7 +143,8 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
   RecordSet out;
   const std::string where = only ? " WHERE e.key = ?" : "";
   {
-    SQLite::Statement q(db, std::string("SELECT ") + kKeyColumns +
+    const int k = CacheKey::field_count();
+    SQLite::Statement q(db, "SELECT " + CacheKey::columns("e.") +
                                 ", m.backend, m.backend_version, m.shape, m.status, m.reason, m.median_ms, m.spread, "
                                 "m.host_ms, m.samples, m.peak_mem_bytes, m.rel_error, m.measured_at "
                                 "FROM measurements m JOIN environments e ON e.id = m.env_id" + where);
@@ -152,24 +153,25 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
       MeasurementRecord r;
       r.key = key_of(q, 0);
       try {
-        r.m = measurement_of(q, 9);
+        r.m = measurement_of(q, k);
       } catch (const std::invalid_argument&) {
         continue;
       }
-      r.measured_at = normalise_timestamp(q.getColumn(20).getString());
+      r.measured_at = normalise_timestamp(q.getColumn(k + 11).getString());
       out.add(std::move(r));
     }
   }
-  SQLite::Statement q(db, std::string("SELECT ") + kKeyColumns +
+  const int k = CacheKey::field_count();
+  SQLite::Statement q(db, "SELECT " + CacheKey::columns("e.") +
                               ", d.backends, d.mechanism, d.reason, d.default_backend, d.routes, d.decided_at "
                               "FROM decisions d JOIN environments e ON e.id = d.env_id" + where);
   if (only) q.bind(1, only->canonical());
   while (q.executeStep()) {
     DecisionRecord r;
     r.key = key_of(q, 0);
-    r.backends = q.getColumn(9).getString();
+    r.backends = q.getColumn(k).getString();
     try {
-      auto d = decision_of(q, 10);
+      auto d = decision_of(q, k + 1);
       if (!d) continue;
       r.decision = std::move(*d);
     } catch (const std::exception&) {
@@ -182,21 +184,18 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
 }
 
 std::int64_t insert_env(SQLite::Database& db, const CacheKey& k) {
-  SQLite::Statement q(db,
-                      "INSERT INTO environments(key, gpu_name, compute_capability, sm_count, memory_mib, driver, "
-                      "cuda_runtime, torch, workloads_version, harness_version, created_at) "
-                      "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, k.canonical());
-  q.bind(2, k.gpu_name);
-  q.bind(3, k.compute_capability);
-  q.bind(4, k.sm_count);
-  q.bind(5, static_cast<std::int64_t>(k.memory_mib));
-  q.bind(6, k.driver);
-  q.bind(7, k.cuda_runtime);
-  q.bind(8, k.torch);
-  q.bind(9, k.workloads_version);
-  q.bind(10, k.harness_version);
-  q.bind(11, now_timestamp());
+  std::string places;
+  for (int i = 0; i < CacheKey::field_count(); ++i) places += "?,";
+  SQLite::Statement q(db, "INSERT INTO environments(key, " + CacheKey::columns() + ", created_at) VALUES(?," + places +
+                              "?)");
+  int i = 1;
+  q.bind(i++, k.canonical());
+  CacheKey::fields(k, [&](const char*, const char*, const auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, int>) q.bind(i++, field);
+    else q.bind(i++, static_cast<std::int64_t>(field));
+  });
+  q.bind(i, now_timestamp());
   q.exec();
   return db.getLastInsertRowid();
 }
@@ -236,14 +235,6 @@ void insert_decision(SQLite::Database& db, std::int64_t env, const DecisionRecor
   q.exec();
 }
 
-void fsync_path(const fs::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) throw fs::filesystem_error("open for fsync", path, std::error_code(errno, std::generic_category()));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw fs::filesystem_error("fsync", path, std::error_code(err, std::generic_category()));
-}
 
 }  // namespace
 
@@ -313,13 +304,35 @@ void write_snapshot(const fs::path& path, const RecordSet& records) {
     for (const auto& [id, r] : records.decisions) insert_decision(db, env(r.key), r);
     t.commit();
   }
-  fsync_path(path, O_RDONLY);
+  if (auto error = sync_file(path)) throw std::runtime_error(*error);
 }
 
 std::string CacheKey::canonical() const {
-  return "gpu=" + gpu_name + "|cc=" + compute_capability + "|sms=" + std::to_string(sm_count) +
-         "|mem=" + std::to_string(memory_mib) + "|driver=" + driver + "|cuda=" + cuda_runtime +
-         "|torch=" + torch + "|workloads=" + workloads_version + "|harness=" + harness_version;
+  // "gpu=...|cc=...|sms=...|...": changing it re-keys every cache, so it re-tunes every pod.
+  std::string out;
+  fields(*this, [&](const char*, const char* label, const auto& field) {
+    out += (out.empty() ? "" : "|") + std::string(label) + "=";
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) out += field;
+    else out += std::to_string(field);
+  });
+  return out;
+}
+
+std::string CacheKey::columns(const std::string& prefix) {
+  std::string out;
+  CacheKey k;
+  fields(k, [&](const char* name, const char*, const auto&) { out += (out.empty() ? "" : ", ") + prefix + name; });
+  return out;
+}
+
+int CacheKey::field_count() {
+  static const int count = [] {
+    int n = 0;
+    CacheKey k;
+    fields(k, [&](const char*, const char*, const auto&) { ++n; });
+    return n;
+  }();
+  return count;
 }
 
 CacheKey make_cache_key(const GpuInfo& gpu, const Fingerprint& env, const std::string& workloads_version,
@@ -444,8 +457,7 @@ std::optional<Decision> Cache::decision(const CacheKey& key, const std::string& 
 std::vector<CacheKey> Cache::keys() const {
   std::vector<CacheKey> out;
   SQLite::Statement q(*db_,
-                      "SELECT gpu_name, compute_capability, sm_count, memory_mib, driver, cuda_runtime, torch, "
-                      "workloads_version, harness_version FROM environments ORDER BY id");
+                      "SELECT " + CacheKey::columns() + " FROM environments ORDER BY id");
   while (q.executeStep()) out.push_back(key_of(q, 0));
   return out;
 }

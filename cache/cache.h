@@ -38,6 +38,26 @@ struct CacheKey {
   std::string harness_version;
 
   std::string canonical() const;  // one line, stable: the primary key
+
+  // The nine fields, once, each with its name (the environments table's column, the export's
+  // JSON member) and its label in canonical(). canonical(), the rows written and read back and
+  // the export walk this list; the schema's first migration spells the columns out as history,
+  // and a test checks it against this list. `visit(name, label, field)`.
+  template <class Key, class Visit>
+  static void fields(Key& k, Visit&& visit) {
+    visit("gpu_name", "gpu", k.gpu_name);
+    visit("compute_capability", "cc", k.compute_capability);
+    visit("sm_count", "sms", k.sm_count);
+    visit("memory_mib", "mem", k.memory_mib);
+    visit("driver", "driver", k.driver);
+    visit("cuda_runtime", "cuda", k.cuda_runtime);
+    visit("torch", "torch", k.torch);
+    visit("workloads_version", "workloads", k.workloads_version);
+    visit("harness_version", "harness", k.harness_version);
+  }
+  // The fields' names, joined by ", ", each after `prefix` ("e." in a join).
+  static std::string columns(const std::string& prefix = "");
+  static int field_count();
 };
 
 CacheKey make_cache_key(const GpuInfo& gpu, const Fingerprint& env, const std::string& workloads_version,

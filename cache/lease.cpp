@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/atomic_file.h"
 #include "tuner/json_integer.h"
 
 #include "cache/published.h"
@@ -43,15 +44,7 @@ fs::path write_temp(const fs::path& dir, const LeaseInfo& info) {
                                           {"expires_ms", info.expires_ms}}
                                .dump() +
                            "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw fs::filesystem_error("create", tmp, std::error_code(errno, std::generic_category()));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    throw fs::filesystem_error("write", tmp, std::error_code(err, std::generic_category()));
-  }
+  if (auto error = write_synced(tmp, text)) throw std::runtime_error(*error);
   return tmp;
 }
 
@@ -61,13 +54,12 @@ fs::path generation_path(const fs::path& dir, const std::string& name, long g) {
 
 }  // namespace
 
-std::int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t epoch_ms() { return real_clock().epoch_ms(); }
 
-std::string LeaseInfo::describe() const {
-  const std::int64_t left = (expires_ms - epoch_ms()) / 1000;
+std::string LeaseInfo::describe() const { return describe(epoch_ms()); }
+
+std::string LeaseInfo::describe(std::int64_t now_ms) const {
+  const std::int64_t left = (expires_ms - now_ms) / 1000;
   return "pod " + pod + " (host " + host + ", pid " + std::to_string(pid) + "), expires in " + std::to_string(left) + " s";
 }
 
@@ -110,7 +102,8 @@ std::optional<LeaseInfo> parse_lease(const std::string& text) {
   }
 }
 
-Lease::Attempt Lease::try_acquire(const fs::path& dir, const std::string& name, std::chrono::milliseconds ttl) {
+Lease::Attempt Lease::try_acquire(const fs::path& dir, const std::string& name, std::chrono::milliseconds ttl,
+                                  const Clock& clock) {
   Attempt a;
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -123,19 +116,20 @@ Lease::Attempt Lease::try_acquire(const fs::path& dir, const std::string& name, 
       if (!info) {
         // Written whole through link(), so an unreadable lease is damage, or it vanished (released).
         if (!fs::exists(file, ec)) continue;
+        // Its age by the file system's clock, which wrote its mtime, not by `clock`.
         const auto age = fs::file_time_type::clock::now() - fs::last_write_time(file, ec);
         if (!ec && age < ttl) {
           a.holder = LeaseInfo{"unknown (unreadable lease " + file.filename().string() + ")", "?", "", 0, 0, 0};
           return a;
         }
-      } else if (info->expires_ms > epoch_ms()) {
+      } else if (info->expires_ms > clock.epoch_ms()) {
         a.holder = *info;
         return a;
       }
       next = top + 1;  // take over the expired (or damaged) generation
     }
-    LeaseInfo mine{pod_id(), host_name(), random_token(), static_cast<long>(::getpid()), epoch_ms(),
-                   epoch_ms() + ttl.count()};
+    const std::int64_t now = clock.epoch_ms();
+    LeaseInfo mine{pod_id(), host_name(), random_token(), static_cast<long>(::getpid()), now, now + ttl.count()};
     fs::path tmp;
     try {
       tmp = write_temp(dir, mine);
@@ -159,16 +153,17 @@ Lease::Attempt Lease::try_acquire(const fs::path& dir, const std::string& name, 
       ::unlink(target.c_str());
       continue;
     }
-    a.lease.reset(new Lease(dir, name, next, mine, ttl));
+    a.lease.reset(new Lease(dir, name, next, mine, ttl, clock));
     return a;
   }
   a.error = "lease " + name + " is contended; gave up after 8 tries";
   return a;
 }
 
-Lease::Lease(fs::path dir, std::string name, long generation, LeaseInfo info, std::chrono::milliseconds ttl)
+Lease::Lease(fs::path dir, std::string name, long generation, LeaseInfo info, std::chrono::milliseconds ttl,
+             const Clock& clock)
     : dir_(std::move(dir)), path_(generation_path(dir_, name, generation)), name_(std::move(name)),
-      generation_(generation), info_(std::move(info)), ttl_(ttl) {}
+      generation_(generation), info_(std::move(info)), ttl_(ttl), clock_(clock) {}
 
 Lease::~Lease() { release(); }
 
@@ -178,10 +173,12 @@ bool Lease::refresh() {
   const auto current = read_lease(path_);
   if (!current || current->token != info_.token) return false;
   LeaseInfo next = info_;
-  next.expires_ms = epoch_ms() + ttl_.count();
+  next.expires_ms = clock_.epoch_ms() + ttl_.count();
   try {
     const fs::path tmp = write_temp(dir_, next);
-    fs::rename(tmp, path_);  // our own generation: nobody else writes this name
+    // Our own generation: nobody else writes this name. No directory sync: a refresh lost in a
+    // crash costs nothing, the holder being gone with it.
+    fs::rename(tmp, path_);
   } catch (const std::exception&) {
     return false;
   }

@@ -23,13 +23,17 @@
 #include <thread>
 #include <vector>
 
+#include "tuner/clock.h"
+
 namespace autotune {
 
 struct LeaseInfo {
   std::string pod, host, token;
   long pid = 0;
   std::int64_t acquired_ms = 0, expires_ms = 0;  // Unix epoch, holder's clock
-  std::string describe() const;  // "pod abc (host h, pid 12), expires in 41 s"
+  // "pod abc (host h, pid 12), expires in 41 s", counted from `now_ms` (Unix epoch).
+  std::string describe(std::int64_t now_ms) const;
+  std::string describe() const;  // from the real clock's now
 };
 
 class Lease {
@@ -39,8 +43,11 @@ class Lease {
     std::optional<LeaseInfo> holder;  // when another process holds it
     std::string error;               // when the lease directory cannot be used
   };
-  // Never throws. `ttl`: how long the lease lives without a refresh.
-  static Attempt try_acquire(const std::filesystem::path& dir, const std::string& name, std::chrono::milliseconds ttl);
+  // Never throws. `ttl`: how long the lease lives without a refresh. `clock` gives this process's
+  // epoch time, for the expiry it writes and the expiry of another holder it reads; the lease
+  // keeps it for its refreshes.
+  static Attempt try_acquire(const std::filesystem::path& dir, const std::string& name, std::chrono::milliseconds ttl,
+                             const Clock& clock = real_clock());
 
   ~Lease();  // stops refreshing and releases
   Lease(const Lease&) = delete;
@@ -54,13 +61,15 @@ class Lease {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  Lease(std::filesystem::path dir, std::string name, long generation, LeaseInfo info, std::chrono::milliseconds ttl);
+  Lease(std::filesystem::path dir, std::string name, long generation, LeaseInfo info, std::chrono::milliseconds ttl,
+        const Clock& clock);
 
   std::filesystem::path dir_, path_;
   std::string name_;
   long generation_;
   LeaseInfo info_;
   std::chrono::milliseconds ttl_;
+  const Clock& clock_;
   std::thread refresher_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
@@ -74,6 +83,6 @@ std::optional<LeaseInfo> read_lease(const std::filesystem::path& file);
 // A lease file's content (another pod wrote it: outside input); nullopt when it is not a whole,
 // well-typed lease.
 std::optional<LeaseInfo> parse_lease(const std::string& text);
-std::int64_t epoch_ms();
+std::int64_t epoch_ms();  // real_clock().epoch_ms()
 
 }  // namespace autotune

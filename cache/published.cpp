@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <stdexcept>
+
+#include "tuner/atomic_file.h"
 
 namespace autotune {
 namespace fs = std::filesystem;
@@ -25,13 +28,6 @@ std::string hex(std::uint64_t v, int digits) {
   std::string out(static_cast<std::size_t>(digits), '0');
   for (int i = digits - 1; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = d[v & 15];
   return out;
-}
-
-void fsync_dir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: the rename itself is atomic
-  ::fsync(fd);
-  ::close(fd);
 }
 
 // Parses "pub-<hash16>-<stamp>-<rest>.sqlite", and the decisions suffix of <rest> when it has one
@@ -163,8 +159,7 @@ fs::path publish(const fs::path& dir, const RecordSet& records) {
     const std::string stamp = compact_stamp(std::max(now_timestamp(), records.latest()));
     const fs::path target =
         dir / ("pub-" + key_hash(keys.front()) + "-" + stamp + "-" + unique + "-" + describe_decisions(records) + ".sqlite");
-    fs::rename(tmp, target);  // unique name: replaces nothing
-    fsync_dir(dir);
+    if (auto error = rename_synced(tmp, target)) throw std::runtime_error(*error);  // unique name: replaces nothing
     return target;
   } catch (...) {
     std::error_code ec;
@@ -260,7 +255,7 @@ PruneReport prune(const fs::path& dir, const PruneOptions& o, const std::string&
       std::error_code ec;
       if (fs::remove(f.path, ec)) report.removed.push_back(f.path);
     }
-    fsync_dir(dir);
+    sync_dir(dir);
   }
   // Temporaries: a publish killed before its rename. Old ones only: a young one may be in progress.
   const auto now = fs::file_time_type::clock::now();

@@ -8,7 +8,7 @@
 // so a reader that wants only the newest decision can stop early. Temporaries start with ".tmp-";
 // files set aside get a suffix after ".sqlite"; readers look at neither.
 //
-// Names end with what the file holds of decisions (since issue 20): "-n" for none (a tuner's
+// Names end with what the file holds of decisions: "-n" for none (a tuner's
 // partial publish), or "-d<stamp>_<digest>" with the newest decided_at inside and a hash of all
 // its decision records. A boot wants one decision; with these it opens no measurements-only
 // file, stops at the first file whose newest decision is older than the best found, and opens

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <set>
 #include <tuple>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -241,28 +242,18 @@ std::string normalise_timestamp(const std::string& t) {
 }
 
 nlohmann::json key_json(const CacheKey& k) {
-  return {{"gpu_name", k.gpu_name},
-          {"compute_capability", k.compute_capability},
-          {"sm_count", k.sm_count},
-          {"memory_mib", k.memory_mib},
-          {"driver", k.driver},
-          {"cuda_runtime", k.cuda_runtime},
-          {"torch", k.torch},
-          {"workloads_version", k.workloads_version},
-          {"harness_version", k.harness_version}};
+  nlohmann::json j = nlohmann::json::object();
+  CacheKey::fields(k, [&](const char* name, const char*, const auto& field) { j[name] = field; });
+  return j;
 }
 
 CacheKey key_from_json(const nlohmann::json& j) {
   CacheKey k;
-  k.gpu_name = j.at("gpu_name").get<std::string>();
-  k.compute_capability = j.at("compute_capability").get<std::string>();
-  k.sm_count = json_integer<int>(j.at("sm_count"), "sm_count");
-  k.memory_mib = json_integer<std::uint64_t>(j.at("memory_mib"), "memory_mib");
-  k.driver = j.at("driver").get<std::string>();
-  k.cuda_runtime = j.at("cuda_runtime").get<std::string>();
-  k.torch = j.at("torch").get<std::string>();
-  k.workloads_version = j.at("workloads_version").get<std::string>();
-  k.harness_version = j.at("harness_version").get<std::string>();
+  CacheKey::fields(k, [&](const char* name, const char*, auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::string>) field = j.at(name).get<std::string>();
+    else field = json_integer<T>(j.at(name), name);
+  });
   return k;
 }
 

@@ -11,7 +11,7 @@
 #    ComfyUI's flags (step 4) are those of the --no-tune run until the next start. The background
 #    job logs to a file, never blocks or stops ComfyUI, and stops its tune when ComfyUI exits or
 #    this script is signalled before it starts ComfyUI. AUTOTUNE_BACKGROUND=0 runs the full tune
-#    here instead, before ComfyUI starts (the behaviour before issue 23).
+#    here instead, before ComfyUI starts (the order before the background tune).
 #    Every run reads the budget from AUTOTUNE_BUDGET (seconds); `timeout` enforces it as well, so
 #    a hung tuner costs at most the budget plus a grace period.
 # 2. Sources the .env_settings file autotune writes (COMFYUI_ATTENTION_ARGS and friends).

@@ -1,5 +1,5 @@
 // The attention shapes the ComfyUI node recorded (comfyui_node/seen.py), as extra workloads for
-// `autotune tune --seen` (issue 23). Pure: text in, shapes and workloads out; the file is outside
+// `autotune tune --seen`. Pure: text in, shapes and workloads out; the file is outside
 // input, so every problem is a warning naming the bad value, never a failed boot.
 #pragma once
 

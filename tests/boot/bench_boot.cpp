@@ -1,6 +1,7 @@
 // The cache-hit boot, the path every pod start takes once tuning has run: detect the GPU,
 // fingerprint the venv, find the decision in the cache, write .env_settings and the decision file.
-// Target: well under 20 ms (issue 2); results in results/boot-benchmark.md.
+// Target: well under 20 ms (a pod's start must not wait on it); results in
+// results/boot-benchmark.md.
 #include <stdlib.h>
 
 #include <filesystem>

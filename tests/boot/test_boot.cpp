@@ -202,8 +202,9 @@ TEST_F(Boot, TunerThatCannotFinishFallsBackToTheTable) {
   EXPECT_TRUE(has_warning(r, "tuning budget of 600 s spent"));
 }
 
-// Issue 19: the table must not pick what this environment measured broken; its reason says
-// what it skipped and why.
+// The table must not pick what this environment measured broken (on the H200 it picked flash3
+// after the same run measured its output wrong on every shape); its reason says what it skipped
+// and why.
 TEST_F(Boot, TheTableSkipsWhatTuningMeasuredBroken) {
   options.tuner = [](const GpuInfo&, const Fingerprint& env, Cache* cache, const CacheKey& key,
                      std::vector<std::string>&) -> std::optional<Decision> {
@@ -235,7 +236,7 @@ TEST_F(Boot, TheTableSkipsWhatTuningMeasuredBroken) {
 }
 
 // A rejection for NaN output (rel_error kNonFiniteError, no samples) is a true record: stored,
-// read back and published without the "negative value" warning (issue 19).
+// read back and published without the "negative value" warning.
 TEST_F(Boot, ANanRejectionIsKeptWithoutAWarning) {
   options.shared_dir = dir / "shared";
   options.tuner = [](const GpuInfo&, const Fingerprint& env, Cache* cache, const CacheKey& key,

@@ -99,6 +99,29 @@ TEST_F(CacheTest, NewFileGetsOurSchema) {
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "delete");  // no WAL on network volumes
 }
 
+// The schema's migration spells the key's columns out (it is history); they must be the key's
+// fields, in its order, after `id` and `key`.
+TEST_F(CacheTest, TheEnvironmentsTableHasTheKeysFields) {
+  open_clean();
+  SQLite::Database db(path.string());
+  SQLite::Statement q(db, "SELECT name FROM pragma_table_info('environments') ORDER BY cid");
+  std::string columns;
+  while (q.executeStep()) {
+    const std::string name = q.getColumn(0).getString();
+    if (name != "id" && name != "key" && name != "created_at") columns += (columns.empty() ? "" : ", ") + name;
+  }
+  EXPECT_EQ(columns, CacheKey::columns());
+  EXPECT_EQ(CacheKey::field_count(), 9);
+}
+
+TEST(CacheKey, CanonicalNamesEveryFieldInItsFixedForm) {
+  // The primary key of every cache in the fleet: a change here re-tunes every pod.
+  CacheKey k{"NVIDIA H100 80GB HBM3", "9.0", 132, 81559, "580.159.04", "13.0", "2.11.0+cu130", "wl", "harness-6"};
+  EXPECT_EQ(k.canonical(),
+            "gpu=NVIDIA H100 80GB HBM3|cc=9.0|sms=132|mem=81559|driver=580.159.04|cuda=13.0|torch=2.11.0+cu130"
+            "|workloads=wl|harness=harness-6");
+}
+
 TEST_F(CacheTest, CreatesMissingDirectories) {
   path = dir / "a/b/cache.sqlite";
   open_clean();

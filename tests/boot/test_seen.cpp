@@ -1,5 +1,5 @@
-// Issue 23: the shapes the ComfyUI node recorded (tuner/seen_shapes.h), validated and bucketed,
-// and `autotune tune --seen` tuning only what no measurement covers, with the fake worker.
+// The shapes the ComfyUI node recorded (tuner/seen_shapes.h), validated and bucketed, and
+// `autotune tune --seen` tuning only what no measurement covers, with the fake worker.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 // The lease a boot takes: 60 s, refreshed by keep_alive every 20 s (never within one cycle here).
 constexpr std::chrono::milliseconds kTtl{60000};
@@ -63,8 +63,8 @@ void tune(Cache& local, const CacheKey& key, const std::string& backends) {
   local.put_decision(key, backends, d);
 }
 
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+double ms_since(Steady::time_point t) {
+  return std::chrono::duration<double, std::milli>(Steady::now() - t).count();
 }
 
 struct Timed {
@@ -104,14 +104,14 @@ int measure_latencies(int n, const fs::path& local_dir, const std::vector<Latenc
     for (std::size_t p = 0; p < places.size(); ++p) order.push_back(i % 2 ? places.size() - 1 - p : p);
     for (std::size_t p : order) {
       const fs::path shared = places[p].shared / "publish";
-      const auto t = Clock::now();
+      const auto t = Steady::now();
       const auto w = publish_key(*timed[p].local, shared, key);
       timed[p].publish.push_back(ms_since(t));
       if (!w.empty()) return fail(p, w.front());
       for (const auto& f : list_published(published_dir(shared))) fs::remove(f.path);
     }
     for (std::size_t p : order) {
-      const auto t = Clock::now();
+      const auto t = Steady::now();
       auto a = Lease::try_acquire(leases_dir(places[p].shared / "lease"), lease, kTtl);
       if (!a.lease) return fail(p, "no lease: " + (a.error.empty() ? std::string("held by another") : a.error));
       a.lease->keep_alive();
@@ -120,7 +120,7 @@ int measure_latencies(int n, const fs::path& local_dir, const std::vector<Latenc
     }
     for (std::size_t p : order) {
       std::vector<std::string> warnings;
-      const auto t = Clock::now();
+      const auto t = Steady::now();
       const auto d = fleet_decision(nullptr, places[p].shared / "read", key, backends, env, warnings);
       timed[p].read.push_back(ms_since(t));
       if (!d || d->mechanism != Mechanism::flash3 || !warnings.empty())

@@ -333,22 +333,23 @@ TEST_F(Dir, OneHolderAtATime) {
 }
 
 TEST_F(Dir, AbandonedLeaseExpiresAndIsTakenOverOnce) {
-  auto dead = Lease::try_acquire(dir_, "k", milliseconds(200));
+  ManualClock clock;
+  auto dead = Lease::try_acquire(dir_, "k", milliseconds(200), clock);
   ASSERT_TRUE(dead.lease);
   // A killed pod: its file stays, nobody refreshes it. Never destroyed, so it never releases;
   // held by a static pointer (no destructor at exit) so that LeakSanitizer (build-sanitize) sees
   // it reachable, not leaked.
   static Lease* abandoned = nullptr;
   abandoned = dead.lease.release();
-  EXPECT_FALSE(Lease::try_acquire(dir_, "k", milliseconds(200)).lease);
-  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(Lease::try_acquire(dir_, "k", milliseconds(200), clock).lease);
+  clock.advance(milliseconds(300));
   // 16 threads race for the expired lease: exactly one wins.
   std::atomic<int> winners{0};
   std::vector<std::unique_ptr<Lease>> held(16);
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i)
     threads.emplace_back([&, i] {
-      auto a = Lease::try_acquire(dir_, "k", milliseconds(60000));
+      auto a = Lease::try_acquire(dir_, "k", milliseconds(60000), clock);
       if (a.lease) ++winners, held[static_cast<std::size_t>(i)] = std::move(a.lease);
     });
   for (auto& t : threads) t.join();
@@ -431,6 +432,9 @@ TEST_F(FleetBoot, WaitsForTheHolderThenUsesTheTable) {
   tunings_ = 0;
   auto held = Lease::try_acquire(leases_dir(o_.shared_dir), lease_name(key_, "flash_attn_3=3.0.0b1"), milliseconds(60000));
   ASSERT_TRUE(held.lease);
+  // 300 ms of waiting, in polls of 50 ms, on a clock that the polls' sleeps advance.
+  ManualClock clock;
+  o_.clock = &clock;
   o_.wait_for_fleet = milliseconds(300);
   o_.fleet_poll = milliseconds(50);
   const BootResult r = run_boot(o_);

@@ -275,7 +275,7 @@ class NodeTest(unittest.TestCase):
 
     def test_a_shape_is_resolved_once_then_served_from_the_cache(self):
         # The hot path is a dict lookup (its host cost is measured on the device by
-        # scripts/node_step_bench.py, router_us): resolving the route again per call would not be.
+        # scripts/bench/node_step_bench.py, router_us): resolving the route again per call would not be.
         router, _ = self.install(self.standard_doc())
         q, k, v, _ = inputs(WAN)
         noop = lambda *a, **kw: None  # noqa: E731

@@ -1,6 +1,6 @@
-"""Issue 23 on the node's side: recording the shapes it runs, and a new decision applied between
-prompts (comfyui_node/seen.py), on the stand-in router; test_real_comfyui.py runs the same against
-ComfyUI's own PromptExecutor and ModelPatcher."""
+"""Tuning what the pod runs, on the node's side: recording the shapes it runs, and a new decision
+applied between prompts (comfyui_node/seen.py), on the stand-in router; test_real_comfyui.py runs
+the same against ComfyUI's own PromptExecutor and ModelPatcher."""
 import asyncio
 import json
 import logging

@@ -1,4 +1,4 @@
-"""scripts/node_step_bench.py's logic on the CPU: tiny shapes, library stand-ins, every output."""
+"""scripts/bench/node_step_bench.py's logic on the CPU: tiny shapes, library stand-ins, every output."""
 import csv
 import json
 import os
@@ -9,7 +9,7 @@ import unittest
 
 from node_testlib import REPO, decision_doc, route
 
-SCRIPT = os.path.join(REPO, "scripts", "node_step_bench.py")
+SCRIPT = os.path.join(REPO, "scripts", "bench", "node_step_bench.py")
 
 
 def read_csv(path):
@@ -71,7 +71,7 @@ class StepBenchTest(unittest.TestCase):
         with open(os.path.join(self.out, "summary.md")) as f:
             text = f.read()
         self.assertIn("CPU, tiny shapes", text)
-        self.assertIn("## Targets (issue 4)", text)
+        self.assertIn("## Targets: routed no slower", text)
         self.assertIn("| Flux.1 dev @1024 | routed against comfy_pytorch |", text)
         self.assertIn("| SDXL @1024 | routed_nopriority against comfy_pytorch_nopriority |", text)
         self.assertRegex(text, r"SDXL @1024: routed no slower than .*: (yes|NO, slower: .+)")

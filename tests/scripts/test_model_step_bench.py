@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scripts/model_step_bench.py against the real ComfyUI source, on the CPU.
+"""scripts/bench/model_step_bench.py against the real ComfyUI source, on the CPU.
 
 Runs the script with --cpu --tiny (ComfyUI's own model classes, tiny sizes) on all four models
 with decision files written here, and --shapes at full size; checks its pure parts with
@@ -25,7 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SCRIPT = os.path.join(REPO, "scripts", "model_step_bench.py")
+SCRIPT = os.path.join(REPO, "scripts", "bench", "model_step_bench.py")
 STANDINS = os.path.join(REPO, "tests", "node", "standins")
 SKIP = 77
 
@@ -167,8 +167,8 @@ class RealComfyUI(unittest.TestCase):
         self.assertEqual(by["flux", "static_table"]["router_counters"], "default:quad 3")
         self.assertEqual(by["sdxl", "autotune"]["router_counters"], "default:split 17; route:quad 5")
         self.assertEqual(by["sdxl", "static_table"]["router_counters"], "default:quad 22")
-        # heads= as a keyword (Wan, SD3): routed once the router handles the keyword (issue 18
-        # part 1); before that the router passes them on uncounted, to the flags' function.
+        # heads= as a keyword (Wan, SD3): routed once the router handles the keyword;
+        # before that the router passes them on uncounted, to the flags' function.
         for model, route in (("wan13b", "route:sage 2"), ("sd35l", "route:flash3 2")):
             counted = by[model, "autotune"]["router_counters"]
             if counted:

@@ -1,4 +1,4 @@
-"""scripts/run_to_run.py on synthetic worker runs."""
+"""scripts/bench/run_to_run.py on synthetic worker runs."""
 import json
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 import tempfile
 import unittest
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "run_to_run.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "bench", "run_to_run.py")
 
 
 def run_lines(medians, failed=(), clock=None, turns=None):

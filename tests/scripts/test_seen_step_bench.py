@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scripts/seen_step_bench.py against the real ComfyUI source, on the CPU.
+"""scripts/bench/seen_step_bench.py against the real ComfyUI source, on the CPU.
 
 Runs the script with --cpu --tiny on Wan (ComfyUI's WanModel, tiny) with a decision that routes
 nothing, and a stand-in tune command that routes what the node recorded: the step before the tune
@@ -21,7 +21,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SCRIPT = os.path.join(REPO, "scripts", "seen_step_bench.py")
+SCRIPT = os.path.join(REPO, "scripts", "bench", "seen_step_bench.py")
 sys.path.insert(0, HERE)
 from test_model_step_bench import SKIP, find_tarballs, shared_candidates  # noqa: E402
 

@@ -87,7 +87,7 @@ struct Card {
   std::string architecture;  // arch_row(...).architecture
 };
 
-// Every GPU the seed document lists (issue 2), plus unknown, future and old capabilities.
+// Every GPU the project's seed document lists, plus unknown, future and old capabilities.
 const std::vector<Card> kCards{
     {"NVIDIA B200", 10, 0, "blackwell_dc", "Blackwell (data centre)"},
     {"NVIDIA GeForce RTX 5090", 12, 0, "blackwell", "Blackwell"},

@@ -241,9 +241,9 @@ TEST_F(TuningTest, TheLogSaysAtWhichClockEachMeasurementRan) {
             lines.end());
 }
 
-// Issue 19's venv: every attention library misbehaves on every shape of the default set. Each
-// costs one deadline or one respawn, the good ones are measured, tuning decides. Deadlines and
-// budget as the boot's defaults (30 s per measurement: the hang costs one of them).
+// The broken-libraries venv: every attention library misbehaves on every shape of the default
+// set. Each costs one deadline or one respawn, the good ones are measured, tuning decides.
+// Deadlines and budget as the boot's defaults (30 s per measurement: the hang costs one of them).
 TEST_F(TuningTest, FourBrokenLibrariesCostOneTryEachAndTuningStillDecides) {
   ::setenv("FAKE_WORKER_BROKEN", "flash2=hang,sage=crash,xformers=nan,flash3=wrong_shape", 1);
   ::setenv("FAKE_WORKER_MS", "sdpa_comfy=1.0,sdpa_cudnn=0.9", 1);
@@ -398,10 +398,16 @@ TEST_F(TuningTest, AHangIsKilledAtItsDeadlineAndRecordedAsTimeout) {
 }
 
 TEST_F(TuningTest, ABudgetCutShortResumesWithoutRedoingStoredWork) {
-  // The first shape's two results come at once, the second's 10 s later: the 2 s budget ends
-  // between them however slowly a loaded machine starts the worker (up to 2 s).
+  // The first shape's two results come at once, the second's 10 s later; the 2 s budget is spent
+  // (the clock advanced) after the first shape's second result, however slowly the worker starts.
   ::setenv("FAKE_WORKER_MODE", "slow-after-first:5", 1);
+  ManualClock clock;
+  options_.clock = &clock;
   options_.budget = milliseconds(2000);
+  int results = 0;
+  options_.progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::result && ++results == 2) clock.advance(milliseconds(2001));
+  };
   const TuneOutcome first = tune(options_, env_, cache_.get(), key_);
   EXPECT_TRUE(first.budget_exhausted);
   EXPECT_FALSE(first.decision);

@@ -58,7 +58,7 @@ struct LocalFile {
 std::optional<Decision> decide_from_measurements(const BootOptions& o, const GpuInfo& gpu, const Fingerprint& env,
                                                  std::vector<std::string>& warnings, LocalFile& local,
                                                  std::string& why_not, std::map<Mechanism, std::string>& broken) {
-  using Clock = std::chrono::steady_clock;
+  const Clock& clock = *o.clock;
   const bool fleet = !o.shared_dir.empty();
   // A fresh pod with a fleet has no local file yet; creating one costs a few fsyncs (about 20 ms
   // on the CI disk), so a hit from the published files does not create it: tuning does.
@@ -92,7 +92,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
     return hit;
   };
   // No decision: what this environment's measurements (this pod's and the fleet's, current
-  // library versions) show broken, so that the table does not pick it (issue 19: the table
+  // library versions) show broken, so that the table does not pick it (the table once
   // picked flash3 on the H200 after this very run measured its output wrong on every shape).
   const auto undecided = [&](std::string why) -> std::optional<Decision> {
     why_not = std::move(why);
@@ -125,9 +125,9 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
 
   std::unique_ptr<Lease> lease;
   if (fleet) {
-    const auto deadline = Clock::now() + o.wait_for_fleet;
+    const auto deadline = clock.now() + o.wait_for_fleet;
     for (;;) {
-      auto attempt = Lease::try_acquire(leases_dir(o.shared_dir), lease_name(key, backends), o.lease_ttl);
+      auto attempt = Lease::try_acquire(leases_dir(o.shared_dir), lease_name(key, backends), o.lease_ttl, clock);
       if (attempt.lease) {
         lease = std::move(attempt.lease);
         break;
@@ -136,14 +136,15 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
         warnings.push_back(attempt.error + "; tuning without asking the other pods");
         break;
       }
-      const auto now = Clock::now();
+      const auto now = clock.now();
       if (now >= deadline) {
-        return undecided((attempt.holder ? attempt.holder->describe() : std::string("another pod")) +
+        return undecided((attempt.holder ? attempt.holder->describe(clock.epoch_ms()) : std::string("another pod")) +
                          " is tuning this GPU and software; waited " +
                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(o.wait_for_fleet).count()) +
                          " s for its result, which the next boot will use");
       }
-      std::this_thread::sleep_for(std::min<Clock::duration>(o.fleet_poll, deadline - now));
+      clock.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::min<Clock::time_point::duration>(o.fleet_poll, deadline - now)));
       if (auto hit = covered_hit()) return hit;
     }
     // The previous holder may have published and released between our look and our lease.
@@ -269,7 +270,7 @@ void decide_in_parallel(const BootOptions& o, BootResult& r) {
 
 }  // namespace
 
-BootResult run_boot(const BootOptions& o) {
+BootResult decide_boot(const BootOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   BootResult r;
   r.detection = detect_gpus(o.detect);
@@ -294,24 +295,13 @@ BootResult run_boot(const BootOptions& o) {
   }
 
   r.elapsed_ms = ms_since(start);
-  const fs::path settings = env_settings_path(o);
-  const fs::path decision = decision_file_path(o);
-  if (auto e = atomic_write(decision, decision_json(r).dump(2) + "\n")) r.warnings.push_back(*e);
-  else r.written.push_back(decision);
-  if (auto e = atomic_write(settings, render_env_settings(r, decision))) r.warnings.push_back(*e);
-  else r.written.push_back(settings);
-  // One ComfyUI per GPU: each instance sources its own GPU's files (multi_gpu.h names them).
-  if (r.per_gpu.size() > 1) {
-    for (const auto& one : r.per_gpu) {
-      const int index = r.detection.gpus[one.position].index;
-      const fs::path one_decision = per_gpu_decision_path(decision, index);
-      const fs::path one_settings = per_gpu_env_settings_path(settings, index);
-      if (auto e = atomic_write(one_decision, decision_json(r, one).dump(2) + "\n")) r.warnings.push_back(*e);
-      else r.written.push_back(one_decision);
-      if (auto e = atomic_write(one_settings, render_env_settings(r, one, one_decision))) r.warnings.push_back(*e);
-      else r.written.push_back(one_settings);
-    }
-  }
+  return r;
+}
+
+BootResult run_boot(const BootOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  BootResult r = decide_boot(o);
+  write_outputs(o, r);
   r.elapsed_ms = ms_since(start);
   return r;
 }

@@ -13,6 +13,7 @@
 #include "tuner/decision.h"
 #include "tuner/environment.h"
 #include "tuner/boot/multi_gpu.h"
+#include "tuner/clock.h"
 #include "tuner/gpu.h"
 #include "tuner/workload.h"
 
@@ -41,6 +42,8 @@ struct BootOptions {
   std::chrono::milliseconds wait_for_fleet{30000};
   std::chrono::milliseconds lease_ttl{60000};
   std::chrono::milliseconds fleet_poll{250};
+  // The wait for the fleet and the lease read this clock (tests: a ManualClock, no sleeping).
+  const Clock* clock = &real_clock();
   std::filesystem::path env_settings;   // empty: <venv>/.env_settings
   std::filesystem::path decision_file;  // empty: <venv>/.attention_decision.json
   DetectOptions detect;
@@ -89,8 +92,13 @@ struct BootResult {
 std::filesystem::path env_settings_path(const BootOptions& options);
 std::filesystem::path decision_file_path(const BootOptions& options);
 
-// Never throws for bad input or I/O: every failure becomes a warning and a safe decision.
-// Only a malformed simulated-GPU spec (a usage error) throws std::invalid_argument.
+// The boot's two steps. decide_boot: detect the GPUs, fingerprint the venv and decide for each
+// GPU model (override, cache, fleet, tuning, table); it writes no output file, only the cache.
+// write_outputs (outputs.h) then writes the decision and settings files. run_boot does both,
+// its elapsed_ms counting both. Never throws for bad input or I/O: every failure becomes a
+// warning and a safe decision. Only a malformed simulated-GPU spec (a usage error) throws
+// std::invalid_argument.
+BootResult decide_boot(const BootOptions& options);
 BootResult run_boot(const BootOptions& options);
 
 }  // namespace autotune

@@ -25,7 +25,9 @@ void write_all(int fd, const std::string& data) {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& input,
-                           const std::filesystem::path& stderr_log, const std::vector<std::string>& env) {
+                           const std::filesystem::path& stderr_log, const std::vector<std::string>& env,
+                           const Clock& clock)
+    : clock_(clock) {
   if (argv.empty()) throw std::runtime_error("no worker program given");
   int in_pipe[2], out_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -98,7 +100,7 @@ ChildProcess::~ChildProcess() {
 }
 
 ChildProcess::Read ChildProcess::read_line(std::string& line, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = clock_.now() + timeout;
   for (;;) {
     if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
       line = buffer_.substr(0, nl);
@@ -106,7 +108,7 @@ ChildProcess::Read ChildProcess::read_line(std::string& line, std::chrono::milli
       return Read::line;
     }
     if (out_ < 0) return Read::eof;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
     if (left.count() <= 0) return Read::timeout;
     pollfd p{out_, POLLIN, 0};
     const int ready = poll(&p, 1, static_cast<int>(left.count()));

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "tuner/clock.h"
+
 namespace autotune {
 
 class ChildProcess {
@@ -17,9 +19,10 @@ class ChildProcess {
   // Starts argv[0] (looked up as a path, not on PATH) in its own process group, writes `input`
   // to its stdin and closes it; stderr is appended to `stderr_log` (empty: inherited); `env`
   // ("NAME=value") is set in the child on top of ours. Throws std::runtime_error naming the
-  // program when it cannot be started.
+  // program when it cannot be started. read_line's deadlines are counted on `clock`.
   ChildProcess(const std::vector<std::string>& argv, const std::string& input,
-               const std::filesystem::path& stderr_log, const std::vector<std::string>& env = {});
+               const std::filesystem::path& stderr_log, const std::vector<std::string>& env = {},
+               const Clock& clock = real_clock());
   ~ChildProcess();  // kills and reaps the child if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -33,6 +36,7 @@ class ChildProcess {
   std::string wait();
 
  private:
+  const Clock& clock_;
   pid_t pid_ = -1;
   int out_ = -1;
   std::string buffer_;

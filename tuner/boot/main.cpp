@@ -1,72 +1,30 @@
-// autotune: configures ComfyUI's attention at pod start. A thin CLI over run_boot().
-#include <unistd.h>
-
+// autotune: configures ComfyUI's attention at pod start. Parses the command line into options and
+// dispatches to a command: the boot (boot_command.h), detect, report, cache.
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <mutex>
-#include <streambuf>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "cache/commands.h"
-#include "cache/fleet.h"
 #include "tuner/boot/boot.h"
-#include "tuner/boot/multi_gpu.h"
-#include "tuner/boot/outputs.h"
-#include "tuner/boot/progress.h"
-#include "tuner/boot/report.h"
-#include "tuner/boot/report_html.h"
-#include "tuner/arch_table.h"
+#include "tuner/boot/boot_command.h"
+#include "tuner/boot/cli_tuner.h"
+#include "tuner/boot/detect_command.h"
+#include "tuner/boot/exit_codes.h"
+#include "tuner/boot/report_command.h"
 #include "tuner/boot/tuning.h"
 #include "tuner/quality.h"
 #include "tuner/seen_shapes.h"
-#include "tuner/text.h"
 #include "tuner/workload.h"
 
 namespace {
 
-// Exit codes, documented in the README.
-constexpr int kConfigured = 0;
-constexpr int kNotWritten = 1;  // a decision was made but .env_settings could not be written
-constexpr int kUsage = 2;
+using autotune::kUsage;
 
 std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::optional<std::string>(v) : std::nullopt;
 }
-
-// Several GPU models tune at once, one thread each: their progress goes out as whole plain lines
-// tagged with the GPU ("[GPU 2] autotune: ..."), since one status line rewritten in place cannot
-// show several tunings, and characters of two threads' lines must not interleave.
-class TaggedLines : public std::streambuf {
- public:
-  TaggedLines(std::ostream& out, std::mutex& mutex, std::string tag) : out_(out), mutex_(mutex), tag_(std::move(tag)) {}
-  ~TaggedLines() override {
-    if (!line_.empty()) emit();
-  }
-
- protected:
-  int_type overflow(int_type c) override {
-    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
-    line_ += traits_type::to_char_type(c);
-    if (traits_type::to_char_type(c) == '\n') emit();
-    return c;
-  }
-
- private:
-  void emit() {
-    if (line_.back() != '\n') line_ += '\n';
-    const std::lock_guard<std::mutex> lock(mutex_);
-    out_ << tag_ << line_ << std::flush;
-    line_.clear();
-  }
-  std::ostream& out_;
-  std::mutex& mutex_;
-  std::string tag_;
-  std::string line_;
-};
 
 std::filesystem::path self_dir() {
   std::error_code ec;
@@ -80,105 +38,6 @@ std::filesystem::path first_existing(const std::vector<std::filesystem::path>& c
   for (const auto& c : candidates)
     if (!c.empty() && std::filesystem::exists(c, ec)) return c;
   return {};
-}
-
-nlohmann::json gpu_json(const autotune::GpuInfo& g) {
-  return {{"index", g.index},
-          {"name", g.name},
-          {"uuid", g.uuid},
-          {"compute_capability", g.compute_capability()},
-          {"sm_count", g.sm_count},
-          {"memory_mib", g.memory_mib},
-          {"driver", g.driver_version},
-          {"cuda_driver", g.cuda_driver_version},
-          {"mig_enabled", g.mig_enabled},
-          {"simulated", g.simulated}};
-}
-
-int detect(const autotune::BootOptions& o, bool json) {
-  const auto detection = autotune::detect_gpus(o.detect);
-  const auto fp = autotune::read_fingerprint(o.venv, o.comfyui);
-  if (json) {
-    nlohmann::json gpus = nlohmann::json::array();
-    for (const auto& g : detection.gpus) gpus.push_back(gpu_json(g));
-    std::cout << nlohmann::json{{"gpus", gpus},
-                                {"gpu_source", detection.source},
-                                {"gpu_message", detection.message},
-                                {"venv", fp.venv.string()},
-                                {"site_packages", fp.site_packages.string()},
-                                {"python", fp.python_version},
-                                {"torch", fp.torch_version},
-                                {"torch_cuda", fp.torch_cuda},
-                                {"packages", fp.packages},
-                                {"comfyui_sdpa", fp.comfyui_sdpa ? nlohmann::json(*fp.comfyui_sdpa) : nlohmann::json()},
-                                {"warnings", fp.warnings}}
-                     .dump(2)
-              << "\n";
-    return kConfigured;
-  }
-  if (detection.gpus.empty()) std::cout << detection.message << "\n";
-  for (const auto& g : detection.gpus)
-    std::cout << "GPU " << g.index << ": " << g.name << ", compute " << g.compute_capability() << ", "
-              << g.memory_mib << " MiB, " << (g.sm_count ? std::to_string(g.sm_count) + " SMs, " : "")
-              << "driver " << g.driver_version << (g.simulated ? " (simulated)" : "") << "\n";
-  std::cout << "venv " << fp.venv.string() << ": Python " << fp.python_version << ", torch "
-            << (fp.torch_version.empty() ? "not found" : fp.torch_version) << "\n";
-  for (const auto& [name, version] : fp.packages) std::cout << "  " << name << " " << version << "\n";
-  if (fp.comfyui_sdpa) std::cout << "ComfyUI's PyTorch attention: " << fp.comfyui_sdpa->signature() << " (" << fp.comfyui_sdpa->source << ")\n";
-  for (const auto& w : fp.warnings) std::cerr << "warning: " << w << "\n";
-  return kConfigured;
-}
-
-int report(const autotune::BootOptions& o, const std::vector<autotune::Workload>& workloads,
-           const std::string& set, const std::string& format, const autotune::PolicyOptions& policy) {
-  const auto detection = autotune::detect_gpus(o.detect);
-  if (detection.gpus.empty()) {
-    std::cerr << "autotune --report: " << detection.message << "\n";
-    return kConfigured;
-  }
-  const auto& gpu = detection.gpus.front();
-  const auto fp = autotune::read_fingerprint(o.venv, o.comfyui);
-  // This pod's file and the fleet's published ones, merged as a boot sees them.
-  autotune::Cache::Opened opened;
-  std::error_code ec;
-  if (std::filesystem::exists(o.cache_path, ec)) opened = autotune::Cache::open(o.cache_path);
-  std::vector<std::string> warnings = opened.warnings;
-  const auto key = autotune::make_cache_key(gpu, fp, o.workloads_version, o.harness_version);
-  const auto records = autotune::fleet_records(opened.cache.get(), o.shared_dir, warnings, key);
-  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
-  std::vector<autotune::Measurement> rows;
-  for (const auto& [id, record] : records.measurements)
-    if (const auto v = autotune::backend_version(record.m.backend, fp); v.empty() || v == record.m.backend_version)
-      rows.push_back(record.m);
-  auto r = autotune::build_report(key, workloads, rows, autotune::comfyui_default(fp.installed("xformers")),
-                                  autotune::table_choice(&gpu, fp).mechanism, policy);
-  r.python = fp.python_version;
-  r.packages = fp.packages;
-  r.workload_set = set;
-  r.generated_at = autotune::utc_timestamp();
-  if (format == "csv") std::cout << autotune::render_csv(r);
-  else if (format == "html") std::cout << autotune::render_html(r);
-  else if (format == "markdown") std::cout << autotune::render_markdown(r);
-  else if (format == "json") std::cout << autotune::report_json(r).dump(2) << "\n";
-  else std::cout << autotune::render_text(r);
-  return kConfigured;
-}
-
-// `autotune --json`: the decision as written to the decision file (read back, so it is the same
-// bytes' content), plus how long the boot took and what it wrote.
-nlohmann::json boot_json_document(const autotune::BootResult& result, const autotune::BootOptions& o) {
-  nlohmann::json doc;
-  const auto decision_file = autotune::decision_file_path(o);
-  if (std::find(result.written.begin(), result.written.end(), decision_file) != result.written.end()) {
-    std::ifstream in(decision_file);
-    doc = nlohmann::json::parse(in, nullptr, false);
-  }
-  if (!doc.is_object()) doc = autotune::decision_json(result);
-  doc["boot_ms"] = result.elapsed_ms;
-  nlohmann::json written = nlohmann::json::array();
-  for (const auto& p : result.written) written.push_back(p.string());
-  doc["written"] = written;
-  return doc;
 }
 
 }  // namespace
@@ -373,47 +232,24 @@ int main(int argc, char** argv) {
   }
   if (worker_path.empty()) tuning_off = "the benchmark worker autotune-bench is not installed beside autotune";
   if (no_tune) tuning_off = "tuning is off (--no-tune)";
-  // Set by run_boot before any tuning starts (so before its threads exist): several models tune at once.
-  bool parallel_models = false;
-  std::mutex stderr_mutex;
-  o.on_groups = [&parallel_models](const std::vector<autotune::GpuGroup>& groups) { parallel_models = groups.size() > 1; };
   if (tuning_off.empty()) {
-    o.tuner = [&](const autotune::GpuInfo& gpu, const autotune::Fingerprint& fp, autotune::Cache* cache,
-                  const autotune::CacheKey& key, std::vector<std::string>& warnings) -> std::optional<autotune::Decision> {
-      autotune::TuneOptions t;
-      t.worker_argv = {worker_path.string()};
-      t.workloads = workloads;
-      t.backends = backends;
-      t.gpu_uuid = autotune::worker_pin(gpu);
-      t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
-      t.policy.exclude_quantized = exclude_quantized;
-      t.policy.quality = quality_level;
-      t.policy.budgets = budgets;
-      // Pod-local: pods share cache_dir. One log per worker when several run at once.
-      t.worker_log = std::filesystem::path(local_dir) /
-                     (parallel_models ? "worker.gpu" + std::to_string(gpu.index) + ".log" : std::string("worker.log"));
-      const char* columns = std::getenv("COLUMNS");
-      const long long width = columns ? autotune::parse_int(columns).value_or(0) : 0;
-      TaggedLines tagged(std::cerr, stderr_mutex, "[GPU " + std::to_string(gpu.index) + "] ");
-      std::ostream tagged_stream(&tagged);
-      auto display = autotune::choose_display(isatty(STDERR_FILENO), std::getenv("TERM"), quiet);
-      if (parallel_models && display == autotune::Display::terminal) display = autotune::Display::lines;
-      autotune::Progress progress(parallel_models ? tagged_stream : std::cerr, display, t.budget,
-                                  [] { return std::chrono::steady_clock::now(); },
-                                  width > 0 ? static_cast<std::size_t>(width) : 100);
-      t.log = [&progress](const std::string& line) { progress.log(line); };
-      t.progress = [&progress](const autotune::ProgressEvent& e) { progress.event(e); };
-      auto outcome = autotune::tune(t, fp, cache, key);
-      progress.finish();
-      if (!outcome.decision) warnings.push_back("tuning did not decide: " + outcome.reason);
-      return outcome.decision;
-    };
+    autotune::CliTunerSettings t;
+    t.worker = worker_path;
+    t.workloads = workloads;
+    t.backends = backends;
+    t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
+    t.policy.exclude_quantized = exclude_quantized;
+    t.policy.quality = quality_level;
+    t.policy.budgets = budgets;
+    t.local_dir = local_dir;
+    t.quiet = quiet;
+    autotune::install_cli_tuner(o, std::move(t));
   } else {
     o.tuning_off_reason = tuning_off;
   }
 
   try {
-    if (*detect_cmd) return detect(o, json);
+    if (*detect_cmd) return autotune::detect_command(o, json, std::cout, std::cerr);
     if (*cache_cmd) {
       const autotune::CacheCommandContext c{o.shared_dir, o.cache_path, std::cout, std::cerr};
       if (*cache_list) return autotune::cache_list(c, json);
@@ -434,22 +270,10 @@ int main(int argc, char** argv) {
     policy.exclude_quantized = exclude_quantized;
     policy.quality = quality_level;
     policy.budgets = budgets;
-    if (want_report) return report(o, workloads, workload_set, boot_json ? "json" : format, policy);
-    const auto result = autotune::run_boot(o);
-    // stdout carries the summary, or with --json only the JSON document; everything else is stderr.
-    if (boot_json) std::cout << boot_json_document(result, o).dump(2) << "\n" << std::flush;
-    if (!quiet) (boot_json ? std::cerr : std::cout) << autotune::render_summary(result) << std::flush;
-    else
-      for (const auto& w : result.warnings) std::cerr << "warning: " << w << "\n";
-    // After the outputs and the summary: the pod starts ComfyUI without waiting for this.
-    std::cout.flush();
-    std::cerr.flush();
-    if (!autotune::compact_detached(o.shared_dir, result.compact))
-      std::cerr << "warning: could not start compacting the published files in " << o.shared_dir.string()
-                << "; `autotune cache prune` will\n";
-    const bool settings_written =
-        std::find(result.written.begin(), result.written.end(), autotune::env_settings_path(o)) != result.written.end();
-    return settings_written ? kConfigured : kNotWritten;
+    if (want_report)
+      return autotune::report_command(o, workloads, workload_set, boot_json ? "json" : format, policy, std::cout,
+                                      std::cerr);
+    return autotune::boot_command(o, {boot_json, quiet}, std::cout, std::cerr);
   } catch (const std::invalid_argument& e) {
     std::cerr << "autotune: " << e.what() << "\n";
     return kUsage;

@@ -17,40 +17,6 @@
 namespace autotune {
 namespace fs = std::filesystem;
 
-std::optional<std::string> atomic_write(const fs::path& path, const std::string& content) {
-  std::error_code ec;
-  if (path.has_parent_path()) {
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) return "cannot create " + path.parent_path().string() + ": " + ec.message();
-  }
-  // The pid and a random suffix keep two writers (two pods on one volume) off each other's file.
-  std::random_device rd;
-  const fs::path tmp = path.string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(rd());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return "cannot create " + tmp.string() + ": " + std::strerror(errno);
-  std::string error;
-  for (std::size_t done = 0; done < content.size() && error.empty();) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno != EINTR) error = "cannot write " + tmp.string() + ": " + std::strerror(errno);
-    if (n > 0) done += static_cast<std::size_t>(n);
-  }
-  if (error.empty() && ::fsync(fd) != 0) error = "cannot sync " + tmp.string() + ": " + std::strerror(errno);
-  if (::close(fd) != 0 && error.empty()) error = "cannot close " + tmp.string() + ": " + std::strerror(errno);
-  if (error.empty() && std::rename(tmp.c_str(), path.c_str()) != 0)
-    error = "cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno);
-  if (!error.empty()) {
-    fs::remove(tmp, ec);
-    return error;
-  }
-  // Make the rename itself durable; failure here loses nothing already visible.
-  if (const int dir = ::open(path.has_parent_path() ? path.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
-      dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return std::nullopt;
-}
-
 namespace {
 
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
@@ -200,6 +166,28 @@ std::string render_summary(const BootResult& r) {
   line("Boot time:", ms);
   out << "===========================================================\n";
   return out.str();
+}
+
+void write_outputs(const BootOptions& o, BootResult& r) {
+  namespace fs = std::filesystem;
+  const fs::path settings = env_settings_path(o);
+  const fs::path decision = decision_file_path(o);
+  if (auto e = atomic_write(decision, decision_json(r).dump(2) + "\n")) r.warnings.push_back(*e);
+  else r.written.push_back(decision);
+  if (auto e = atomic_write(settings, render_env_settings(r, decision))) r.warnings.push_back(*e);
+  else r.written.push_back(settings);
+  // One ComfyUI per GPU: each instance sources its own GPU's files (multi_gpu.h names them).
+  if (r.per_gpu.size() > 1) {
+    for (const auto& one : r.per_gpu) {
+      const int index = r.detection.gpus[one.position].index;
+      const fs::path one_decision = per_gpu_decision_path(decision, index);
+      const fs::path one_settings = per_gpu_env_settings_path(settings, index);
+      if (auto e = atomic_write(one_decision, decision_json(r, one).dump(2) + "\n")) r.warnings.push_back(*e);
+      else r.written.push_back(one_decision);
+      if (auto e = atomic_write(one_settings, render_env_settings(r, one, one_decision))) r.warnings.push_back(*e);
+      else r.written.push_back(one_settings);
+    }
+  }
 }
 
 }  // namespace autotune

@@ -8,14 +8,15 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "tuner/atomic_file.h"  // atomic_write
 #include "tuner/boot/boot.h"
 
 namespace autotune {
 
-// Writes to a temporary file beside `path`, flushes it to disk and renames it over `path`, so a
-// reader sees the old file or the new one, never half of one. Creates missing directories.
-// Returns the error, or nullopt on success.
-std::optional<std::string> atomic_write(const std::filesystem::path& path, const std::string& content);
+// Writes the decision file and .env_settings (and, with several GPUs, each GPU's pair) for a
+// decided boot. Each path written goes to result.written; each failure is a warning in
+// result.warnings, never an exception: ComfyUI starts with what could be written.
+void write_outputs(const BootOptions& options, BootResult& result);
 
 std::string render_env_settings(const BootResult& result, const std::filesystem::path& decision_file);
 nlohmann::json decision_json(const BootResult& result);

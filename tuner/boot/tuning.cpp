@@ -9,7 +9,6 @@
 
 namespace autotune {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 std::string backend_version(const std::string& backend, const Fingerprint& env) {
@@ -31,7 +30,7 @@ struct Run {
   const Fingerprint& env;
   Cache* cache;
   const CacheKey& key;
-  Clock::time_point deadline;
+  Clock::time_point deadline;  // o.clock's
   std::set<Pair> done;
   std::vector<Measurement> fresh;  // this run's results, for when there is no cache
   TuneOutcome outcome;
@@ -44,7 +43,7 @@ struct Run {
   }
 
   milliseconds left() const {
-    return std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    return std::chrono::duration_cast<milliseconds>(deadline - o.clock->now());
   }
 
   void progress(ProgressEvent e) const {
@@ -99,9 +98,9 @@ struct Run {
   // A backend that hung or killed the worker on one shape is not tried on the others: on the H200
   // a venv whose FA2 hung on every call cost a 30 s deadline per shape, and a Sage that aborted
   // cost a respawn and its imports per shape, until the respawn limit gave the pick to the table
-  // (issue 19: 201.7 s). Its remaining shapes take the same status, with the shape that showed
-  // it, and the log says so once. Either status makes the mechanism ineligible in choose(), so
-  // the pick does not change; only the per-shape routes lose a shape it might have run.
+  // (201.7 s in all). Its remaining shapes take the same status, with the shape that showed it,
+  // and the log says so once. Either status makes the mechanism ineligible in choose(), so the
+  // pick does not change; only the per-shape routes lose a shape it might have run.
   void skip_broken(const std::string& backend, Status status, const std::string& shape) {
     std::vector<std::string> left;
     for (const auto& w : o.workloads)
@@ -144,7 +143,7 @@ struct Run {
       if (!o.gpu_uuid.empty()) child_env.push_back("CUDA_VISIBLE_DEVICES=" + o.gpu_uuid);
       const nlohmann::json j = job();
       overlap = j.value("overlap_imports", false);
-      child = std::make_unique<ChildProcess>(o.worker_argv, j.dump() + "\n", o.worker_log, child_env);
+      child = std::make_unique<ChildProcess>(o.worker_argv, j.dump() + "\n", o.worker_log, child_env, *o.clock);
     } catch (const std::exception& e) {
       outcome.reason = e.what();
       return End::give_up;
@@ -299,7 +298,7 @@ struct Run {
 }  // namespace
 
 TuneOutcome tune(const TuneOptions& o, const Fingerprint& env, Cache* cache, const CacheKey& key) {
-  Run run{o, env, cache, key, Clock::now() + o.budget, {}, {}, {}};
+  Run run{o, env, cache, key, o.clock->now() + o.budget, {}, {}, {}};
   std::set<std::string> ids;
   for (const auto& w : o.workloads) ids.insert(w.id);
   const auto current_rows = [&] {

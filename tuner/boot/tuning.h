@@ -15,6 +15,7 @@
 
 #include "cache/cache.h"
 #include "tuner/boot/progress.h"
+#include "tuner/clock.h"
 #include "tuner/environment.h"
 #include "tuner/policy.h"
 #include "tuner/workload.h"
@@ -47,6 +48,9 @@ struct TuneOptions {
   std::filesystem::path worker_log;  // worker's stderr; empty: inherited
   std::function<void(const std::string&)> log;  // progress lines
   std::function<void(const ProgressEvent&)> progress;  // the same, structured, for a display
+  // The budget and the worker's deadlines read this clock. With a ManualClock a test spends the
+  // budget by advancing it; a silent worker is still waited for in real time, up to a deadline.
+  const Clock* clock = &real_clock();
 };
 
 struct TuneOutcome {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/worker_protocol.h"
+
 namespace autotune {
 namespace {
 
@@ -37,41 +39,58 @@ WorkerLine read_worker_line(const std::string& line) {
   json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!event.is_object()) return out;  // not_protocol (a discarded parse reads as such too)
   try {
-    const std::string kind = text(event, "event", "");
-    out.event = kind;
+    out.event = text(event, "event", "");
     using K = WorkerLine::Kind;
-    if (kind == "hello") {
-      out.kind = K::hello;
-      const auto it = event.find("importing");
-      out.importing = it != event.end() && it->is_array() && !it->empty();
-      out.listed = listed(event);
-    } else if (kind == "import" || kind == "warm" || kind == "warmed") {
-      out.kind = kind == "import" ? K::import : kind == "warm" ? K::warm : K::warmed;
-      out.backend = text(event, "backend", "?");
-    } else if (kind == "backends") {
-      out.kind = K::backends;
-      out.listed = listed(event);
-    } else if (kind == "start" || kind == "sample") {
-      out.kind = kind == "start" ? K::start : K::sample;
-      out.backend = text(event, "backend", "");
-      out.shape = text(event, "shape", "");
-    } else if (kind == "result") {
-      out.kind = K::result;
-      out.result = event.get<Measurement>();
-      const auto it = event.find("sm_clock_mhz");
-      if (it != event.end() && it->is_number()) out.sm_clock_mhz = it->get<double>();
-    } else if (kind == "done") {
-      out.kind = K::done;
-    } else if (kind == "fatal") {
-      out.kind = K::fatal;
-      out.backend = text(event, "backend", "?");
-      out.shape = text(event, "shape", "?");
-      out.message = text(event, "message", "");
-    } else if (kind == "error") {
-      out.kind = K::error;
-      out.message = text(event, "message", line);
-    } else {
+    using protocol::Event;
+    const auto kind = protocol::parse_event(out.event);
+    if (!kind) {
       out.kind = K::unknown;
+      return out;
+    }
+    switch (*kind) {
+      case Event::hello: {
+        out.kind = K::hello;
+        const auto it = event.find("importing");
+        out.importing = it != event.end() && it->is_array() && !it->empty();
+        out.listed = listed(event);
+        break;
+      }
+      case Event::import:
+      case Event::warm:
+      case Event::warmed:
+        out.kind = *kind == Event::import ? K::import : *kind == Event::warm ? K::warm : K::warmed;
+        out.backend = text(event, "backend", "?");
+        break;
+      case Event::backends:
+        out.kind = K::backends;
+        out.listed = listed(event);
+        break;
+      case Event::start:
+      case Event::sample:
+        out.kind = *kind == Event::start ? K::start : K::sample;
+        out.backend = text(event, "backend", "");
+        out.shape = text(event, "shape", "");
+        break;
+      case Event::result: {
+        out.kind = K::result;
+        out.result = event.get<Measurement>();
+        const auto it = event.find("sm_clock_mhz");
+        if (it != event.end() && it->is_number()) out.sm_clock_mhz = it->get<double>();
+        break;
+      }
+      case Event::done:
+        out.kind = K::done;
+        break;
+      case Event::fatal:
+        out.kind = K::fatal;
+        out.backend = text(event, "backend", "?");
+        out.shape = text(event, "shape", "?");
+        out.message = text(event, "message", "");
+        break;
+      case Event::error:
+        out.kind = K::error;
+        out.message = text(event, "message", line);
+        break;
     }
   } catch (const std::exception& e) {
     WorkerLine bad;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Fidelity check: times the calls the worker timed with triton.testing.do_bench (median) and
-compares. Runs on the GPU machine, in the venv that holds torch and triton.
+"""Does the worker's median match triton's do_bench on the same call?
+Fidelity check: times the calls the worker timed with triton.testing.do_bench (median) and compares.
+Runs on the GPU machine, in the venv that holds torch and triton.
 
   dobench_compare.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1]
 
@@ -19,7 +20,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("run")
 ap.add_argument("out")
 ap.add_argument("--min-ms", type=float, default=0.1)
-ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "..", "workloads"))
 a = ap.parse_args()
 
 ws = {}

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""How far triton's do_bench moves with what the card did just before it, and where a call sits
-inside a model's step: the reference of issue 3's fidelity target, on a power-capped card.
+"""How far does triton's do_bench move with what the card did just before it, and where does a call
+sit inside a model's step? The reference of the worker's fidelity target (its median within 3% of
+do_bench), on a power-capped card.
 
   card_state_probe.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1] [--backends sdpa_cudnn,...]
 

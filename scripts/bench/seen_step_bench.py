@@ -3,7 +3,7 @@
 
     seen_step_bench.py --comfyui DIR --decision FILE --tune CMD --out DIR [--beside CMD] [options]
 
-The node's whole loop, with real ComfyUI model code (scripts/model_step_bench.py builds it):
+The node's whole loop, with real ComfyUI model code (scripts/bench/model_step_bench.py builds it):
 1. before: the node is installed as ComfyUI loads it (comfyui_node.hook.install, with ComfyUI's
    own attention module and ModelPatcher) on the decision FILE; one sampling step (a model
    evaluation, as comfy/samplers.py runs it: ModelPatcher.prepare_state, then the model with the
@@ -38,7 +38,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import model_step_bench as msb  # noqa: E402
 

@@ -11,7 +11,7 @@ device run's time.
 import argparse, glob, json, os
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "..", "workloads"))
 ap.add_argument("--set", default="default")
 ap.add_argument("--only-set", help="drop workloads that are also in this set")
 ap.add_argument("--backends", default="")

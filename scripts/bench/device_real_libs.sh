@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
+# Question: with the real FlashAttention-3 and SageAttention, what is picked, and what is gained?
+#
 # On the GPU machine (device `run`): the tool with the real FlashAttention-3 and SageAttention.
 # Installs the wheels carried from ../shared/device-wheels into python3's environment, builds the
-# worker and runs its tests (scripts/device_bench.sh none), then tunes cold caches with the
+# worker and runs its tests (scripts/bench/device_bench.sh none), then tunes cold caches with the
 # carried `autotune`: the default set twice and the full set once, each with Triton's kernel
 # cache emptied first (a pod's first boot has none), and keeps each tune's report in every format
 # and its worker log; then checks the first tune's pairs against triton's do_bench through the
-# node's adapters (scripts/report_dobench.py). After the first tune, one sampling step of real
+# node's adapters (scripts/bench/report_dobench.py). After the first tune, one sampling step of real
 # ComfyUI model code under ComfyUI's default, --use-sage-attention, the static table's decision
-# (`autotune --no-tune`) and the tune's (scripts/model_step_bench.py), where the ComfyUI and
+# (`autotune --no-tune`) and the tune's (scripts/bench/model_step_bench.py), where the ComfyUI and
 # einops tarballs of ../shared/comfyui are carried. Everything comes back as
 # $OUT/real-libs.tar.gz.
 #
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
 #   cp ../shared/comfyui/*.tar.gz .carry/
-#   AUTOTUNE=.carry/autotune bash scripts/device_real_libs.sh        (carry [".carry"])
+#   AUTOTUNE=.carry/autotune bash scripts/bench/device_real_libs.sh        (carry [".carry"])
 #
 # SETS="default default full" picks the tunes; DOBENCH=0 leaves the do_bench check out,
 # MODEL_BENCH=0 the model step bench.
@@ -40,7 +42,7 @@ for mod, dist in (("flash_attn_interface", "flash_attn_3"), ("sageattention", "s
 EOF
 
 phase "build and worker tests"
-bash scripts/device_bench.sh none 2>&1 | tail -25
+bash scripts/bench/device_bench.sh none 2>&1 | tail -25
 W=build-dev/tuner/bench/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 
@@ -51,7 +53,7 @@ model_bench() {  # $1: the decision file of a tune
   tar xzf .carry/ComfyUI-*.tar.gz -C "$src" && tar xzf .carry/einops-*.tar.gz -C "$src" || return
   "$autotune" --venv "$venv" --local-dir "$table/local" --cache-dir "$table/shared" --no-tune \
     --env-settings "$table/env_settings" --decision-file "$OUT/table-decision.json" > "$OUT/table-boot.log" 2>&1
-  PYTHONPATH=$(echo "$src"/einops-*) timeout "${MODEL_BENCH_TIMEOUT:-300}" python3 scripts/model_step_bench.py \
+  PYTHONPATH=$(echo "$src"/einops-*) timeout "${MODEL_BENCH_TIMEOUT:-300}" python3 scripts/bench/model_step_bench.py \
     --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 --decision "$1" --table-decision "$OUT/table-decision.json" \
     --repeats "${MODEL_REPEATS:-7}" --out "$OUT/model_step" 2>&1 | tail -60
 }
@@ -82,11 +84,11 @@ done
 
 if [ "${DOBENCH:-1}" != 0 ] && [ -f "$OUT/tune1-default/report.json" ]; then
   phase "do_bench of the first tune's pairs"
-  python3 scripts/report_dobench.py "$OUT/tune1-default/report.json" "$OUT/dobench.csv" 2>&1 | tail -40
+  python3 scripts/bench/report_dobench.py "$OUT/tune1-default/report.json" "$OUT/dobench.csv" 2>&1 | tail -40
 fi
 if [ -f "$OUT/tune2-default/report.json" ]; then
   echo "== the two default tunes, report against report"
-  python3 scripts/run_to_run.py "$OUT/tune1-default/report.json" "$OUT/tune2-default/report.json" 2>&1 | tail -25
+  python3 scripts/bench/run_to_run.py "$OUT/tune1-default/report.json" "$OUT/tune2-default/report.json" 2>&1 | tail -25
 fi
 phase end
 { echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

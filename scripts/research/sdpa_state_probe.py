@@ -4,7 +4,7 @@
 Times plain F.scaled_dot_product_attention on Flux's shape (torch's own pick) in a fresh process,
 then again after one call of each adapter, printing torch's SDPA flags and priority order at each
 point. On the H100 cuDNN runs this shape in about 0.40 ms, FlashAttention-2 in about 0.78.
-Runs on the GPU machine:  python3 scripts/sdpa_state_probe.py
+Runs on the GPU machine:  python3 scripts/research/sdpa_state_probe.py
 
 Seen on the H100 (torch 2.11.0+cu130, cuDNN 9.19, 2026-11-25): the order read [1, 2, 0, 3, 4]
 (flash, efficient, math, cuDNN) before the first SDPA call, and [3, 1, 2, 0, 4] (cuDNN first)
@@ -19,8 +19,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
-sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "node", "fake_comfy")]
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path[:0] = [REPO, os.path.join(REPO, "tests", "node", "fake_comfy")]
 from comfyui_node import backends  # noqa: E402
 import comfy.ldm.modules.attention as attention  # noqa: E402
 import comfy.ops  # noqa: E402

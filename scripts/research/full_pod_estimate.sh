@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Question: how long would the default set's tune take on a pod with all four attention libraries?
+#
 # On the GPU machine: how long the default set's tune would take on a pod that has all four
 # attention libraries, which the device lacks. The worker runs the default set twice: on the
 # backends present (the SDPA kernels, math, split, quad), then with flash2, flash3, sage and
@@ -9,7 +11,7 @@
 # with AUTOTUNE set, `autotune` itself tunes a cold cache twice with a venv made of links to the
 # real site-packages' entries and the fast stand-ins, so the whole boot is timed with all eleven
 # backends. Wall times and results land in $OUT.
-#   bash scripts/device_bench.sh none && AUTOTUNE=.carry/autotune bash scripts/full_pod_estimate.sh
+#   bash scripts/bench/device_bench.sh none && AUTOTUNE=.carry/autotune bash scripts/research/full_pod_estimate.sh
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -33,7 +35,7 @@ def attention_bhld(q, k, v, scale=None):
 EOF
 run() {  # name, then bench_job.py args
   local name=$1; shift
-  python3 scripts/bench_job.py --set default --max-seconds 1.0 "$@" > "$OUT/$name.job"
+  python3 scripts/bench/bench_job.py --set default --max-seconds 1.0 "$@" > "$OUT/$name.job"
   local s
   s=$(date +%s%N)
   "$W" < "$OUT/$name.job" > "$OUT/$name.jsonl" 2>> "$OUT/full_pod.log"

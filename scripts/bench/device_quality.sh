@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# On the GPU machine (device `run`): issue 21's acceptance data with the real SageAttention 2.2 and
+# Question: is 8-bit attention picked only where it is accurate enough, and what does it cost or save?
+#
+# On the GPU machine (device `run`): the quality levels' data with the real SageAttention 2.2 and
 # FlashAttention-3 wheels. Installs the wheels carried from ../shared/device-wheels, builds the
 # worker and runs its tests (scripts/device_bench.sh none), then:
 #   1. kernels: every default-set shape with every Sage kernel measured in full (the worker's
@@ -19,7 +21,7 @@
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
 #   cp ../shared/comfyui/*.tar.gz .carry/
 #   cp build/tuner/boot/autotune .carry/autotune     (and its libraries into .carry/lib if needed)
-#   bash scripts/device_quality.sh        (carry [".carry"])
+#   bash scripts/bench/device_quality.sh        (carry [".carry"])
 #
 # LEVELS="exact balanced fast" picks the tunes; KERNELS=0 leaves step 1 out, MODEL_BENCH=0 step 3.
 set -u
@@ -45,7 +47,7 @@ for mod, dist in (("flash_attn_interface", "flash_attn_3"), ("sageattention", "s
 EOF
 
 phase "build and worker tests"
-bash scripts/device_bench.sh none 2>&1 | tail -25
+bash scripts/bench/device_bench.sh none 2>&1 | tail -25
 W=build-dev/tuner/bench/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 [ -x "$W" ] || { phase "no worker at $W: stopping"; exit 1; }
@@ -54,7 +56,7 @@ if [ "${KERNELS:-1}" != 0 ]; then
   phase "every Sage kernel on the default set, in full"
   bash scripts/clear_triton_cache.sh > /dev/null
   sage="sage,sage_fp8_sm90,sage_fp8_sm90_warp,sage_fp8,sage_fp8_warp,sage_fp8_fp32acc,sage_fp16_cuda,sage_fp16_cuda_warp,sage_fp16_triton"
-  python3 scripts/bench_job.py --set default --every-kernel --backends "sdpa_cudnn,sdpa_flash,sdpa_comfy,flash3,$sage" \
+  python3 scripts/bench/bench_job.py --set default --every-kernel --backends "sdpa_cudnn,sdpa_flash,sdpa_comfy,flash3,$sage" \
     > "$OUT/kernels.job.json"
   start=$(date +%s%N)
   timeout 580 "$W" < "$OUT/kernels.job.json" > "$OUT/kernels.jsonl" 2> "$OUT/kernels.log"
@@ -116,7 +118,7 @@ if [ "${MODEL_BENCH:-1}" != 0 ] && compgen -G ".carry/ComfyUI-*.tar.gz" > /dev/n
   for level in ${LEVELS:-exact balanced fast}; do
     [ -f "$OUT/tune-$level/decision.json" ] || continue
     phase "model step bench: Wan 1.3B, --quality $level"
-    PYTHONPATH=$(echo "$src"/einops-*) timeout "${MODEL_BENCH_TIMEOUT:-300}" python3 scripts/model_step_bench.py \
+    PYTHONPATH=$(echo "$src"/einops-*) timeout "${MODEL_BENCH_TIMEOUT:-300}" python3 scripts/bench/model_step_bench.py \
       --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 --models wan13b --decision "$OUT/tune-$level/decision.json" \
       --repeats "${MODEL_REPEATS:-7}" --out "$OUT/model_step-$level" 2>&1 | tail -30
   done

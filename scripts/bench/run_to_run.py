@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Compares two autotune-bench runs of the same job, or two cold tunes by their reports (issue 3:
-two runs agree within 2% and pick the same backend).
+"""Do two runs agree? Compares two autotune-bench runs of the same job, or two cold tunes by their
+reports (the target: two runs agree within 2% and pick the same backend).
 
   run_to_run.py A B [--tolerance 0.02] [--min-ms 0.1] [--tie 0.03]
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Host cost of the node's router alone, per attention call, on the CPU (no GPU, no ComfyUI).
+"""What does routing cost?
+The host cost of the node's router alone, per attention call, on the CPU (no GPU, no ComfyUI).
 
-    /usr/bin/python3 scripts/router_microbench.py [--calls 20000] [--rounds 15]
+    /usr/bin/python3 scripts/bench/router_microbench.py [--calls 20000] [--rounds 15]
 
 The router runs on every attention call ComfyUI makes, so its own cost must stay a few
 microseconds (router.py). This times `router(func, *args, **kwargs)` with no-op adapters and a
@@ -9,7 +10,7 @@ no-op `func`, in each call form ComfyUI's models use (keywords as ComfyUI's wrap
 them, `_inside_attn_wrapper` included), against calling the no-op directly with the same
 arguments: the difference is what routing adds, in nanoseconds per call: the least over rounds
 (the estimate least disturbed by other processes on a shared machine) and the median.
-The GPU-side view of the same cost is scripts/node_step_bench.py's router_us.
+The GPU-side view of the same cost is scripts/bench/node_step_bench.py's router_us.
 """
 import argparse
 import functools
@@ -18,7 +19,7 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import torch  # noqa: E402
 

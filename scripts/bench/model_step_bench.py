@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Times one sampling step of real ComfyUI model code under each attention configuration.
+"""What does autotune gain per sampling step of real ComfyUI model code? Times one step under each
+attention configuration.
 
     model_step_bench.py --comfyui DIR [--decision FILE] [--table-decision FILE] --out DIR [options]
 
-Issue 18, part 4: the gain per sampling step, measured with ComfyUI's own model classes rather
-than with attention calls alone (scripts/node_step_bench.py). Each model is built from the
+The gain per sampling step, measured with ComfyUI's own model classes rather
+than with attention calls alone (scripts/bench/node_step_bench.py). Each model is built from the
 ComfyUI source tree at DIR, at full width and depth as ComfyUI's model detection configures it
 from the checkpoint, with random weights (ComfyUI's operations skip initialisation, so every
 parameter is filled in place: normal, std --init-std; norm layers' weights 1 and biases 0, so
@@ -65,7 +66,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 MODELS = ("wan13b", "flux", "sdxl", "sd35l")
 CONFIGS = ("default", "sage_flag", "static_table", "autotune")
 # Modules some ComfyUI imports need that a machine may lack (Debian 12 has no package for them).
@@ -546,7 +547,7 @@ def main(argv=None):
         outputs, counters[name] = {}, {}
         with torch.inference_mode():
             # Warm-up, default first: the process's first SDPA call is ComfyUI's own, as in ComfyUI
-            # (torch settles its SDPA order at the first call; scripts/sdpa_state_probe.py).
+            # (torch settles its SDPA order at the first call; scripts/research/sdpa_state_probe.py).
             for c in configs:
                 if c in routers:
                     routers[c].reset_stats()
@@ -663,7 +664,7 @@ def report(args, info, notes, model_notes, configs, rows, shape_rows):
         if r["model"] not in fastest or r["s_per_step"] < fastest[r["model"]]["s_per_step"]:
             fastest[r["model"]] = r
     if "autotune" in configs:
-        lines += ["", "## Autotune against the issue's targets (issue 18)", ""]
+        lines += ["", "## Autotune against its targets", ""]
         for name in model_notes:
             a = [r for r in rows if r["model"] == name and r["config"] == "autotune"][0]
             target = 1.17 if name == "wan13b" else 1.00

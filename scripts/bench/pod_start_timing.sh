@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# How much later does ComfyUI accept prompts when pod_start.sh starts it? Starts a real ComfyUI
+# Question: how much later does ComfyUI accept prompts when pod_start.sh starts it?
+#
+# Starts a real ComfyUI
 # RUNS times on its own (python main.py) and RUNS times through scripts/pod_start.sh with a cold
 # cache (fresh directories each time), alternating which goes first, and times each from the
 # launch to the first HTTP 200 of /system_stats (polled every 20 ms). Prints one line per start
@@ -13,7 +15,7 @@
 # node into COMFYUI_DIR/custom_nodes, so the plain starts run from a copy without it.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(dirname "$here")
+repo=$(dirname "$(dirname "$here")")
 [ $# -ge 2 ] || { echo "usage: $0 COMFYUI_DIR OUT [RUNS] -- [ComfyUI arguments...]" >&2; exit 2; }
 comfyui=$(realpath "$1")
 out=$2
@@ -65,7 +67,7 @@ start_pod() {
   (exec setsid env COMFYUI_DIR="$comfyui" COMFYUI_PYTHON="$python" AUTOTUNE_BIN="$autotune" \
      AUTOTUNE_ARGS="--venv $venv --local-dir $d/local --cache-dir $d/shared --decision-file $d/decision.json" \
      AUTOTUNE_ENV_SETTINGS="$d/env_settings" AUTOTUNE_NODE_DIR="$repo/comfyui_node" \
-     AUTOTUNE_LOCAL_DIR="$d/local" bash "$here/pod_start.sh" --listen 127.0.0.1 --port "$port" "$@" \
+     AUTOTUNE_LOCAL_DIR="$d/local" bash "$repo/scripts/pod_start.sh" --listen 127.0.0.1 --port "$port" "$@" \
      > "$work/pod.log" 2>&1) &
   wait_ready $! "$t0"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""How a power-capped GPU's clock couples one kernel's timing to the kernel that ran before it,
-and how much untimed running of its own ("settle") a sample needs before it reads what
-triton's do_bench reads for that kernel alone.
+"""How does a power-capped GPU's clock couple one kernel's timing to the kernel that ran before it,
+and how much untimed running of its own ("settle") does a sample need before it reads what
+triton's do_bench reads for that kernel alone?
 
   settle_probe.py OUT.csv [--shapes flux-1024,...] [--settle-ms 0,5,20,50] [--turns 8]
 
@@ -80,7 +80,7 @@ def main():
     ap.add_argument("--shapes", default="wan13b-480p-self,qwen-image-1328,sd35l-1024,flux-1024")
     ap.add_argument("--settle-ms", default="0,5,20,50")
     ap.add_argument("--turns", type=int, default=8)
-    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "..", "workloads"))
     a = ap.parse_args()
     ws = load_workloads(a.workloads)
     settles = [float(s) for s in a.settle_ms.split(",")]

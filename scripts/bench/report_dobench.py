@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Fidelity of a tune: times each measured (shape, backend) of a report with
-triton.testing.do_bench, through the node's own adapters, and compares with the worker's median.
+"""Does a tune read what triton's do_bench reads?
+Fidelity of a tune: times each measured (shape, backend) of a report with triton.testing.do_bench,
+through the node's own adapters, and compares with the worker's median.
 
   report_dobench.py REPORT.json OUT.csv [--min-ms 0.1]
 
@@ -22,7 +23,7 @@ import time
 import torch
 from triton.testing import do_bench
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 from comfyui_node import backends  # noqa: E402
 

@@ -23,7 +23,7 @@ import time
 import torch
 from triton.testing import do_bench
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from comfyui_node import backends  # noqa: E402
 
 B, H, L, D = 1, 24, 4352, 128

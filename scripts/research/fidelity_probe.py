@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Why the worker's median and triton's do_bench differ: times the same SDPA call five ways in
+"""Why do the worker's median and triton's do_bench differ? Times the same SDPA call five ways in
 one process, each changing one thing, and puts the worker's median beside them.
 
   fidelity_probe.py WORKER_RUN.jsonl OUT.csv [--min-ms 0.1] [--backends sdpa_cudnn,...]
@@ -116,7 +116,7 @@ def probe_command_line(argv=None):
     ap.add_argument("out")
     ap.add_argument("--min-ms", type=float, default=0.1)
     ap.add_argument("--backends", default="sdpa_cudnn,sdpa_flash,sdpa_efficient")
-    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "workloads"))
+    ap.add_argument("--workloads", default=os.path.join(os.path.dirname(__file__), "..", "..", "workloads"))
     a = ap.parse_args(argv)
     wanted = a.backends.split(",")
     results = [json.loads(line) for line in open(a.run)]

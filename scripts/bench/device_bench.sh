@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# Question: does the worker build and pass its tests on the GPU, and what do its benchmarks read?
+#
 # On the GPU machine (device `run`): configure and build the worker against the venv's torch,
 # run the worker tests (CPU and gpu labels), then the benchmarks: the default set twice (wall
 # time, run-to-run agreement), triton do_bench on the same calls (fidelity), and the full set's
 # large shapes. Everything lands under $OUT (at most 8 files come back).
-#   bash scripts/device_bench.sh [default|full|all]     (default: all)
+#   bash scripts/bench/device_bench.sh [default|full|all]     (default: all)
 set -u
 what=${1:-all}
 OUT=${OUT:-/tmp/out}
@@ -43,7 +45,7 @@ grep -E "tests passed|Failed|Skipped|\*\*\*" "$log" | tail -20 >&3
 
 run_job() {  # name, then bench_job.py args
   local name=$1; shift
-  $PY scripts/bench_job.py --python-path "$SITE" "$@" > "$OUT/$name.job"
+  $PY scripts/bench/bench_job.py --python-path "$SITE" "$@" > "$OUT/$name.job"
   local s
   s=$(date +%s%N)
   $W < "$OUT/$name.job" > "$OUT/$name.jsonl" 2>> "$OUT/worker.log"
@@ -56,7 +58,7 @@ if [[ $what == default || $what == all ]]; then
   run_job default1 --set default --max-seconds 1.0
   run_job default2 --set default --max-seconds 1.0
   say "do_bench fidelity"
-  PYTHONUNBUFFERED=1 $PY scripts/dobench_compare.py "$OUT/default1.jsonl" "$OUT/dobench.csv" >> "$OUT/worker.log" 2>&1
+  PYTHONUNBUFFERED=1 $PY scripts/research/dobench_compare.py "$OUT/default1.jsonl" "$OUT/dobench.csv" >> "$OUT/worker.log" 2>&1
   cat "$OUT/dobench.csv" >&3
 fi
 if [[ $what == full || $what == all ]]; then

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
+# Question: with every attention library broken, does a cold tune still pick a working backend?
+#
 # On the GPU machine (device `run`): a cold tune of the default set with the real worker and
 # torch, in a venv whose four attention libraries all misbehave on every call (flash_attn hangs,
 # sageattention aborts the process, xformers returns NaN, flash_attn_interface returns a tensor of
 # the wrong shape), with autotune's default budget. Records the wall time, the pick and the
 # reason; the tune must decide by tuning and pick a working backend. Results under $OUT/broken/.
 #
-#   AUTOTUNE=.carry/autotune [WORKER=build-dev/tuner/bench/autotune-bench] bash scripts/device_broken_libs.sh
+#   AUTOTUNE=.carry/autotune [WORKER=build-dev/tuner/bench/autotune-bench] bash scripts/bench/device_broken_libs.sh
 #
-# The worker is built as scripts/device_bench.sh builds it unless WORKER names one.
+# The worker is built as scripts/bench/device_bench.sh builds it unless WORKER names one.
 set -u
 OUT=${OUT:-/tmp/out}/broken
 mkdir -p "$OUT"
 autotune=${AUTOTUNE:-.carry/autotune}
 worker=${WORKER:-build-dev/tuner/bench/autotune-bench}
 [ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-[ -x "$worker" ] || bash scripts/device_bench.sh none > "$OUT/build.log" 2>&1
+[ -x "$worker" ] || bash scripts/bench/device_bench.sh none > "$OUT/build.log" 2>&1
 
 # The venv: the machine's torch (and its dist-info, for the fingerprint) linked in, then the four
 # broken libraries, each with the METADATA autotune reads.

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# On the GPU machine (device `run`): does the pod get fast for a model outside the default set,
-# and how long do cold tunes take? Installs the wheels of ../shared/device-wheels, builds the
+# Question: does the pod get fast for a model outside the default set, and how long do cold tunes take?
+#
+# On the GPU machine (device `run`). Installs the wheels of ../shared/device-wheels, builds the
 # worker and runs its tests (scripts/device_bench.sh none), then:
 # 1. a cold tune of the default set (Triton's cache emptied first): the pod's first boot;
-# 2. scripts/seen_step_bench.py on Wan 2.1 1.3B at 720p (75,600 tokens, outside the default set)
+# 2. scripts/bench/seen_step_bench.py on Wan 2.1 1.3B at 720p (75,600 tokens, outside the default set)
 #    with that tune's decision: a step through the node, `autotune tune --seen` of what it
 #    recorded, the node's reload, the next steps against ComfyUI's default; and ComfyUI's default
 #    steps beside a second cold default-set tune (into scratch directories): its cost to a prompt;
-# 3. a cold tune of the full set (before it, scripts/gap_probe.py: FA3 on Flux back to back,
+# 3. a cold tune of the full set (before it, scripts/research/gap_probe.py: FA3 on Flux back to back,
 #    after a fill, and in do_bench);
 # 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
-#    (scripts/pod_start_timing.sh).
+#    (scripts/bench/pod_start_timing.sh).
 # Everything comes back as $OUT/seen.tar.gz.
 #
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
 #   cp ../shared/comfyui/*.tar.gz .carry/
-#   AUTOTUNE=.carry/autotune bash scripts/device_seen.sh        (carry [".carry"])
+#   AUTOTUNE=.carry/autotune bash scripts/bench/device_seen.sh        (carry [".carry"])
 #
 # SETS="default full" picks step 1 and 3's tunes (SEEN=0 leaves step 2 out).
 set -u
@@ -30,7 +31,7 @@ phase() { echo "$(date -u +%Y/%m/%d\ %H:%M:%S.%3N) $*" | tee -a "$OUT/phases.log
 phase "install wheels"
 python3 -m pip install -q --no-index --no-deps --no-compile "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3
 phase "build and worker tests"
-bash scripts/device_bench.sh none 2>&1 | tail -12
+bash scripts/bench/device_bench.sh none 2>&1 | tail -12
 W=$PWD/build-dev/tuner/bench/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 src=/tmp/comfyui-src
@@ -83,7 +84,7 @@ grep -E "s; inputs and reference|imported after|done after|warmed up" "$d1/worke
 
 if [ "${GAP_PROBE:-1}" != 0 ]; then
   phase "gap probe (FA3 on Flux: worker against do_bench)"
-  python3 scripts/gap_probe.py "$OUT/gap_probe.csv" 2>&1 | tail -14
+  python3 scripts/research/gap_probe.py "$OUT/gap_probe.csv" 2>&1 | tail -14
 fi
 
 if [ "${SEEN:-1}" != 0 ]; then
@@ -91,7 +92,7 @@ if [ "${SEEN:-1}" != 0 ]; then
   cp "$d1/decision.json" "$d1/decision-before-seen.json"
   scratch=/tmp/beside-tune
   bash scripts/clear_triton_cache.sh > /dev/null
-  timeout 420 python3 scripts/seen_step_bench.py --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 \
+  timeout 420 python3 scripts/bench/seen_step_bench.py --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 \
     --decision "$d1/decision.json" --model wan13b720 --repeats "${REPEATS:-3}" --out "$OUT/seen_step" \
     --tune "$autotune $(args "$d1") tune --seen" \
     --beside "$autotune $(args "$scratch") --set default" 2>&1 | tail -40
@@ -117,7 +118,7 @@ if python3 -c 'import aiohttp' 2> /dev/null; then
     printf 'def __getattr__(name):\n    if name.startswith("__"):\n        raise AttributeError(name)\n    return type(name, (), {})\n' \
       > "/tmp/fakes/$m/__init__.py"
   done
-  PYTHONPATH=$PYTHONPATH:/tmp/fakes AUTOTUNE_BIN=$autotune bash scripts/pod_start_timing.sh "$src/ComfyUI" "$OUT/pod_start_timing.txt" 5 -- \
+  PYTHONPATH=$PYTHONPATH:/tmp/fakes AUTOTUNE_BIN=$autotune bash scripts/bench/pod_start_timing.sh "$src/ComfyUI" "$OUT/pod_start_timing.txt" 5 -- \
     --front-end-root /tmp/frontend 2>&1 | tail -3
 else
   echo "no pod start timing: $(python3 -c 'import aiohttp' 2>&1 | tail -1)" | tee -a "$OUT/summary.txt"

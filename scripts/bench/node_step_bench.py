@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Times the node's routed attention against ComfyUI's own paths over one sampling step.
+"""Is the node's routed step as fast as ComfyUI's own paths? Times the routed attention against them
+over one sampling step.
 
     node_step_bench.py --decision FILE --workloads workloads/ --out DIR [options]
 
@@ -49,7 +50,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 HOST_TARGET_US = 10.0
 
 
@@ -154,7 +155,7 @@ def main(argv=None):
         # torch 2.11 (cuDNN 9.19, H100) settles its default SDPA order, cuDNN first on sm90/sm100,
         # at its first SDPA call, unless a priority was set before that call: after one priority
         # context had run first, its own pick for Flux stayed FlashAttention-2 for the whole
-        # process (scripts/sdpa_state_probe.py). ComfyUI on Linux makes its first call without a
+        # process (scripts/research/sdpa_state_probe.py). ComfyUI on Linux makes its first call without a
         # context; so does this script, before any variant runs.
         x = torch.randn(1, 1, 64, 64, device=device, dtype=dtype)
         torch.nn.functional.scaled_dot_product_attention(x, x, x)
@@ -391,7 +392,7 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
               "| model | comparison | difference | verdict |", "|---|---|---|---|"]
     verdicts = []
     for model, r in rounds.items():
-        # Issue 4's targets: the routed step against ComfyUI's default path (with and without its
+        # The node's targets: the routed step against ComfyUI's default path (with and without its
         # priority context) and against the best single flag (fastest median; comfy_pytorch is
         # --use-pytorch-cross-attention). Each comparison more is one more chance of a false
         # 'slower' at the interval's confidence.
@@ -423,7 +424,7 @@ def summarize(args, dec, device_name, torch_version, router, gpu_rows, host_rows
         lines.append("| {model} | {workload} | {route} | {max_abs_diff} | {rel_l2_diff} | {finite} |".format(**r))
     worst = max((r["router_us"] for r in host_rows), default=0.0)
     worst_e2e = max((r["overhead_us"] for r in host_rows), default=0.0)
-    lines += ["", "## Targets (issue 4)", ""]
+    lines += ["", "## Targets: routed no slower", ""]
     yes = {True: "yes", False: "NO"}
     for model, slower in verdicts:
         lines.append("- {}: routed no slower than ComfyUI's PyTorch path and the best single flag timed, with "

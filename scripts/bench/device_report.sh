@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
+# Question: what does the report of a cold tune on the GPU read, in every format?
+#
 # On the GPU machine (device `run`): a cold-cache boot of `autotune` with the real worker, then
 # the report of the cache it left, in every format, under $OUT. The PNG is rendered afterwards on
 # a machine with Chromium: scripts/render_report_png.sh report.html report.png
 #
-#   AUTOTUNE=.carry/autotune bash scripts/device_report.sh [SET]        (SET: default)
+#   AUTOTUNE=.carry/autotune bash scripts/bench/device_report.sh [SET]        (SET: default)
 #
 # The GPU machine has no SQLiteCpp, so `autotune` is built on the dev machine and carried:
 #   cmake --build build-report --target autotune && mkdir -p .carry/lib &&
 #   strip -o .carry/autotune build-report/tuner/boot/autotune &&
 #   cp -L /lib/x86_64-linux-gnu/libsqlite3.so.0 .carry/lib/      (in case the device lacks it)
-# and run with carry [".carry"]. The worker is built here, as scripts/device_bench.sh builds it,
+# and run with carry [".carry"]. The worker is built here, as scripts/bench/device_bench.sh builds it,
 # unless WORKER names one.
 set -u
 set_name=${1:-default}

@@ -67,6 +67,14 @@ class CpuWorker(unittest.TestCase):
         self.assertEqual(ids, ["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
                                "split", "quad", "flash2", "flash3", "sage", *SAGE_KERNELS, "xformers"])
 
+    def test_the_nodes_adapter_ids_are_the_workers(self):
+        """Every backend the worker can measure is one the node can route to, and the other way
+        round: a route to an id the node does not know would go to ComfyUI's attention."""
+        out = subprocess.run([WORKER, "--list-backends"], capture_output=True, text=True, check=True).stdout
+        sys.path.insert(0, REPO)
+        from comfyui_node import decision
+        self.assertEqual(sorted(l.split("\t")[0] for l in out.splitlines()), sorted(decision.BACKEND_IDS))
+
     def test_adapter_source_is_the_nodes(self):
         """The worker carries comfyui_node/backends.py as the node runs it (embedded at build)."""
         out = subprocess.run([WORKER, "--adapter-source"], capture_output=True, text=True, check=True).stdout

@@ -23,7 +23,8 @@
 #   cp build/tuner/boot/autotune .carry/autotune     (and its libraries into .carry/lib if needed)
 #   bash scripts/bench/device_quality.sh        (carry [".carry"])
 #
-# LEVELS="exact balanced fast" picks the tunes; KERNELS=0 leaves step 1 out, MODEL_BENCH=0 step 3.
+# LEVELS="exact balanced fast" picks the tunes; KERNELS=0 leaves step 1 out (KERNELS_TIMEOUT caps it
+# [580 s]), MODEL_BENCH=0 step 3.
 set -u
 OUT=${OUT:-/tmp/out}
 final=$OUT
@@ -33,6 +34,9 @@ autotune=${AUTOTUNE:-.carry/autotune}
 [ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 phase() { echo "$(date -u +%Y/%m/%d\ %H:%M:%S.%3N) $*" | tee -a "$OUT/phases.log"; }
 
+# PREPARED=1: the wheels are installed and the worker built (scripts/bench/device_seen.sh runs this
+# after its own parts).
+if [ "${PREPARED:-0}" != 1 ]; then
 phase "install wheels"
 python3 -m pip install -q --no-index --no-deps --no-compile "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3
 python3 - <<'EOF' 2>&1 | tee "$OUT/libs.txt"
@@ -48,6 +52,7 @@ EOF
 
 phase "build and worker tests"
 bash scripts/bench/device_bench.sh none 2>&1 | tail -25
+fi
 W=build-dev/tuner/bench/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 [ -x "$W" ] || { phase "no worker at $W: stopping"; exit 1; }
@@ -59,7 +64,7 @@ if [ "${KERNELS:-1}" != 0 ]; then
   python3 scripts/bench/bench_job.py --set default --every-kernel --backends "sdpa_cudnn,sdpa_flash,sdpa_comfy,flash3,$sage" \
     > "$OUT/kernels.job.json"
   start=$(date +%s%N)
-  timeout 580 "$W" < "$OUT/kernels.job.json" > "$OUT/kernels.jsonl" 2> "$OUT/kernels.log"
+  timeout "${KERNELS_TIMEOUT:-580}" "$W" < "$OUT/kernels.job.json" > "$OUT/kernels.jsonl" 2> "$OUT/kernels.log"
   echo "kernels: rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$OUT/summary.txt"
   python3 - "$OUT/kernels.jsonl" > "$OUT/kernels.md" <<'EOF'
 import json, sys

@@ -108,6 +108,24 @@ rm -rf "$d1/local" "$d1/shared"
 for s in ${set_list#"$first"}; do
   tune "$s" "$OUT/tune-$s"
 done
+phase "seen parts done"
+{ echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'; } > "$OUT/env.txt"
+# Packed now: what follows may run into the call's time limit, and a killed call brings back only
+# what lies under $final then.
+tar -C "$final" -czf "$final/seen.tar.gz" seen && rm -rf "$final/seen"
+mkdir -p "$OUT"
+
+# The quality levels' data where this call has time left (device_quality.sh without its setup):
+# every Sage kernel on the default set and the exact and fast tunes, beside the balanced ones above.
+if [ "${QUALITY:-1}" != 0 ] && [ "$SECONDS" -lt "${QUALITY_BEFORE_S:-400}" ]; then
+  phase "quality levels (device_quality.sh, no model bench)"
+  OUT=$final PREPARED=1 MODEL_BENCH=0 LEVELS="${QUALITY_LEVELS:-exact fast}" AUTOTUNE=$autotune \
+    KERNELS_TIMEOUT=$(( ${QUALITY_UNTIL_S:-540} - SECONDS - 60 )) bash scripts/bench/device_quality.sh 2>&1 | tail -40
+else
+  echo "no quality levels: ${SECONDS}s used" | tee -a "$OUT/summary.txt"
+fi
+
 if python3 -c 'import aiohttp' 2> /dev/null; then
   phase "pod start timing"
   mkdir -p /tmp/frontend && echo '<html>stand-in frontend</html>' > /tmp/frontend/index.html
@@ -123,8 +141,4 @@ if python3 -c 'import aiohttp' 2> /dev/null; then
 else
   echo "no pod start timing: $(python3 -c 'import aiohttp' 2>&1 | tail -1)" | tee -a "$OUT/summary.txt"
 fi
-phase end
-{ echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'; } > "$OUT/env.txt"
-tar -C "$final" -czf "$final/seen.tar.gz" seen && rm -rf "$final/seen"
-ls -la "$final"
+ls -la "$final" "$OUT"

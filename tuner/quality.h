@@ -23,7 +23,7 @@ Quality parse_quality(std::string_view s);
 
 struct FamilyQuality {
   double balanced = 0.04;  // relative error budget of an 8-bit backend under balanced
-  double fast = 0.06;      // under fast: the worker's own bound for Sage (backend_registry.cpp)
+  double fast = 0.08;      // under fast: the worker's own bound for Sage (backend_registry.cpp)
   int steps = 30;          // a typical sampling run's steps, for the step-aware cost account
 };
 

@@ -154,7 +154,7 @@ for w in {workloads!r}:
         self.assertEqual(h["flash2"]["version"], "2.8.3+standin")
         self.assertEqual(h["sage"]["version"], "2.2.0+standin")
         self.assertTrue(h["sage"]["quantized"])
-        self.assertAlmostEqual(h["sage"]["tolerance"], 0.06)
+        self.assertAlmostEqual(h["sage"]["tolerance"], 0.08)
         self.assertFalse(h["t_imp"]["installed"])
         self.assertEqual(h["t_imp"]["reason"],
                          "ImportError: standin_import_error: libcudart.so.99: cannot open shared object file")
@@ -280,8 +280,9 @@ for w in {workloads!r}:
                 self.assertEqual(set(floors), {"randn", "activation-like"})
                 self.assertGreater(floors["activation-like"], 2 * floors["randn"], r)
                 self.assertLessEqual(r["rel_errors"]["activation-like"], 2 * floors["activation-like"], r)
-            # What the old bound (the tolerance alone) rejected.
-            self.assertGreater(res[("sdpa_math", shape)]["rel_errors"]["activation-like"], 1e-2, res[("sdpa_math", shape)])
+            # LibTorch 1.13's CPU math kernel stores the logits in bf16 and reads 2-3e-2 here, which
+            # the tolerance alone (1e-2) rejected; torch 2.11's CUDA math kernel reads 1.7e-3
+            # (H200, 2026-12-03): the bound above is what must hold on both.
 
     def test_sage_kernels_only_where_the_gpu_has_them(self):
         """A job's compute_capability (the CPU's stand-in for the device's) gates each kernel."""
@@ -289,10 +290,10 @@ for w in {workloads!r}:
         # (the fourth entry: measured with every_kernel only).
         for cc, runs, sageattns in (
                 ("8.6", {"sage", "sage_fp16_cuda", "sage_fp16_cuda_warp"}, "sage_fp16_triton"),
-                ("9.0", {"sage", "sage_fp8_sm90_warp", "sage_fp16_cuda", "sage_fp16_cuda_warp", "sage_fp16_triton"},
-                 "sage_fp8_sm90"),
-                ("12.0", {"sage", "sage_fp8", "sage_fp8_fp32acc", "sage_fp16_cuda", "sage_fp16_cuda_warp",
-                          "sage_fp16_triton"}, "sage_fp8_warp"),
+                ("9.0", {"sage", "sage_fp8_sm90_warp", "sage_fp16_cuda", "sage_fp16_cuda_warp"}, "sage_fp8_sm90"),
+                ("12.0", {"sage", "sage_fp8", "sage_fp8_fp32acc", "sage_fp16_cuda", "sage_fp16_cuda_warp"},
+                 "sage_fp8_warp"),
+                ("8.0", {"sage", "sage_fp16_cuda_warp", "sage_fp16_triton"}, "sage_fp16_cuda"),
                 ("7.5", {"sage"}, None)):
             for every in (False, True):
                 rc, lines, err = run(job(backends=["sage", *SAGE_KERNELS], compute_capability=cc, workloads=TINY[:1],
@@ -540,7 +541,9 @@ class GpuWorker(unittest.TestCase):
             if r["status"] == "ok":
                 self.assertGreater(r["median_ms"], 0)
                 self.assertGreater(r["peak_mem_bytes"], 0, r)
-                self.assertLess(r["rel_error"], 1e-2, r)
+                # On randn; on the activation-like set split and quad read up to 1.9e-2 on the
+                # H200 (their bf16 softmax), within twice that set's bf16 floor.
+                self.assertLess(r["rel_errors"]["randn"], 1e-2, r)
                 # Only where a sample behind a spin counted (README): a turn's first waits behind
                 # one, and a host slowed by the tests beside it can drop it. On the device one
                 # result came without a clock (2026-12-01).

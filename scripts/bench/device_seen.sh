@@ -7,7 +7,8 @@
 # 2. scripts/bench/seen_step_bench.py on Wan 2.1 1.3B at 720p (75,600 tokens, outside the default set)
 #    with that tune's decision: a step through the node, `autotune tune --seen` of what it
 #    recorded, the node's reload, the next steps against ComfyUI's default; and ComfyUI's default
-#    steps beside a second cold default-set tune (into scratch directories): its cost to a prompt;
+#    steps beside a second cold default-set tune (into scratch directories, with BESIDE=1): its
+#    cost to a prompt;
 # 3. a cold tune of the full set (before it, scripts/research/gap_probe.py: FA3 on Flux back to back,
 #    after a fill, and in do_bench);
 # 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
@@ -18,7 +19,9 @@
 #   cp ../shared/comfyui/*.tar.gz .carry/
 #   AUTOTUNE=.carry/autotune bash scripts/bench/device_seen.sh        (carry [".carry"])
 #
-# SETS="default full" picks step 1 and 3's tunes (SEEN=0 leaves step 2 out).
+# SETS="default full" picks step 1 and 3's tunes, a later one only before SETS_BEFORE_S seconds;
+# SEEN=0 leaves step 2 out, BESIDE=1 adds its tune beside steps, GAP_PROBE=0, QUALITY=0 and
+# POD_TIMING=0 the other parts.
 set -u
 OUT=${OUT:-/tmp/out}
 final=$OUT
@@ -95,7 +98,7 @@ if [ "${SEEN:-1}" != 0 ]; then
   timeout 420 python3 scripts/bench/seen_step_bench.py --comfyui "$src/ComfyUI" --comfyui-commit a125cd84 \
     --decision "$d1/decision.json" --model wan13b720 --repeats "${REPEATS:-3}" --out "$OUT/seen_step" \
     --tune "$autotune $(args "$d1") tune --seen" \
-    --beside "$autotune $(args "$scratch") --set default" 2>&1 | tail -40
+    ${BESIDE:+--beside "$autotune $(args "$scratch") --set default"} 2>&1 | tail -40
   cp "$d1/decision.seen.json" "$OUT/seen_step/" 2>/dev/null
   cp "$d1/decision.json" "$OUT/seen_step/decision-after-seen.json" 2>/dev/null
   cp "$d1/local/worker.log" "$OUT/seen_step/worker-seen.log" 2>/dev/null
@@ -106,7 +109,11 @@ fi
 rm -rf "$d1/local" "$d1/shared"
 
 for s in ${set_list#"$first"}; do
-  tune "$s" "$OUT/tune-$s"
+  if [ "$SECONDS" -lt "${SETS_BEFORE_S:-10000}" ]; then
+    tune "$s" "$OUT/tune-$s"
+  else
+    echo "tune $s: not started, ${SECONDS}s used (SETS_BEFORE_S)" | tee -a "$OUT/summary.txt"
+  fi
 done
 phase "seen parts done"
 { echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -126,7 +133,9 @@ else
   echo "no quality levels: ${SECONDS}s used" | tee -a "$OUT/summary.txt"
 fi
 
-if python3 -c 'import aiohttp' 2> /dev/null; then
+if [ "${POD_TIMING:-1}" = 0 ]; then
+  echo "no pod start timing: POD_TIMING=0" | tee -a "$OUT/summary.txt"
+elif python3 -c 'import aiohttp' 2> /dev/null; then
   phase "pod start timing"
   mkdir -p /tmp/frontend && echo '<html>stand-in frontend</html>' > /tmp/frontend/index.html
   # Not on the GPU machine (../shared/comfyui/README.md): faked at import, nothing here uses them.

@@ -1,6 +1,7 @@
 #include "tuner/quality.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -29,8 +30,20 @@ Quality parse_quality(std::string_view s) {
 }
 
 const FamilyQuality& QualityBudgets::of(const std::string& family) const {
-  const auto it = families.find(family);
-  return it == families.end() ? fallback : it->second;
+  if (const auto it = families.find(family); it != families.end()) return it->second;
+  // A shape the node recorded carries ComfyUI's model class (comfy/model_base.py: WAN21, WAN22,
+  // Flux, SDXL, SD3, HunyuanVideo, LTXV, QwenImage; WanModel where the bare model is patched):
+  // the catalogue family its lower-case name starts with, the longest that matches.
+  std::string lower = family;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const FamilyQuality* found = nullptr;
+  std::size_t longest = 0;
+  for (const auto& [name, q] : families)
+    if (!name.empty() && name.size() > longest && lower.rfind(name, 0) == 0) {
+      found = &q;
+      longest = name.size();
+    }
+  return found ? *found : fallback;
 }
 
 void parse_quality(const std::string& text, const std::string& name, QualityBudgets& into) {

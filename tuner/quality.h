@@ -31,6 +31,8 @@ struct QualityBudgets {
   std::map<std::string, FamilyQuality> families;
   FamilyQuality fallback;  // a family without a "quality" object
   int exact_steps = 1;     // balanced: exact attention on this many first and last steps
+  // The family's budgets; a ComfyUI model class the node recorded ("WAN21") finds the catalogue
+  // family its lower-case name starts with ("wan"); else the fallback.
   const FamilyQuality& of(const std::string& family) const;
 };
 

@@ -121,6 +121,20 @@ TEST(Quality, ApplyQualityNamesTheBudget) {
   EXPECT_EQ(apply_quality(kShapes, kRows, Quality::exact, budgets()).size(), 3u);
 }
 
+TEST(Quality, ARecordedComfyUIModelClassFindsItsCatalogueFamily) {
+  // The node records ComfyUI's model class (seen.py); `autotune tune --seen` tunes the shape
+  // under that name. Without this, Wan 1.3B at 720p fell back to the default budget on the H200
+  // and its self-attention went to FA3, not to Sage within Wan's budget.
+  QualityBudgets b = budgets();
+  b.fallback.balanced = 0.01;
+  for (const std::string recorded : {"WAN21", "WAN22", "WanModel", "wan"}) EXPECT_DOUBLE_EQ(b.of(recorded).balanced, 0.05) << recorded;
+  EXPECT_DOUBLE_EQ(b.of("SDXL").balanced, 0.03);
+  EXPECT_DOUBLE_EQ(b.of("SDXLRefiner").balanced, 0.03);
+  EXPECT_DOUBLE_EQ(b.of("BaseModel").balanced, 0.01);  // SD1.5's class names no family
+  EXPECT_DOUBLE_EQ(b.of("").balanced, 0.01);
+  EXPECT_DOUBLE_EQ(b.of("swan").balanced, 0.01);  // a prefix, not a substring
+}
+
 TEST(Quality, LevelsAndBudgetsAreValidated) {
   EXPECT_EQ(parse_quality("fast"), Quality::fast);
   try {

@@ -132,7 +132,8 @@ TEST(Registry, SageKernelsOnlyWhereTheGpuHasThem) {
   EXPECT_EQ(gate("sage_fp8_warp", "12.0"), "");
   EXPECT_EQ(gate("sage_fp8", "9.0"), "sage_fp8 runs on sm89, sm120, sm121 only; this GPU is sm90");
   EXPECT_EQ(gate("sage_fp16_cuda", "8.0"), "");
-  EXPECT_EQ(gate("sage_fp16_triton", "10.0"), "");
+  EXPECT_EQ(gate("sage_fp16_triton", "8.6"), "");
+  EXPECT_EQ(gate("sage_fp16_triton", "9.0"), "sage_fp16_triton runs on sm80, sm86, sm87 only; this GPU is sm90");
   EXPECT_EQ(gate("sage_fp16_cuda", "7.5"), "sage_fp16_cuda needs sm80 or later; this GPU is sm75");
   EXPECT_EQ(gate("sage", "7.5"), "");  // sageattn's own dispatch raises where it has no kernel
   EXPECT_EQ(gate("sage_fp8_sm90", ""), "");  // the CPU: stand-ins run everywhere

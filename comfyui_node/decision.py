@@ -21,7 +21,7 @@ BACKEND_IDS = (
     "flash2", "flash3", "sage", "xformers", "split", "quad",
 ) + SAGE_KERNEL_IDS
 
-# Step-aware routing (issue 21): with a balanced decision, a route to 8-bit attention names the
+# Step-aware routing: with a balanced decision, a route to 8-bit attention names the
 # exact backend the node runs on the first and last `exact_steps` sampling steps. This variable
 # sets that count for both sides: autotune's decision (tuner/quality.h) and, over the decision's,
 # the node at run time (0: 8-bit on every step).

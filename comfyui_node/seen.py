@@ -1,4 +1,4 @@
-"""What the pod runs, for autotune, and a new decision applied without a restart (issue 23).
+"""What the pod runs, for autotune, and a new decision applied without a restart.
 
 - Recorder: the attention shapes the router saw, with their calls per model evaluation, written
   beside the decision file (seen_path) for `autotune tune --seen` to tune. The router counts

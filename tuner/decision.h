@@ -21,7 +21,7 @@ struct Route {
   std::string backend;  // adapter id: "sdpa_cudnn", "flash3", ...
   double median_ms = 0;
   // Where `backend` is 8-bit under a balanced decision: the exact backend the node runs on the
-  // first and last sampling steps (issue 21). Empty otherwise.
+  // first and last sampling steps. Empty otherwise.
   std::string exact_backend;
 };
 

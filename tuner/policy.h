@@ -46,7 +46,7 @@ const std::vector<Mechanism>& tie_preference();
 // host's time to issue one call. A step issues its calls back to back with no synchronisation:
 // while the GPU is busier than the host, a call's host time hides behind the queue; once the host
 // is the slower, the GPU waits for it and the call costs its host time. Measured on the H200
-// (issue 17's tune): SD1.5's 4096-token self-attention read FA3 0.153 ms GPU / 0.321 ms host and
+// (a cold tune, 2026-12-03): SD1.5's 4096-token self-attention read FA3 0.153 ms GPU / 0.321 ms host and
 // cuDNN 0.158 / 0.039; GPU time alone routed it to FA3, which a host-bound UNet step pays 0.321 ms
 // a call for. Summing both would count the overlap twice; max is what a queue that never runs
 // dry or full pays. A record without a host time (older caches) costs its GPU time.

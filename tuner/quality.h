@@ -1,5 +1,5 @@
 // Quality levels: where 8-bit (quantized) attention may be picked, as a filter around the
-// policy's choose() (issue 21). Pure: the budgets are data (workloads/*.json "quality" objects).
+// policy's choose(). Pure: the budgets are data (workloads/*.json "quality" objects).
 #pragma once
 
 #include <map>

@@ -1,5 +1,5 @@
 // Publish, lease and read latencies of the fleet cache, each on its own, in several places side
-// by side (issue 20: a local disk against a MooseFS mount), through the code a boot runs:
+// by side (a local disk against a MooseFS mount), through the code a boot runs:
 //   publish  publish_key() of one tuned key (a decision, 4 measurements) from the pod's local file
 //   lease    Lease::try_acquire(), keep_alive(), release(): a tuner's take and give back
 //   read     fleet_decision() of a fresh pod (no local file) with 1 published file of its key

@@ -1,5 +1,5 @@
 """A real MooseFS for tests: a master, a chunkserver and N client mounts, in a private network and
-mount namespace that the test makes (issue 20).
+mount namespace that the test makes.
 
 Why a namespace: mfsmaster and mfschunkserver refuse 127.0.0.0/8 ("use ip address of network
 controller"), so they listen on 10.77.0.1 on the namespace's own loopback, and no traffic leaves

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What MooseFS does differently from a local disk, one check per behaviour (issue 20; the design's
+"""What MooseFS does differently from a local disk, one check per behaviour (the design's
 reasoning: cache/README.md, "On a real MooseFS"). Run by CTest (test `cache_moosefs_behaviour`).
 
 One MooseFS, 4 client mounts (tests/cache/moosefs.py): mounts 0 and 1 with mfsmount's default

@@ -93,7 +93,7 @@ class DecisionFileTest(unittest.TestCase):
 
 
 class QualityTest(unittest.TestCase):
-    """The decision's "quality" object and routes' exact_backend (issue 21)."""
+    """The decision's "quality" object and routes' exact_backend."""
 
     def doc(self, quality=None, exact_backend="flash3"):
         r = route("wan", 1, 12, 128, 32760, 32760, "sage_fp8_sm90")

@@ -184,7 +184,7 @@ class RealComfyUITest(unittest.TestCase):
                             for line in self.result["log"]), self.result["log"])
 
     def test_comfyuis_samplers_run_exact_attention_on_the_first_and_last_steps(self):
-        """Balanced (issue 21): sage in between, flash3 where the evaluation's sigma is the
+        """Balanced: sage in between, flash3 where the evaluation's sigma is the
         schedule's first or last; Heun's second evaluation of a step, at the next sigma, counts
         by that sigma."""
         s = self.result["sampling"]

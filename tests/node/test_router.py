@@ -512,7 +512,7 @@ class HeadsFirst(unittest.TestCase):
         self.assertTrue(torch.equal(got, want))
 
 class StepAwareTest(NodeTest):
-    """Balanced decisions (issue 21): an 8-bit route runs its exact backend on the first and last
+    """Balanced decisions: an 8-bit route runs its exact backend on the first and last
     sampling steps, told apart by transformer_options' sigmas as ComfyUI's samplers set them."""
 
     def step_doc(self, exact_steps=1, level="balanced"):

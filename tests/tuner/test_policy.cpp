@@ -125,7 +125,7 @@ TEST(Policy, TiesWithinNoiseResolveTheSameWayWhateverTheOrder) {
   EXPECT_EQ(choose(w, m, strict).decision->mechanism, Mechanism::flash3);
 }
 
-// Issue 17's chain: flash2 1.00, flash3 1.029, cuDNN 1.058 ms. flash3 ties the fastest (2.9% <
+// A chain seen in a tune: flash2 1.00, flash3 1.029, cuDNN 1.058 ms. flash3 ties the fastest (2.9% <
 // 3%), cuDNN does not (5.8%): the route is flash3 whatever the order the rows arrive in. Compared
 // with the winner so far, cuDNN tied flash3 and, ranked first, took the route in some orders.
 TEST(Policy, ATieIsWithinTheToleranceOfTheShapesFastestInEveryOrder) {
@@ -146,7 +146,7 @@ TEST(Policy, ATieIsWithinTheToleranceOfTheShapesFastestInEveryOrder) {
   EXPECT_EQ(orders, 6);
 }
 
-// The H200's SD1.5 4096-token self-attention (issue 17): FA3 0.153 ms GPU with 0.321 ms of host
+// The H200's SD1.5 4096-token self-attention: FA3 0.153 ms GPU with 0.321 ms of host
 // time, cuDNN 0.158 ms and 0.039 ms. GPU time alone would route FA3; the step pays FA3's host
 // time, so cuDNN wins the shape. Where the GPU is the slower, host time changes nothing.
 TEST(Policy, AHostBoundCallCostsItsHostTime) {

@@ -380,7 +380,7 @@ bool Sampler::prepare(const std::vector<Reference>& refs, double best_other_ms) 
     m_.peak_mem_bytes = std::max<std::int64_t>(0, dev_.peak() - base);
     const std::vector<int64_t> want{w_.batch, w_.q_len, static_cast<int64_t>(w_.heads) * w_.head_dim};
     if (out.sizes().vec() != want) {
-      // Decisive: a wrong shape raises nothing in ComfyUI, which would not fall back (issue 19).
+      // Decisive: a wrong shape raises nothing in ComfyUI, which would not fall back.
       m_.status = Status::rejected;
       m_.reason = "returned shape " + std::string(c10::str(out.sizes())) + ", expected " +
                   std::string(c10::str(at::IntArrayRef(want)));

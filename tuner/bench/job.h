@@ -31,7 +31,7 @@ struct Job {
   std::set<std::pair<std::string, std::string>> skip;  // (backend, shape) already measured
   bool exclude_quantized = false;
   // Every kernel of a library measured in full, also where the library runs it itself and where
-  // it cannot win (the quality acceptance data, scripts/device_quality.sh); a tune leaves it off.
+  // it cannot win (the quality acceptance data, scripts/bench/device_quality.sh); a tune leaves it off.
   bool every_kernel = false;
   // On the CPU only: the compute capability to gate backends by (BackendInfo::min_sm, only_sm),
   // so that the CI can see the gate; a CUDA device's own capability always decides.

@@ -255,11 +255,11 @@ class Imports {
 // - 1.25x by its warm-up and by one sample stops it after that sample, with no settle: an
 //   unsettled sample reads up to 11% high after a heavier kernel (flash 3.72 ms after cuDNN,
 //   3.35 settled, on Qwen-Image); where sageattn reads 1.34-1.46x FA3 or cuDNN (SD3.5-L, Flux,
-//   SDXL on the H200) its other kernels are not expected near (device_quality.sh's per-kernel
+//   SDXL on the H200) its other kernels are not expected near (scripts/bench/device_quality.sh's per-kernel
 //   table measures every kernel in full, to check that);
 // - its warm-up is 10 ms, not 30: enough to size its batches.
 // Its numerical check is never cut: the errors on both sets are what the quality levels read.
-// A job's every_kernel measures them like the others (scripts/device_quality.sh).
+// A job's every_kernel measures them like the others (scripts/bench/device_quality.sh).
 struct VariantRace {
   double warm_up_s, outpaced_ratio, outpaced_far_ratio;
 };

@@ -29,17 +29,7 @@ autotune=${AUTOTUNE:-.carry/autotune}
 phase() { echo "$(date -u +%Y/%m/%d\ %H:%M:%S.%3N) $*" | tee -a "$OUT/phases.log"; }
 
 phase "install wheels"
-python3 -m pip install -q --no-index --no-deps --no-compile "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3
-python3 - <<'EOF' 2>&1 | tee "$OUT/libs.txt"
-import importlib, importlib.metadata as md, time
-for mod, dist in (("flash_attn_interface", "flash_attn_3"), ("sageattention", "sageattention")):
-    t = time.time()
-    try:
-        importlib.import_module(mod)
-        print(mod, md.version(dist), "imported in %.2f s" % (time.time() - t))
-    except Exception as e:
-        print(mod, "FAILED:", type(e).__name__, e)
-EOF
+bash scripts/bench/install_wheels.sh "$OUT/libs.txt"
 
 phase "build and worker tests"
 bash scripts/bench/device_bench.sh none 2>&1 | tail -25

@@ -328,22 +328,16 @@ def flag_function(flags, attention, model_management, torch):
 # ---------------------------------------------------------------------------------------------
 # Timing and statistics (pure, tested without a model).
 
-# The step timer: node_step_bench.py's (CUDA events on the current stream, or wall time).
+# The step timer and the noise figure: node_step_bench.py's (CUDA events on the current stream, or
+# wall time; interquartile range over the median, in percent).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node_step_bench import Timer  # noqa: E402
+from node_step_bench import Timer, iqr_pct  # noqa: E402
 
 
 def rotation(names, round_index):
     """Round r runs the configurations starting at the r-th, wrapping around."""
     n = len(names)
     return [names[(round_index + i) % n] for i in range(n)]
-
-
-def iqr_pct(samples):
-    if len(samples) < 4:
-        return ""
-    q = statistics.quantiles(samples, n=4)
-    return round((q[2] - q[0]) / statistics.median(samples) * 100, 2)
 
 
 def summarize_rounds(times):

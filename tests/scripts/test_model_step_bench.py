@@ -191,23 +191,35 @@ class RealComfyUI(unittest.TestCase):
         self.assertIn("autotune skipped: no --decision given", r.stdout)
 
 
+def skip_reason(found):
+    """Why the tests that run ComfyUI's model classes cannot run here (found: find_tarballs()), or
+    None."""
+    if found is None:
+        return ("no ComfyUI-*.tar.gz and einops-*.tar.gz in {} (set COMFYUI_SHARED_DIR to the folder "
+                "holding them)".format(" or ".join(os.path.abspath(d) for d in shared_candidates())))
+    if importlib.util.find_spec("torch") is None:
+        return "{} has no torch (run with Debian's /usr/bin/python3)".format(sys.executable)
+    return None
+
+
+def unpack(found, into):
+    """Unpacks the tarballs find_tarballs() found into `into`; returns (ComfyUI dir, einops dir)."""
+    for tarball in found:
+        with tarfile.open(tarball) as t:
+            t.extractall(into)
+    return os.path.join(into, "ComfyUI"), glob.glob(os.path.join(into, "einops-*"))[0]
+
+
 def main():
     global TMP, TARBALLS, COMFYUI, EINOPS
     found = TARBALLS = find_tarballs()
-    if found is None:
-        print("SKIP: no ComfyUI-*.tar.gz and einops-*.tar.gz in {} (set COMFYUI_SHARED_DIR to the folder "
-              "holding them)".format(" or ".join(os.path.abspath(d) for d in shared_candidates())))
-        return SKIP
-    if importlib.util.find_spec("torch") is None:
-        print("SKIP: {} has no torch (run with Debian's /usr/bin/python3)".format(sys.executable))
+    why = skip_reason(found)
+    if why:
+        print("SKIP: " + why)
         return SKIP
     with tempfile.TemporaryDirectory(prefix="model_step_bench_") as tmp:
         TMP = tmp
-        for tarball in found:
-            with tarfile.open(tarball) as t:
-                t.extractall(tmp)
-        COMFYUI = os.path.join(tmp, "ComfyUI")
-        EINOPS = glob.glob(os.path.join(tmp, "einops-*"))[0]
+        COMFYUI, EINOPS = unpack(found, tmp)
         print("ComfyUI from {}, einops from {}".format(*found), flush=True)
         result = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[1:], exit=False).result
         return 0 if result.wasSuccessful() else 1

@@ -9,13 +9,10 @@ from ../shared/comfyui as in test_model_step_bench.py (skipped, exit 77, where m
 Faked: safetensors (Debian 12 has no package; comfy.model_patcher imports it, nothing here loads
 a file). Run with Debian's /usr/bin/python3 (it has torch).
 """
-import glob
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import unittest
 
@@ -23,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SCRIPT = os.path.join(REPO, "scripts", "bench", "seen_step_bench.py")
 sys.path.insert(0, HERE)
-from test_model_step_bench import SKIP, find_tarballs, shared_candidates  # noqa: E402
+from test_model_step_bench import SKIP, find_tarballs, skip_reason, unpack  # noqa: E402
 
 TMP = COMFYUI = EINOPS = None
 
@@ -91,20 +88,13 @@ class SeenStepBench(unittest.TestCase):
 def main():
     global TMP, COMFYUI, EINOPS
     found = find_tarballs()
-    if found is None:
-        print("SKIP: no ComfyUI-*.tar.gz and einops-*.tar.gz in {}".format(
-            " or ".join(os.path.abspath(d) for d in shared_candidates())))
-        return SKIP
-    if importlib.util.find_spec("torch") is None:
-        print("SKIP: {} has no torch (run with Debian's /usr/bin/python3)".format(sys.executable))
+    why = skip_reason(found)
+    if why:
+        print("SKIP: " + why)
         return SKIP
     with tempfile.TemporaryDirectory(prefix="seen_step_bench_") as tmp:
         TMP = tmp
-        for tarball in found:
-            with tarfile.open(tarball) as t:
-                t.extractall(tmp)
-        COMFYUI = os.path.join(tmp, "ComfyUI")
-        EINOPS = glob.glob(os.path.join(tmp, "einops-*"))[0]
+        COMFYUI, EINOPS = unpack(found, tmp)
         fake = os.path.join(tmp, "fakes", "safetensors")
         os.makedirs(fake)
         with open(os.path.join(fake, "__init__.py"), "w") as f:

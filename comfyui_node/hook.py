@@ -22,7 +22,7 @@ or override key: the node says so and does nothing.
 """
 import os
 
-from . import backends, decision, routing, seen
+from . import backends, busy, decision, routing, seen
 from .router import PREFIX, Router, log
 
 _INIT_MARK = "_attention_autotune_router"
@@ -109,11 +109,11 @@ def _install_boundary(router, dec, attention, executor_cls, device_name, torch_v
 
     recorder = seen.Recorder(router, seen.seen_path(dec.path), **({"clock": clock} if clock else {}))
     reloader = seen.Reloader(router, dec.path, dec, build, device_name, torch_version, logger, PREFIX)
-    boundary = seen.Boundary(reloader, recorder, logger, PREFIX)
+    boundary = seen.Boundary(reloader, recorder, logger, PREFIX, busy.PromptMarker(busy.busy_path(dec.path)))
     seen.wrap_executor(executor_cls, boundary)
     router.boundary = boundary
-    return boundary, "; records shapes to {} and reloads a changed decision between prompts".format(
-        recorder.path)
+    return boundary, ("; records shapes to {} and reloads a changed decision between prompts; marks a running "
+                      "prompt in {} for a tune to wait for").format(recorder.path, boundary.marker.path)
 
 
 def build_router(dec, attention, logger=log, environ=None):

@@ -233,10 +233,12 @@ class Reloader:
 
 
 class Boundary:
-    """What happens before and after each prompt; exceptions never reach ComfyUI."""
+    """What happens before and after each prompt; exceptions never reach ComfyUI. `marker`
+    (busy.PromptMarker, optional) tells a tune sharing the GPU that a prompt runs."""
 
-    def __init__(self, reloader, recorder, logger, prefix):
+    def __init__(self, reloader, recorder, logger, prefix, marker=None):
         self.reloader, self.recorder, self.log, self.prefix = reloader, recorder, logger, prefix
+        self.marker = marker
 
     def before_prompt(self):
         try:
@@ -244,8 +246,20 @@ class Boundary:
         except Exception as e:  # a reload must never stop a prompt: the old routes stay
             self.log.warning("%sreloading the decision failed (%s: %s); keeping the routes in use",
                              self.prefix, type(e).__name__, e)
+        if self.marker is not None:
+            try:
+                self.marker.start()
+            except Exception as e:  # without the marker a tune runs beside the prompt: slower, not wrong
+                self.log.warning("%scould not write %s (%s: %s); a tune may run beside this prompt", self.prefix,
+                                 self.marker.path, type(e).__name__, e)
 
     def after_prompt(self):
+        if self.marker is not None:
+            try:
+                self.marker.end()
+            except Exception as e:
+                self.log.warning("%scould not remove %s (%s: %s)", self.prefix, self.marker.path,
+                                 type(e).__name__, e)
         try:
             self.recorder.flush()
         except Exception as e:  # a full disk costs autotune these shapes, not the user the prompt

@@ -10,9 +10,9 @@
 
 namespace autotune::protocol {
 
-enum class Event { hello, import, backends, warm, warmed, start, sample, result, done, fatal, error };
+enum class Event { hello, import, backends, warm, warmed, start, sample, result, done, fatal, error, paused, resumed };
 
-inline constexpr std::array<std::pair<Event, std::string_view>, 11> kEvents{{
+inline constexpr std::array<std::pair<Event, std::string_view>, 13> kEvents{{
     {Event::hello, "hello"},        // first line: versions, device, the backends and their state
     {Event::import, "import"},      // a Python backend's import begins (imports first)
     {Event::backends, "backends"},  // the Python backends once imported
@@ -24,6 +24,8 @@ inline constexpr std::array<std::pair<Event, std::string_view>, 11> kEvents{{
     {Event::done, "done"},          // the job is finished, exit 0
     {Event::fatal, "fatal"},        // the CUDA context is gone, exit 3
     {Event::error, "error"},        // the job was refused, exit 2
+    {Event::paused, "paused"},      // a ComfyUI prompt runs (the job's prompt_marker): it waits
+    {Event::resumed, "resumed"},    // and goes on
 }};
 
 constexpr std::string_view event_name(Event e) {

@@ -13,7 +13,10 @@ The node's whole loop, with real ComfyUI model code (scripts/bench/model_step_be
    shapes and rewrites FILE; its wall time.
 3. beside (with --beside CMD, e.g. a cold first-boot tune into scratch directories): ComfyUI's
    default steps while CMD runs, against the same steps alone: what a tune costs a prompt that
-   runs beside it.
+   runs beside it. With --beside-marker FILE each step is a prompt as the node runs it: the
+   node's prompt marker (comfyui_node/busy.py) at FILE while it runs, then --beside-gap-s of
+   idle time (a user between prompts) in which the tune goes on; CMD's tune waits while the
+   marker is there (tuner/prompt_marker.h), so FILE must be the marker beside CMD's decision file.
 4. after: the next prompt; the node reloads FILE at the prompt's start (seen.Reloader), and its
    log line says what changed. Then --repeats rounds of default against the node again.
 The prompt boundary is a minimal executor with PromptExecutor.execute_async's name, which the
@@ -52,6 +55,10 @@ def parse_args(argv):
     p.add_argument("--tune", required=True, help="the command that tunes the recorded shapes, e.g. "
                                                  "'autotune --decision-file FILE ... tune --seen'")
     p.add_argument("--beside", help="a command to run while default steps are timed (a tune's cost to a prompt)")
+    p.add_argument("--beside-marker", help="the prompt marker of --beside's decision file, written around each "
+                                           "step (the node's, comfyui_node/busy.py)")
+    p.add_argument("--beside-gap-s", type=float, default=1.5,
+                   help="idle seconds after each step with --beside-marker [%(default)s]")
     p.add_argument("--model", default="wan13b720", help="one of {} [%(default)s]".format(", ".join(msb.SPECS)))
     p.add_argument("--repeats", type=int, default=3, help="timed rounds before and after [%(default)s]")
     p.add_argument("--out", required=True, help="directory for seen_step.json and seen_step.md")
@@ -109,7 +116,7 @@ def main(argv=None):
     import comfy.model_patcher
     import comfy.ops
     import comfy.ldm.modules.attention as attention
-    from comfyui_node import hook, seen
+    from comfyui_node import busy, hook, seen
 
     cuda = not args.cpu
     if cuda and not torch.cuda.is_available():
@@ -193,11 +200,21 @@ def main(argv=None):
             t0 = time.perf_counter()
             proc = subprocess.Popen(shlex.split(args.beside), stdout=log, stderr=subprocess.STDOUT)
             during = []
+            marker = busy.PromptMarker(args.beside_marker) if args.beside_marker else None
             while proc.poll() is None:
-                during.append(timed(default_step)[0])
+                if marker is None:
+                    during.append(timed(default_step)[0])
+                    continue
+                marker.start()
+                try:
+                    during.append(timed(default_step)[0])
+                finally:
+                    marker.end()
+                time.sleep(args.beside_gap_s)
             beside_wall = time.perf_counter() - t0
             log.close()
         result["beside"] = {"command": args.beside, "rc": proc.returncode, "wall_s": round(beside_wall, 3),
+                            "marker": args.beside_marker, "gap_s": args.beside_gap_s if args.beside_marker else None,
                             "alone_s": alone, "during_s": during,
                             "alone_median_s": statistics.median(alone),
                             "during_median_s": statistics.median(during) if during else None}
@@ -248,10 +265,13 @@ def report(r):
     if "beside" in r:
         x = r["beside"]
         if x["during_median_s"]:
-            lines.append("- a step beside `{}` (rc {}, {:.1f} s): median {:.4f} s over {} steps, alone {:.4f} s: "
-                         "{:+.1f}%".format(x["command"], x["rc"], x["wall_s"], x["during_median_s"], len(x["during_s"]),
-                                           x["alone_median_s"],
-                                           100 * (x["during_median_s"] / x["alone_median_s"] - 1)))
+            lines.append("- a step beside `{}` (rc {}, {:.1f} s{}): median {:.4f} s, worst {:.4f} s over {} steps, "
+                         "alone {:.4f} s: {:+.1f}%".format(
+                             x["command"], x["rc"], x["wall_s"],
+                             "; each step a prompt with the marker {}, {:.1f} s apart".format(x["marker"], x["gap_s"])
+                             if x.get("marker") else "; steps back to back, no marker",
+                             x["during_median_s"], max(x["during_s"]), len(x["during_s"]), x["alone_median_s"],
+                             100 * (x["during_median_s"] / x["alone_median_s"] - 1)))
     speed = a["node"]["speedup"]
     lines += ["", "Acceptance: after the reload {:.3f}x ComfyUI's default per step (target >= 1.15x: {})".format(
         speed, "yes" if speed >= 1.15 else "NO"), ""]

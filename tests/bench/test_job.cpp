@@ -51,6 +51,21 @@ TEST(Job, SettleAndTurnAreReadAndBounded) {
   EXPECT_NE(error_of(j).find("turn_ms 10001 outside 0..10000"), std::string::npos) << error_of(j);
 }
 
+TEST(Job, PromptMarkerAndItsBoundAreRead) {
+  EXPECT_EQ(parse_job(base()).prompt_marker, "");  // no marker: the worker never waits
+  EXPECT_DOUBLE_EQ(parse_job(base()).max_pause_s, 900.0);
+  auto j = base();
+  j["prompt_marker"] = "/workspace/venv/.attention_decision.busy";
+  j["max_pause_s"] = 30;
+  EXPECT_EQ(parse_job(j).prompt_marker, "/workspace/venv/.attention_decision.busy");
+  EXPECT_DOUBLE_EQ(parse_job(j).max_pause_s, 30.0);
+  j["max_pause_s"] = -1;
+  EXPECT_NE(error_of(j).find("max_pause_s -1 outside 0..86400"), std::string::npos) << error_of(j);
+  j["max_pause_s"] = 1;
+  j["prompt_marker"] = 5;
+  EXPECT_FALSE(error_of(j).empty());
+}
+
 TEST(Job, QueueDepthIsReadAndBounded) {
   EXPECT_EQ(parse_job(base()).queue_depth, 3);
   auto j = base();

@@ -497,6 +497,64 @@ for w in {workloads!r}:
                 return seen, lines
         self.fail(f"not seen; saw {seen}")
 
+    def test_waits_while_a_comfyui_prompt_runs(self):
+        # The node's marker (comfyui_node/busy.py) names this live process: the worker says
+        # "paused" before its first call and measures nothing until the marker is gone.
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, ".attention_decision.busy")
+            with open(marker, "w") as f:
+                f.write("{}\n1764770000.000\n".format(os.getpid()))
+            j = job(backends=["sdpa_math"], workloads=TINY[:1], prompt_marker=marker)
+            p = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            self.addCleanup(p.stdout.close)
+            p.stdin.write(json.dumps(j) + "\n")
+            p.stdin.close()
+            try:
+                seen, lines = self._read_until(p, lambda e: e["event"] == "paused")
+                time.sleep(0.5)  # the prompt runs on: nothing is measured meanwhile
+                self.assertTrue(lines.empty(), lines.queue)
+                os.unlink(marker)
+                self.assertEqual(p.wait(timeout=60), 0)
+                time.sleep(0.2)
+                rest = []
+                while not lines.empty():
+                    rest.append(json.loads(lines.get()))
+            finally:
+                if p.poll() is None:
+                    p.kill()
+        self.assertIn("pid {}".format(os.getpid()), seen[-1]["why"])
+        self.assertFalse([e for e in seen if e["event"] in ("start", "sample", "result")], seen)
+        self.assertEqual(rest[0], {"event": "resumed", "why": "the prompt ended"})
+        self.assertEqual(results(rest)[("sdpa_math", "tiny-flat")]["status"], "ok")
+        self.assertEqual(rest[-1]["event"], "done")
+
+    def test_a_prompt_longer_than_max_pause_has_the_tune_beside_it(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, ".attention_decision.busy")
+            with open(marker, "w") as f:
+                f.write("{}\n".format(os.getpid()))  # never removed
+            rc, lines, err = run(job(backends=["sdpa_math"], workloads=TINY[:1], prompt_marker=marker,
+                                     max_pause_s=0.3))
+        self.assertEqual(rc, 0, err)
+        events = [e["event"] for e in measuring(lines)]
+        self.assertEqual(events.count("paused"), 1, events)  # once: the bound is over the whole job
+        self.assertEqual(events.index("paused") + 1, events.index("resumed"))
+        resumed = next(e for e in lines if e["event"] == "resumed")
+        self.assertIn("going on beside the prompt", resumed["why"])
+        self.assertEqual(results(lines)[("sdpa_math", "tiny-flat")]["status"], "ok")
+
+    def test_a_stale_marker_does_not_hold_the_tune(self):
+        child = subprocess.Popen(["true"])
+        child.wait()  # its pid is gone now
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, ".attention_decision.busy")
+            with open(marker, "w") as f:
+                f.write("{}\n".format(child.pid))
+            rc, lines, err = run(job(backends=["sdpa_math"], workloads=TINY[:1], prompt_marker=marker))
+        self.assertEqual(rc, 0, err)
+        self.assertFalse([e for e in lines if e["event"] in ("paused", "resumed")], lines)
+
     def test_hang_leaves_start_and_a_live_process(self):
         p = self._start("standin_hang")
         try:

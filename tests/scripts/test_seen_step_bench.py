@@ -39,6 +39,19 @@ with open(decision + ".tmp", "w") as f:
 os.replace(decision + ".tmp", decision)
 '''
 
+# Beside the steps: polls the node's prompt marker for 2 s, as a tune's worker does between turns,
+# and writes how often it saw it.
+WATCH = '''
+import os, sys, time
+marker, out = sys.argv[1], sys.argv[2]
+seen, end = 0, time.time() + 2.0
+while time.time() < end:
+    seen += os.path.exists(marker)
+    time.sleep(0.005)
+with open(out, "w") as f:
+    f.write(str(seen))
+'''
+
 
 class SeenStepBench(unittest.TestCase):
     def test_recorded_shapes_are_tuned_and_routed_after_the_reload(self):
@@ -54,10 +67,14 @@ class SeenStepBench(unittest.TestCase):
         with open(tune, "w") as f:
             f.write(FAKE_TUNE)
         seen = os.path.join(work, "decision.seen.json")
+        watch, marker, watched = (os.path.join(work, n) for n in ("watch.py", "beside.busy", "watched.txt"))
+        with open(watch, "w") as f:
+            f.write(WATCH)
         out = os.path.join(work, "out")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([EINOPS, os.path.join(TMP, "fakes")]))
         cmd = [sys.executable, SCRIPT, "--comfyui", COMFYUI, "--decision", decision, "--model", "wan13b720",
-               "--tune", "{} {} {} {}".format(sys.executable, tune, seen, decision), "--beside", "sleep 1",
+               "--tune", "{} {} {} {}".format(sys.executable, tune, seen, decision), "--beside", "{} {} {} {}".format(sys.executable, watch, marker, watched),
+               "--beside-marker", marker, "--beside-gap-s", "0.05",
                "--cpu", "--tiny", "--device-name", "cpu", "--repeats", "2", "--out", out]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
@@ -79,6 +96,11 @@ class SeenStepBench(unittest.TestCase):
                 self.assertEqual(len(res[phase]["times_s"][config]), 2, (phase, config))
         self.assertEqual(res["beside"]["rc"], 0)
         self.assertGreater(len(res["beside"]["during_s"]), 0)
+        # Each step beside the tune was a prompt with the node's marker, and none is left behind.
+        with open(watched) as f:
+            self.assertGreater(int(f.read()), 0)
+        self.assertFalse(os.path.exists(marker))
+        self.assertEqual(res["beside"]["marker"], marker)
         with open(os.path.join(out, "seen_step.md")) as f:
             md = f.read()
         self.assertIn("| after tune and reload |", md)

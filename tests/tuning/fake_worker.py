@@ -6,7 +6,9 @@ takes their samples in turns, each announced by a "sample" event, then gives the
 FAKE_WORKER_MODE: "normal", "crash:BACKEND:SHAPE", "hang:BACKEND:SHAPE", "fatal:BACKEND:SHAPE" (result,
 then a "fatal" event and exit 3, as after an illegal address), "crash-sampling:BACKEND:SHAPE" and
 "hang-sampling:BACKEND:SHAPE" (during that backend's samples), "silent", "slow:SECONDS" (in each
-backend's start), "slow-after-first:SECONDS" (the same from the second shape on), "refuse".
+backend's start), "slow-after-first:SECONDS" (the same from the second shape on), "refuse",
+"pause:SECONDS" (after the first start, "paused" for that long and "resumed", as the real one
+does while a ComfyUI prompt runs).
 FAKE_WORKER_BROKEN: backends broken on every shape, as the stand-ins of tests/standins are, e.g.
 "flash2=hang,sage=crash,xformers=nan,flash3=wrong_shape": hang (standin_hang) and crash
 (standin_crash, an abort) in the backend's start; nan and wrong_shape give the worker's rejection.
@@ -100,6 +102,10 @@ def measure(w, todo):
                   "status": "failed", "reason": "an illegal memory access was encountered"})
             emit({"event": "fatal", "message": "illegal address", "backend": b, "shape": w["id"]})
             sys.exit(3)
+        if mode.startswith("pause:") and w is job["workloads"][0] and b == todo[0]:
+            emit({"event": "paused", "why": "a ComfyUI prompt runs (pid 1, fake)"})
+            time.sleep(float(mode[6:]))
+            emit({"event": "resumed", "why": "the prompt ended"})
         if mode.startswith("slow:"):
             time.sleep(float(mode[5:]))
         if mode.startswith("slow-after-first:") and w is not job["workloads"][0]:

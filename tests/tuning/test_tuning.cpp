@@ -422,6 +422,33 @@ TEST_F(TuningTest, ABudgetCutShortResumesWithoutRedoingStoredWork) {
   EXPECT_EQ(jobs().back()["skip"].size(), static_cast<std::size_t>(first.measured_now));
 }
 
+TEST_F(TuningTest, TimeWaitingForAComfyUIPromptCountsAgainstNeitherTheBudgetNorADeadline) {
+  // The worker waits 4 s (a prompt runs) with a measurement started: longer than the 1 s
+  // measurement deadline and the 3 s budget, both of which the wait moves.
+  ::setenv("FAKE_WORKER_MODE", "pause:4", 1);
+  options_.prompt_marker = dir_ / ".attention_decision.busy";
+  options_.max_pause = milliseconds(60000);
+  options_.measurement_deadline = milliseconds(1000);
+  options_.budget = milliseconds(3000);
+  std::vector<std::string> lines;
+  options_.log = [&](const std::string& l) { lines.push_back(l); };
+  const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+  ASSERT_TRUE(o.decision) << o.reason;
+  EXPECT_FALSE(o.budget_exhausted);
+  EXPECT_EQ(o.respawns, 0);
+  EXPECT_EQ(o.measured_now, 4);
+  EXPECT_GE(o.paused, milliseconds(3900));
+  EXPECT_EQ(jobs().at(0)["prompt_marker"], options_.prompt_marker.string());
+  EXPECT_EQ(jobs().at(0)["max_pause_s"], 60.0);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "paused: a ComfyUI prompt runs (pid 1, fake)"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "resumed: the prompt ended"), lines.end());
+}
+
+TEST_F(TuningTest, WithoutAPromptMarkerTheJobHasNone) {
+  ASSERT_TRUE(tune(options_, env_, cache_.get(), key_).decision);
+  EXPECT_FALSE(jobs().at(0).contains("prompt_marker"));
+}
+
 TEST_F(TuningTest, AnUpgradedLibraryIsRemeasuredAndOnlyThatLibrary) {
   ASSERT_TRUE(tune(options_, env_, cache_.get(), key_).decision);
   env_.packages["flash_attn_3"] = "3.0.1";
@@ -503,6 +530,11 @@ TEST(WorkerLine, ReadsEventsAndNeverThrowsOnWhatALibraryPrints) {
   EXPECT_TRUE(hello.importing);
   ASSERT_EQ(hello.listed.size(), 1u);
   EXPECT_TRUE(hello.listed[0].installed);
+  const WorkerLine paused = read_worker_line(R"j({"event": "paused", "why": "a ComfyUI prompt runs (pid 7)"})j");
+  EXPECT_EQ(paused.kind, K::paused);
+  EXPECT_EQ(paused.message, "a ComfyUI prompt runs (pid 7)");
+  EXPECT_EQ(read_worker_line(R"({"event": "resumed"})").kind, K::resumed);
+  EXPECT_EQ(read_worker_line(R"({"event": "resumed", "why": 3})").kind, K::malformed);
 }
 
 TEST(BackendVersion, AnotherPriorityIsAnotherSdpaComfyVersion) {

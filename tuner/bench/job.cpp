@@ -94,6 +94,10 @@ Job parse_job(const nlohmann::json& j) {
     job.queue_depth = bounded_int(j, "queue_depth", job.queue_depth, 1, 16);
     job.cpu = j.value("cpu", false);
     job.overlap_imports = j.value("overlap_imports", false);
+    job.prompt_marker = j.value("prompt_marker", std::string());
+    job.max_pause_s = j.value("max_pause_s", job.max_pause_s);
+    if (!(job.max_pause_s >= 0 && job.max_pause_s <= 86400))
+      throw std::invalid_argument("job: max_pause_s " + j["max_pause_s"].dump() + " outside 0..86400");
     if (!j.contains("workloads") || !j["workloads"].is_array() || j["workloads"].empty())
       throw std::invalid_argument("job: 'workloads' must be a non-empty array");
     std::set<std::string> ids;

@@ -45,6 +45,10 @@ struct Job {
   // saves a cold tune the seconds of `import torch`. Off unless the parent asks: a crash in an
   // import would otherwise read as a crash of the native measurement running beside it.
   bool overlap_imports = false;
+  // ComfyUI's running-prompt marker (tuner/prompt_marker.h): while it names a live process the
+  // worker waits between turns, at most max_pause_s in all. Empty: never waits.
+  std::string prompt_marker;
+  double max_pause_s = 900;
   // The priority sdpa_comfy runs under: the installed ComfyUI's, where the parent read it.
   ComfySdpa comfyui_sdpa = comfyui_a125cd84_sdpa();
 

@@ -29,7 +29,10 @@
 #include "tuner/bench/order.h"
 #include "tuner/bench/python_env.h"
 #include "tuner/bench/torch_gates.h"
+#include "tuner/clock.h"
+#include "tuner/prompt_marker.h"
 #include "tuner/text.h"
+#include "tuner/worker_protocol.h"
 
 namespace autotune::bench {
 namespace {
@@ -271,7 +274,7 @@ constexpr VariantRace kVariantRace{0.01, 1.05, 1.25};
 // when the CUDA context died with a result (the worker must end).
 bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Workload& w,
                    const std::vector<const BackendState*>& todo, double floor_ms,
-                   std::map<std::string, double>* medians) {
+                   std::map<std::string, double>* medians, PromptGate& gate) {
   if (todo.empty()) return true;
   const at::ScalarType dtype = scalar_type(job.dtype);
   const std::int64_t q_elements = static_cast<std::int64_t>(w.batch) * w.heads * w.q_len * w.head_dim;
@@ -369,6 +372,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     return false;
   };
   for (const auto* s : todo) {
+    gate.wait();
     emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
     announced = s;
     MeasureOptions opt;
@@ -421,6 +425,8 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     more = false;
     for (auto& c : timing) {
       if (c.sampler->finished()) continue;
+      // Between turns, never inside one: a turn's samples are taken with the GPU to itself.
+      if (gate.wait().count() > 0) announced = nullptr;
       if (announced != c.s) {
         emit(out, {{"event", "sample"}, {"backend", c.s->info.id}, {"shape", w.id}});
         announced = c.s;
@@ -464,6 +470,13 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
     if (PythonEnv::started()) gil.emplace();
     imports = nullptr;
   };
+  // A ComfyUI prompt on this GPU goes first: the tune waits between turns while it runs.
+  PromptGate gate(job.prompt_marker, std::chrono::milliseconds(static_cast<std::int64_t>(job.max_pause_s * 1000)),
+                  real_clock(), [&](bool paused, const std::string& why) {
+                    using protocol::Event;
+                    emit(out, {{"event", protocol::event_name(paused ? Event::paused : Event::resumed)}, {"why", why}});
+                    log(std::string(paused ? "paused: " : "resumed: ") + why);
+                  });
   // The previous shape's ok medians: a shape's backends run fastest first by them (race_order).
   std::map<std::string, double> previous;
   auto todo = [&](const Workload& w, bool python_only) {
@@ -481,13 +494,13 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
   for (const Workload* w : smallest_first(job.workloads)) {
     join(false);
     std::map<std::string, double> medians;
-    if (!measure_shape(job, out, dev, *w, todo(*w, false), 0, &medians)) return 3;
+    if (!measure_shape(job, out, dev, *w, todo(*w, false), 0, &medians, gate)) return 3;
     if (imports) deferred.emplace_back(w, fastest_median(medians));
     previous = std::move(medians);
   }
   join(true);
   for (const auto& [w, best] : deferred)
-    if (!measure_shape(job, out, dev, *w, todo(*w, true), best, nullptr)) return 3;
+    if (!measure_shape(job, out, dev, *w, todo(*w, true), best, nullptr, gate)) return 3;
   emit(out, {{"event", "done"}});
   log("done after " + secs(seconds_since(t_start)) + " s");
   return 0;

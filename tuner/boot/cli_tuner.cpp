@@ -8,8 +8,10 @@
 #include <mutex>
 #include <streambuf>
 
+#include "tuner/boot/multi_gpu.h"
 #include "tuner/boot/progress.h"
 #include "tuner/boot/tuning.h"
+#include "tuner/prompt_marker.h"
 #include "tuner/text.h"
 
 namespace autotune {
@@ -70,6 +72,10 @@ void install_cli_tuner(BootOptions& o, CliTunerSettings settings) {
     t.gpu_uuid = worker_pin(gpu);
     t.budget = s.budget;
     t.policy = s.policy;
+    // Several models tuning at once serve one ComfyUI per GPU, each with its own decision file.
+    if (!s.decision_file.empty())
+      t.prompt_marker = prompt_marker_path(parallel_models ? per_gpu_decision_path(s.decision_file, gpu.index)
+                                                           : s.decision_file);
     // Pod-local: pods share cache_dir. One log per worker when several run at once.
     t.worker_log =
         s.local_dir / (parallel_models ? "worker.gpu" + std::to_string(gpu.index) + ".log" : std::string("worker.log"));

@@ -21,6 +21,9 @@ struct CliTunerSettings {
   std::chrono::milliseconds budget{120000};
   PolicyOptions policy;                // quantized backends excluded, quality level, budgets
   std::filesystem::path local_dir;     // the pod's own directory: the worker logs go there
+  // The decision file ComfyUI's node reads: its prompt marker beside it (tuner/prompt_marker.h)
+  // pauses the tune while a prompt runs. Empty: the tune never pauses.
+  std::filesystem::path decision_file;
   bool quiet = false;
 };
 

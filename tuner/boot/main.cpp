@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
     t.policy.quality = quality_level;
     t.policy.budgets = budgets;
     t.local_dir = local_dir;
+    t.decision_file = autotune::decision_file_path(o);
     t.quiet = quiet;
     autotune::install_cli_tuner(o, std::move(t));
   } else {

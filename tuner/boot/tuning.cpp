@@ -79,6 +79,10 @@ struct Run {
                         {"max_seconds_per_measurement", o.max_seconds_per_measurement},
                         {"overlap_imports", !imports_first}};
     if (env.comfyui_sdpa) j["comfyui_sdpa"] = *env.comfyui_sdpa;
+    if (!o.prompt_marker.empty()) {
+      j["prompt_marker"] = o.prompt_marker.string();
+      j["max_pause_s"] = static_cast<double>(o.max_pause.count()) / 1000.0;
+    }
     j.update(o.job_extra);
     return j;
   }
@@ -158,6 +162,10 @@ struct Run {
     int planned = 0;         // what this worker will measure: installed, not excluded, not done
     int measured_this_spawn = 0;
     std::optional<Pair> current;
+    // Since when the worker waits for a ComfyUI prompt (TuneOptions::prompt_marker): that time
+    // is the prompt's, so it moves the budget's end and no deadline runs out during it.
+    bool paused = false;
+    Clock::time_point paused_since{};
     // Counts the backends of a hello or "backends" event into `planned`, logging those missing.
     const auto plan = [&](const std::vector<WorkerLine::Backend>& list) {
       for (const auto& b : list) {
@@ -176,7 +184,8 @@ struct Run {
       // Imports with no measurement beside them are still the worker's start.
       const milliseconds step =
           !hello || (importing && !current && !warming) ? o.start_deadline : o.measurement_deadline;
-      const milliseconds wait = std::min(step, left());
+      // A paused worker bounds its own wait (max_pause); the deadline after it covers the turn.
+      const milliseconds wait = paused ? o.max_pause + step : std::min(step, left());
       std::string line;
       const auto read = child->read_line(line, std::max(wait, milliseconds(0)));
       if (read == ChildProcess::Read::timeout) {
@@ -290,6 +299,20 @@ struct Run {
         case K::error:
           outcome.reason = "the worker refused the job: " + event.message;
           return End::give_up;
+        case K::paused:
+          paused = true;
+          paused_since = o.clock->now();
+          log("paused: " + event.message);
+          break;
+        case K::resumed:
+          if (paused) {
+            const auto waited = o.clock->now() - paused_since;
+            deadline += waited;
+            outcome.paused += std::chrono::duration_cast<milliseconds>(waited);
+            paused = false;
+          }
+          log("resumed: " + event.message);
+          break;
       }
     }
   }

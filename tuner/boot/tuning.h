@@ -44,6 +44,11 @@ struct TuneOptions {
   // Respawns in a row that record nothing before the tune gives up (blamed crashes and hangs,
   // which record, do not count: each broken backend costs one respawn at most).
   int max_respawns = 8;
+  // ComfyUI's running-prompt marker (tuner/prompt_marker.h, beside the decision file): the
+  // worker waits between turns while a prompt runs, at most max_pause in all, and the time it
+  // waits moves the budget's end. Empty: the tune never waits (no ComfyUI beside it).
+  std::filesystem::path prompt_marker;
+  std::chrono::milliseconds max_pause{900000};
   PolicyOptions policy;
   std::filesystem::path worker_log;  // worker's stderr; empty: inherited
   std::function<void(const std::string&)> log;  // progress lines
@@ -60,6 +65,7 @@ struct TuneOutcome {
   int measured_now = 0;                   // results received in this run
   int respawns = 0;
   bool budget_exhausted = false;
+  std::chrono::milliseconds paused{0};    // waited for ComfyUI's prompts (not counted in the budget)
   std::string reason;                     // when there is no decision
 };
 

@@ -91,6 +91,11 @@ WorkerLine read_worker_line(const std::string& line) {
         out.kind = K::error;
         out.message = text(event, "message", line);
         break;
+      case Event::paused:
+      case Event::resumed:
+        out.kind = *kind == Event::paused ? K::paused : K::resumed;
+        out.message = text(event, "why", "");
+        break;
     }
   } catch (const std::exception& e) {
     WorkerLine bad;

@@ -19,6 +19,8 @@ struct WorkerLine {
     hello, import, backends, start, sample, result, done, fatal, error,
     warm,    // a Python backend's warm-up call begins, beside the native measurements
     warmed,  // and ended
+    paused,   // it waits while a ComfyUI prompt runs (`message`: why)
+    resumed,  // and goes on (`message`: why)
   };
   struct Backend {  // an entry of hello's or backends' "backends" list
     std::string id;
@@ -29,7 +31,7 @@ struct WorkerLine {
   Kind kind = Kind::not_protocol;
   std::string event;                  // the "event" field when it is a string, also when malformed
   std::string backend, shape;         // import, warm, warmed, start, sample, fatal
-  std::string message;                // fatal, error
+  std::string message;                // fatal, error; paused, resumed: why
   std::vector<Backend> listed;        // hello, backends
   bool importing = false;             // hello: its Python backends are still importing
   std::optional<Measurement> result;  // result

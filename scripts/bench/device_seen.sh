@@ -9,7 +9,8 @@
 #    recorded, the node's reload, the next steps against ComfyUI's default; and ComfyUI's default
 #    steps beside a second cold default-set tune (into scratch directories, with BESIDE=1): its
 #    cost to a prompt, each step a prompt with the node's marker, which the tune waits for
-#    (BESIDE_MARKER=0: steps back to back with no marker, the tune beside them);
+#    (BESIDE_GAP_S [1.5] seconds apart; BESIDE_MARKER=0: steps back to back with no marker, the
+#    tune beside them);
 # 3. a cold tune of the full set (before it, scripts/research/gap_probe.py: FA3 on Flux back to back,
 #    after a fill, and in do_bench);
 # 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
@@ -100,7 +101,7 @@ if [ "${SEEN:-1}" != 0 ]; then
     --decision "$d1/decision.json" --model wan13b720 --repeats "${REPEATS:-3}" --out "$OUT/seen_step" \
     --tune "$autotune $(args "$d1") tune --seen" \
     ${BESIDE:+--beside "$autotune $(args "$scratch") --set default"} \
-    ${BESIDE:+$([ "${BESIDE_MARKER:-1}" = 0 ] || echo --beside-marker "$scratch/decision.busy")} 2>&1 | tail -40
+    ${BESIDE:+$([ "${BESIDE_MARKER:-1}" = 0 ] || echo --beside-marker "$scratch/decision.busy" --beside-gap-s "${BESIDE_GAP_S:-1.5}")} 2>&1 | tail -40
   cp "$d1/decision.seen.json" "$OUT/seen_step/" 2>/dev/null
   cp "$d1/decision.json" "$OUT/seen_step/decision-after-seen.json" 2>/dev/null
   cp "$d1/local/worker.log" "$OUT/seen_step/worker-seen.log" 2>/dev/null

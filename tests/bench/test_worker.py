@@ -333,6 +333,24 @@ for w in {workloads!r}:
                 self.assertLessEqual(kernel["samples"], 3, kernel)
                 self.assertGreater(kernel["median_ms"], 1.05 * res[("t_base", "tiny-flat")]["median_ms"])
 
+    def test_a_backend_stops_at_125x_an_exact_rival_and_at_2x_an_8bit_one(self):
+        """1.5x an exact rival stops a backend after 3 samples (worker.cpp's kExactRace); 1.5x an
+        8-bit rival does not, as a quality level may refuse that rival."""
+        for rival_quantized in (False, True):
+            extra = [{"id": "t_fast", "module": "standin_paced", "function": "attn_20", "quantized": rival_quantized},
+                     {"id": "t_slower", "module": "standin_paced", "function": "attn_30"}]
+            rc, lines, err = run(job(workloads=TINY[:1], backends=[b["id"] for b in extra], python_backends=extra,
+                                     max_seconds_per_measurement=1.0))
+            self.assertEqual(rc, 0, err)
+            slower = results(lines)[("t_slower", "tiny-flat")]
+            self.assertEqual(slower["status"], "ok", slower)
+            if rival_quantized:
+                self.assertNotEqual(slower.get("stop"), "outpaced", slower)
+                self.assertGreater(slower["samples"], 3, slower)
+            else:
+                self.assertEqual(slower["stop"], "outpaced", slower)
+                self.assertLessEqual(slower["samples"], 3, slower)
+
     def test_skip_and_exclude_quantized(self):
         rc, lines, err = run(job(backends=["sdpa_math", "split", "sage"], exclude_quantized=True,
                                  skip=[{"backend": "split", "shape": "tiny-flat"}]))

@@ -1,5 +1,6 @@
 """Correct job-supplied backends that sleep a fixed time a call: `attn_20` 20 ms, `attn_23` 23 ms
-(1.15x: between the race's 1.05x and 1.25x for a library's kernels one by one, worker.cpp)."""
+(1.15x: between the race's 1.05x and 1.25x for a library's kernels one by one, worker.cpp), and
+`attn_30` 30 ms (1.5x: between the exact race's 1.25x and 2x)."""
 import time
 
 from _attn import attention_blhd
@@ -14,4 +15,9 @@ def attn_20(q, k, v):
 
 def attn_23(q, k, v):
     time.sleep(0.023)
+    return attention_blhd(q, k, v)
+
+
+def attn_30(q, k, v):
+    time.sleep(0.030)
     return attention_blhd(q, k, v)

@@ -36,10 +36,17 @@ cp -r "$comfyui" "$plain"
 rm -rf "$plain/custom_nodes/comfyui_node" "$plain/custom_nodes/comfyui-attention-autotune"
 
 now() { date +%s%N; }
-# $1: the process group (setsid's leader) to stop after ComfyUI answered; prints ms from $2 (a now()) to the answer.
+# $1: the process group (setsid's leader) to stop after ComfyUI answered; prints ms from $2 (a now()) to the answer,
+# or why there was none: "exited" (the start ended without answering; its log, $3, is kept beside OUT) or
+# "timeout" (no answer within READY_TIMEOUT_S [120] s).
 wait_ready() {
   local _
-  for _ in $(seq 1 6000); do
+  for _ in $(seq 1 $(( ${READY_TIMEOUT_S:-120} * 50 ))); do
+    if ! kill -0 "$1" 2>/dev/null; then
+      cp "$3" "$out.$(basename "$3" .log)-exited.log"
+      echo exited
+      return 0
+    fi
     if curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/system_stats"; then
       echo $(( ($(now) - $2) / 1000000 ))
       kill -TERM -- "-$1" 2>/dev/null
@@ -50,6 +57,7 @@ wait_ready() {
     sleep 0.02
   done
   kill -KILL -- "-$1" 2>/dev/null
+  cp "$3" "$out.$(basename "$3" .log)-timeout.log"
   echo timeout
 }
 
@@ -57,7 +65,7 @@ start_plain() {
   local t0
   t0=$(now)
   (cd "$plain" && exec setsid "$python" main.py --listen 127.0.0.1 --port "$port" "$@" > "$work/plain.log" 2>&1) &
-  wait_ready $! "$t0"
+  wait_ready $! "$t0" "$work/plain.log"
 }
 
 start_pod() {
@@ -69,7 +77,7 @@ start_pod() {
      AUTOTUNE_ENV_SETTINGS="$d/env_settings" AUTOTUNE_NODE_DIR="$repo/comfyui_node" \
      AUTOTUNE_LOCAL_DIR="$d/local" bash "$repo/scripts/pod_start.sh" --listen 127.0.0.1 --port "$port" "$@" \
      > "$work/pod.log" 2>&1) &
-  wait_ready $! "$t0"
+  wait_ready $! "$t0" "$work/pod.log"
 }
 
 : > "$out"
@@ -77,7 +85,7 @@ for r in $(seq 1 "$runs"); do
   if [ $((r % 2)) = 1 ]; then order="plain pod"; else order="pod plain"; fi
   for m in $order; do
     ms=$("start_$m" "$@")
-    echo "run $r $m $ms ms" | tee -a "$out"
+    case $ms in *[!0-9]*) echo "run $r $m $ms (log beside $out)" ;; *) echo "run $r $m $ms ms" ;; esac | tee -a "$out"
     sleep 1
   done
 done

@@ -14,7 +14,7 @@
 # 3. a cold tune of the full set (before it, scripts/research/gap_probe.py: FA3 on Flux back to back,
 #    after a fill, and in do_bench);
 # 4. where aiohttp imports, a real ComfyUI's start alone and through pod_start.sh
-#    (scripts/bench/pod_start_timing.sh).
+#    (scripts/bench/device_pod_start.sh).
 # Everything comes back as $OUT/seen.tar.gz.
 #
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
@@ -138,19 +138,8 @@ fi
 
 if [ "${POD_TIMING:-1}" = 0 ]; then
   echo "no pod start timing: POD_TIMING=0" | tee -a "$OUT/summary.txt"
-elif python3 -c 'import aiohttp' 2> /dev/null; then
-  phase "pod start timing"
-  mkdir -p /tmp/frontend && echo '<html>stand-in frontend</html>' > /tmp/frontend/index.html
-  # Not on the GPU machine (../shared/comfyui/README.md): faked at import, nothing here uses them.
-  for m in torchsde av; do
-    python3 -c "import $m" 2> /dev/null && continue
-    mkdir -p "/tmp/fakes/$m"
-    printf 'def __getattr__(name):\n    if name.startswith("__"):\n        raise AttributeError(name)\n    return type(name, (), {})\n' \
-      > "/tmp/fakes/$m/__init__.py"
-  done
-  PYTHONPATH=$PYTHONPATH:/tmp/fakes AUTOTUNE_BIN=$autotune bash scripts/bench/pod_start_timing.sh "$src/ComfyUI" "$OUT/pod_start_timing.txt" 5 -- \
-    --front-end-root /tmp/frontend 2>&1 | tail -3
 else
-  echo "no pod start timing: $(python3 -c 'import aiohttp' 2>&1 | tail -1)" | tee -a "$OUT/summary.txt"
+  phase "pod start timing"
+  OUT=$OUT AUTOTUNE=$autotune RUNS=5 bash scripts/bench/device_pod_start.sh
 fi
 ls -la "$final" "$OUT"

@@ -268,17 +268,16 @@ struct VariantRace {
 };
 constexpr VariantRace kVariantRace{0.01, 1.05, 1.25};
 
-// Every other backend: 1.25x an exact rival after 3 samples stops it (StoppingParams'
-// outpaced_ratio is 2x). The policy's ties are within 3%, so it cannot be the shape's pick, and
-// its 3-sample median serves a mechanism's sum over shapes. On the H200's cold default-set tune
-// (call3 of results/h200-2026-12-03-seen) 2x let sdpa_flash take 10-38 samples at 1.3-1.8x cuDNN
-// on nine of eleven shapes and sageattn 20 at 1.4x FA3 on Flux. An 8-bit rival stops it only at
-// 2x (its median counts quantized_rival_factor times): a quality level may refuse that rival,
-// and then this backend's median decides.
-struct ExactRace {
-  double outpaced_ratio, quantized_rival_factor;
-};
-constexpr ExactRace kExactRace{1.25, 2.0 / 1.25};
+// Every other backend: 1.25x another after 3 samples stops it (StoppingParams' outpaced_ratio is
+// 2x). The policy's ties are within 3%, so it cannot be the shape's pick, and its 3-sample median
+// serves a mechanism's sum over shapes (on calls of 1 ms and more, 3 samples sit within 1-2% of
+// 10). On the H200's cold default-set tune (call3 of results/h200-2026-12-03-seen) 2x let
+// sdpa_flash take 10-38 samples at 1.3-1.8x cuDNN on nine of eleven shapes and sageattn 20 at
+// 1.4x FA3 on Flux. Counting an 8-bit rival's median 1.6x (a quality level may refuse it) was
+// tried: on the full set it moved the far rule's 4x past sdpa_efficient and quad on HunyuanVideo
+// and Wan 14B 720p (1-1.2 s a call), whose two more samples each took the full-set tune from
+// 98 s past its 120 s budget (call4).
+constexpr double kExactRaceRatio = 1.25;
 
 // Measures `todo` on shape `w`, in that order, and emits their results. `floor_ms`: the fastest
 // median of this shape's backends measured before (0: none), which counts as another backend's
@@ -368,11 +367,6 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
   const auto rival = [&](const Candidate& c, const Candidate& o) {
     return c.s->info.variant_of.empty() || o.sampler->result().rel_error <= c.sampler->result().rel_error;
   };
-  // What o's median counts as against s's: an 8-bit rival's more for a backend in the exact race
-  // (kExactRace), so that only 2x it stops s; as measured otherwise.
-  const auto rival_factor = [&](const BackendState& s, const Candidate& o) {
-    return s.info.variant_of.empty() && o.s->info.quantized ? kExactRace.quantized_rival_factor : 1.0;
-  };
   const BackendState* announced = nullptr;  // what the parent would blame for a crash now
   // Emits the result; false when the CUDA context died with it (the worker must end).
   auto finish = [&](const BackendState& s, Measurement m, const Sampler* sampler) {
@@ -404,7 +398,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
       opt.outpaced_ratio = kVariantRace.outpaced_ratio;
       opt.outpaced_far_ratio = kVariantRace.outpaced_far_ratio;
     } else if (!job.every_kernel) {
-      opt.outpaced_ratio = kExactRace.outpaced_ratio;
+      opt.outpaced_ratio = kExactRaceRatio;
     }
     Candidate c{s, nullptr, nullptr};
     Measurement failed;
@@ -423,7 +417,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
       // accurate: `rival` below).
       double best = floor_ms;
       for (const auto& o : timing)
-        if (const double e = o.sampler->estimate_ms() * rival_factor(*s, o);
+        if (const double e = o.sampler->estimate_ms();
             e > 0 && (best == 0 || e < best) && (s->info.variant_of.empty() || !o.s->info.quantized))
           best = e;
       const bool ready = c.sampler->prepare(refs, best);
@@ -452,8 +446,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
       }
       double best = floor_ms;  // the fastest other backend's median so far (natives: exact)
       for (const auto& o : timing)
-        if (const double m = o.sampler->median_so_far() * rival_factor(*c.s, o);
-            &o != &c && m > 0 && (best == 0 || m < best) && rival(c, o))
+        if (const double m = o.sampler->median_so_far(); &o != &c && m > 0 && (best == 0 || m < best) && rival(c, o))
           best = m;
       SdpSelection select(c.s->info.id, job.comfyui_sdpa, q_elements);
       more |= c.sampler->turn(best);

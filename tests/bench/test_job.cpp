@@ -157,5 +157,19 @@ TEST(Registry, SageKernelsOnlyWhereTheGpuHasThem) {
     EXPECT_EQ(b.quantized, is_quantized_backend(b.id)) << b.id;  // the policy's view, tuner/quality.h
 }
 
+TEST(Registry, UnfusedFallbacksAreNotMeasuredFromSm90On) {
+  const auto gate = [](const char* id, const char* cc) { return outrun_gate(*find_builtin(id), cc); };
+  for (const char* id : {"sdpa_math", "split", "quad"}) {
+    EXPECT_EQ(gate(id, "9.0"), std::string(id) + " is a fallback that the fused kernels outrun 3-33x from sm90 on "
+                                                  "(H100, H200): not measured on sm90");
+    EXPECT_NE(gate(id, "12.0"), "");
+    EXPECT_EQ(gate(id, "8.9"), "");  // unmeasured below Hopper: kept
+    EXPECT_EQ(gate(id, ""), "");     // the CPU
+    EXPECT_EQ(gate(id, "nine"), "");  // capability_gate names it
+  }
+  for (const char* id : {"sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "flash3", "sage"})
+    EXPECT_EQ(gate(id, "9.0"), "") << id;
+}
+
 }  // namespace
 }  // namespace autotune::bench

@@ -308,6 +308,25 @@ for w in {workloads!r}:
         self.assertIn("sm90 only; this GPU is sm86", run(job(backends=["sage_fp8_sm90"], compute_capability="8.6"))[1][0]
                       ["backends"][0]["reason"])
 
+    def test_unfused_fallbacks_not_measured_on_hopper(self):
+        """sm90 (the job's compute_capability on the CPU): the math kernel, split and quad are
+        listed, not installed, with the reason, and not measured; every_kernel measures them."""
+        for every in (False, True):
+            rc, lines, err = run(job(backends=["sdpa_math", "split", "quad"], compute_capability="9.0",
+                                     workloads=TINY[:1], every_kernel=every))
+            self.assertEqual(rc, 0, err)
+            h = hello(lines)
+            if every:
+                self.assertEqual(set(results(lines)), {("sdpa_math", "tiny-flat"), ("split", "tiny-flat"),
+                                                       ("quad", "tiny-flat")})
+            else:
+                self.assertEqual(results(lines), {})
+                for b in ("sdpa_math", "split", "quad"):
+                    self.assertFalse(h[b]["installed"])
+                    self.assertIn("outrun 3-33x from sm90 on", h[b]["reason"])
+        rc, lines, err = run(job(backends=["split"], compute_capability="8.6", workloads=TINY[:1]))
+        self.assertEqual(set(results(lines)), {("split", "tiny-flat")})
+
     def test_a_kernel_of_a_library_stops_once_it_cannot_win(self):
         """A library's kernel one by one (variant_of) is measured only while it can still be the
         shape's pick: 1.15x a rival as accurate stops it after 3 samples (1.05x), where any other
@@ -606,11 +625,14 @@ class GpuWorker(unittest.TestCase):
                   workload("gpu-bhld", layout="bhld", batch=1, heads=8, head_dim=128, q_len=1024, kv_len=77)]
         rc, lines, err = run(job(cpu=False, dtype="bf16", workloads=shapes,
                                  backends=["sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_math",
-                                           "split", "quad"], max_seconds_per_measurement=1.0))
+                                           "split", "quad"], max_seconds_per_measurement=1.0,
+                                 every_kernel=True))  # the unfused fallbacks too, also from sm90 on
         if rc == 2 and lines and lines[0]["event"] == "error":
             raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
         self.assertEqual(rc, 0, err)
         self.assertRegex(lines[0]["compute_capability"], r"^\d+\.\d+$")
+        self.assertEqual({b for (b, _) in results(lines)}, {"sdpa_comfy", "sdpa_cudnn", "sdpa_flash", "sdpa_efficient",
+                                                            "sdpa_math", "split", "quad"})
         clocks = 0
         for (b, s), r in results(lines).items():
             self.assertIn(r["status"], ("ok", "unsupported"), r)

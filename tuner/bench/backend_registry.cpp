@@ -29,6 +29,15 @@ const std::vector<BackendInfo>& builtin_backends() {
     native("sdpa_math", "scaled_dot_product_attention, math kernel only");
     native("split", "ComfyUI's split attention (--use-split-cross-attention), in C++");
     native("quad", "ComfyUI's sub-quadratic attention (--use-quad-cross-attention), in C++");
+    // The unfused fallbacks, against the best backend on every shape measured on Hopper: the
+    // math kernel 7.2-33x, split 3.8-13x, quad 3.2-11x (H100, full set, 28 shapes:
+    // results/h100-backends.csv); 9.3-33x, 3.8-14x and 3.3-12x (H200, default set,
+    // results/h200-2026-12-03-seen/call3). They cannot win a shape there, and on the H200 they
+    // took 3-4 s of a 23 s cold default-set tune (the math kernel's first calls on Wan 1.3B alone
+    // 1.1 s) and 17 s of the full set's 98 s on its two largest shapes alone (split and quad on
+    // HunyuanVideo and Wan 14B 720p, 0.7-1.5 s a call: first calls 13.1 s, samples 4.3 s; call2).
+    // Not measured from sm90 on; older GPUs, unmeasured here, keep them.
+    for (auto& b : v) b.outrun_from_sm = b.id == "sdpa_math" || b.id == "split" || b.id == "quad" ? 90 : 0;
     auto python = [&](std::string id, std::string module, std::string function, double tol,
                       bool quantized, std::string what) {
       BackendInfo b;
@@ -101,15 +110,22 @@ std::string builtin_backend_names() {
   return out;
 }
 
+namespace {
+// "9.0" -> 90; -1 where it is not major.minor.
+int sm_number(std::string_view capability) {
+  const auto dot = capability.find('.');
+  if (dot == std::string_view::npos) return -1;
+  try {
+    return std::stoi(std::string(capability.substr(0, dot))) * 10 + std::stoi(std::string(capability.substr(dot + 1)));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+}  // namespace
+
 std::string capability_gate(const BackendInfo& b, std::string_view capability) {
   if (capability.empty() || (b.min_sm == 0 && b.only_sm.empty())) return {};
-  const auto dot = capability.find('.');
-  int sm = -1;
-  try {
-    if (dot != std::string_view::npos)
-      sm = std::stoi(std::string(capability.substr(0, dot))) * 10 + std::stoi(std::string(capability.substr(dot + 1)));
-  } catch (const std::exception&) {
-  }
+  const int sm = sm_number(capability);
   if (sm < 0) return "compute capability '" + std::string(capability) + "' not understood (expected major.minor)";
   const auto name = [](int s) { return "sm" + std::to_string(s); };
   if (b.min_sm && sm < b.min_sm) return b.id + " needs " + name(b.min_sm) + " or later; this GPU is " + name(sm);
@@ -121,18 +137,19 @@ std::string capability_gate(const BackendInfo& b, std::string_view capability) {
   return {};
 }
 
+// An unreadable capability passes the two gates below: capability_gate names it.
 std::string duplicate_gate(const BackendInfo& b, std::string_view capability) {
-  const auto dot = capability.find('.');
-  if (b.library_runs_it_on.empty() || dot == std::string_view::npos) return {};
-  int sm = -1;
-  try {
-    sm = std::stoi(std::string(capability.substr(0, dot))) * 10 + std::stoi(std::string(capability.substr(dot + 1)));
-  } catch (const std::exception&) {
-    return {};  // capability_gate names a capability it cannot read
-  }
+  const int sm = sm_number(capability);
   const auto& on = b.library_runs_it_on;
-  if (std::find(on.begin(), on.end(), sm) == on.end()) return {};
+  if (sm < 0 || std::find(on.begin(), on.end(), sm) == on.end()) return {};
   return b.id + " is what " + b.variant_of + " itself runs on sm" + std::to_string(sm) + ": measured as " + b.variant_of;
+}
+
+std::string outrun_gate(const BackendInfo& b, std::string_view capability) {
+  const int sm = sm_number(capability);
+  if (b.outrun_from_sm == 0 || sm < b.outrun_from_sm) return {};
+  return b.id + " is a fallback that the fused kernels outrun 3-33x from sm" + std::to_string(b.outrun_from_sm) +
+         " on (H100, H200): not measured on sm" + std::to_string(sm);
 }
 
 std::optional<BackendInfo> find_builtin(std::string_view id) {

@@ -39,6 +39,9 @@ struct BackendInfo {
   // Where the library's own entry runs exactly this kernel with these arguments (sageattn's
   // dispatch): measured once, as the library, there. See duplicate_gate.
   std::vector<int> library_runs_it_on;
+  // A fallback that the fused kernels outrun by far from this sm on (0: measured everywhere): not
+  // measured there. See outrun_gate.
+  int outrun_from_sm = 0;
   std::string description;
 };
 
@@ -57,5 +60,9 @@ std::string capability_gate(const BackendInfo& b, std::string_view capability);
 // Why `b` is not measured on `capability` although it runs there: its library's own entry runs
 // the same call (BackendInfo::library_runs_it_on). Empty otherwise, and on the CPU.
 std::string duplicate_gate(const BackendInfo& b, std::string_view capability);
+
+// Why `b` is not measured on `capability` although it runs there: a fallback the fused kernels
+// outrun by far (BackendInfo::outrun_from_sm). Empty otherwise, and on the CPU.
+std::string outrun_gate(const BackendInfo& b, std::string_view capability);
 
 }  // namespace autotune::bench

@@ -570,6 +570,8 @@ int run_worker(const std::string& job_text, std::FILE* out) {
       s.reason = std::move(gate);  // not installed here: never imported, never timed
     } else if (std::string dup = job.every_kernel ? "" : duplicate_gate(b, capability); !dup.empty()) {
       s.reason = std::move(dup);  // the library's own entry times the same call
+    } else if (std::string outrun = job.every_kernel ? "" : outrun_gate(b, capability); !outrun.empty()) {
+      s.reason = std::move(outrun);  // cannot win a shape here
     } else if (b.kind == BackendKind::native) {
       s.reason = native_gate(b.id, linked);
       s.installed = s.reason.empty();

@@ -30,11 +30,14 @@
 #include "worker/python_env.h"
 #include "worker/torch_gates.h"
 #include "common/text.h"
+#include "common/worker_protocol.h"
 
 namespace autotune::bench {
 namespace {
 
 using json = nlohmann::json;
+using protocol::Event;
+using protocol::event_name;
 
 void emit(std::FILE* out, const json& j) {
   const std::string line = j.dump() + "\n";
@@ -198,11 +201,11 @@ class Imports {
       const std::string device = "cuda:" + std::to_string(dev.device().index());
       for (std::size_t i = 0; i < infos.size(); ++i) {
         if (!r[i].installed) continue;
-        emit(out, {{"event", "warm"}, {"backend", infos[i].id}});
+        emit(out, {{"event", event_name(Event::warm)}, {"backend", infos[i].id}});
         const struct Warmed {
           std::FILE* out;
           const std::string& id;
-          ~Warmed() { emit(out, {{"event", "warmed"}, {"backend", id}}); }
+          ~Warmed() { emit(out, {{"event", event_name(Event::warmed)}, {"backend", id}}); }
         } warmed{out, infos[i].id};
         try {
           const double s = PythonEnv::instance(job.python_paths).warm(infos[i], warm_shapes(job, infos[i]),
@@ -286,7 +289,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     m.backend_version = s.version;
     m.shape = w.id;
     json j = m;
-    j["event"] = "result";
+    j["event"] = event_name(Event::result);
     if (sampler && !sampler->errors().empty()) {
       // Per checked set, for the results (randn, activation-like): the kernel's error, and the
       // dtype's own on that set, which the bound allows twice of (harness.cpp).
@@ -320,7 +323,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     // The shape does not fit the card at all: every backend gets the same answer.
     const Status st = classify_error(input_error) == Status::oom ? Status::oom : Status::failed;
     for (const auto* s : todo) {
-      emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
+      emit(out, {{"event", event_name(Event::start)}, {"backend", s->info.id}, {"shape", w.id}});
       Measurement m;
       m.status = st;
       m.reason = "inputs: " + input_error.substr(0, input_error.find('\n'));
@@ -365,11 +368,11 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     // An illegal address or a launch failure poisons the CUDA context for good: every later
     // measurement in this process would fail. Leave it to a fresh worker.
     log("CUDA context unusable after " + s.info.id + " on " + w.id + ": " + why);
-    emit(out, {{"event", "fatal"}, {"message", why}, {"backend", s.info.id}, {"shape", w.id}});
+    emit(out, {{"event", event_name(Event::fatal)}, {"message", why}, {"backend", s.info.id}, {"shape", w.id}});
     return false;
   };
   for (const auto* s : todo) {
-    emit(out, {{"event", "start"}, {"backend", s->info.id}, {"shape", w.id}});
+    emit(out, {{"event", event_name(Event::start)}, {"backend", s->info.id}, {"shape", w.id}});
     announced = s;
     MeasureOptions opt;
     opt.tolerance = s->info.tolerance;
@@ -422,7 +425,7 @@ bool measure_shape(const Job& job, std::FILE* out, const Device& dev, const Work
     for (auto& c : timing) {
       if (c.sampler->finished()) continue;
       if (announced != c.s) {
-        emit(out, {{"event", "sample"}, {"backend", c.s->info.id}, {"shape", w.id}});
+        emit(out, {{"event", event_name(Event::sample)}, {"backend", c.s->info.id}, {"shape", w.id}});
         announced = c.s;
       }
       double best = floor_ms;  // the fastest other backend's median so far (natives: exact)
@@ -458,7 +461,7 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
     if (!imports || !(wait || imports->ready())) return;
     std::chrono::steady_clock::time_point finished;
     const std::vector<ProbeResult> r = imports->wait(&finished);
-    emit(out, {{"event", "backends"}, {"backends", take_probes(backends, r)}});
+    emit(out, {{"event", event_name(Event::backends)}, {"backends", take_probes(backends, r)}});
     log("Python backends imported after " + secs(std::chrono::duration<double>(finished - t_start).count()) +
         " s; measured from " + secs(seconds_since(t_start)) + " s");
     if (PythonEnv::started()) gil.emplace();
@@ -488,7 +491,7 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
   join(true);
   for (const auto& [w, best] : deferred)
     if (!measure_shape(job, out, dev, *w, todo(*w, true), best, nullptr)) return 3;
-  emit(out, {{"event", "done"}});
+  emit(out, {{"event", event_name(Event::done)}});
   log("done after " + secs(seconds_since(t_start)) + " s");
   return 0;
 }
@@ -509,7 +512,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     job = parse_job(json::parse(job_text));
   } catch (const std::exception& e) {
     log(std::string("bad job: ") + e.what());
-    emit(out, {{"event", "error"}, {"message", e.what()}});
+    emit(out, {{"event", event_name(Event::error)}, {"message", e.what()}});
     return 2;
   }
   const auto t_start = std::chrono::steady_clock::now();
@@ -518,7 +521,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
     dev = std::make_unique<Device>(job.cpu, job.device);
   } catch (const std::exception& e) {
     log(std::string("no device: ") + e.what());
-    emit(out, {{"event", "error"}, {"message", e.what()}});
+    emit(out, {{"event", event_name(Event::error)}, {"message", e.what()}});
     return 2;
   }
   const std::string tv = torch_version(job.python_paths);
@@ -559,7 +562,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   }
   const bool overlap = job.overlap_imports && !python.empty();
 
-  json hello{{"event", "hello"},  {"protocol", kProtocolVersion}, {"torch", tv},
+  json hello{{"event", event_name(Event::hello)},  {"protocol", kProtocolVersion}, {"torch", tv},
              {"cuda", ""},        {"cudnn", ""},                  {"python", PythonEnv::version()},
              {"device", "cpu"},   {"compute_capability", ""},     {"harness", kHarnessVersion},
              {"dtype", std::string(to_string(job.dtype))}};
@@ -591,8 +594,8 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   if (!overlap) {
     if (!python.empty()) {
       // Each import announced, so that the parent can blame a crash or a hang in it on its backend.
-      const auto announce = [&](const BackendInfo& b) { emit(out, {{"event", "import"}, {"backend", b.id}}); };
-      emit(out, {{"event", "backends"}, {"backends", take_probes(backends, probe_python(job.python_paths, python, announce))}});
+      const auto announce = [&](const BackendInfo& b) { emit(out, {{"event", event_name(Event::import)}, {"backend", b.id}}); };
+      emit(out, {{"event", event_name(Event::backends)}, {"backends", take_probes(backends, probe_python(job.python_paths, python, announce))}});
     }
     return measure(job, out, *dev, backends, nullptr, t_start);
   }

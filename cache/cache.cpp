@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/records.h"
-#include "tuner/atomic_file.h"
-#include "tuner/text.h"
+#include "common/atomic_file.h"
+#include "common/text.h"
 
 namespace autotune {
 namespace fs = std::filesystem;

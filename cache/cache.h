@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "tuner/decision.h"
-#include "tuner/environment.h"
-#include "tuner/gpu.h"
-#include "tuner/measurement.h"
+#include "common/decision.h"
+#include "common/environment.h"
+#include "common/gpu.h"
+#include "common/measurement.h"
 
 namespace SQLite {
 class Database;

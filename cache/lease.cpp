@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tuner/atomic_file.h"
-#include "tuner/json_integer.h"
+#include "common/atomic_file.h"
+#include "common/json_integer.h"
 
 #include "cache/published.h"
 

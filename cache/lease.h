@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "tuner/clock.h"
+#include "common/clock.h"
 
 namespace autotune {
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "tuner/atomic_file.h"
+#include "common/atomic_file.h"
 
 namespace autotune {
 namespace fs = std::filesystem;

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tuner/json_integer.h"
+#include "common/json_integer.h"
 
-#include "tuner/mechanism.h"
+#include "common/mechanism.h"
 
 namespace autotune {
 

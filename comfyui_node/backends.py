@@ -11,9 +11,9 @@ takes time at ComfyUI start and may fail; a failed import makes that id unavaila
 reason, and its shapes go to the default.
 
 This file is also what the benchmark worker times: autotune-bench embeds it at build time
-(tuner/bench/CMakeLists.txt) and calls make_adapter's library adapters, and library_adapter for a
+(worker/CMakeLists.txt) and calls make_adapter's library adapters, and library_adapter for a
 job's own functions, exactly as the router does, so what is timed is what runs in ComfyUI
-(tests/bench/test_worker.py compares the embedded copy with this file). Keep it importable
+(tests/worker/test_worker.py compares the embedded copy with this file). Keep it importable
 without ComfyUI: the worker passes no attention module.
 """
 import importlib
@@ -296,7 +296,7 @@ def _sage_adapter():
     return attention
 
 
-# SageAttention 2.2's kernels as the worker's registry lists them (tuner/bench/backend_registry.cpp):
+# SageAttention 2.2's kernels as the worker's registry lists them (worker/backend_registry.cpp):
 # id -> (function, the arguments that make the variant). Each takes q, k, v, tensor_layout=
 # "HND"|"NHD", is_causal, sm_scale, smooth_k=True (left at its default: what makes 8-bit attention
 # safe on K's channel-wise outliers), and qk_quant_gran "per_warp"|"per_thread" except the Triton

@@ -1,7 +1,7 @@
 """The marker that tells autotune a prompt runs.
 
 Between a prompt's start and its end the node keeps a file beside the decision file
-(`.attention_decision.json` -> `.attention_decision.busy`, tuner/prompt_marker.cpp derives the
+(`.attention_decision.json` -> `.attention_decision.busy`, common/prompt_marker.cpp derives the
 same name) holding ComfyUI's pid and the prompt's start time. A tune sharing the GPU (pod_start.sh's
 first boot, `autotune tune --seen`) waits between its measurements while the marker names a live
 process, so that the prompt runs alone on the GPU: on the H200 a ComfyUI default step of Wan 2.1

@@ -10,7 +10,7 @@ SCHEMA = 1
 
 # The adapter ids the benchmark engine measures (a closed set). An id outside it in a decision
 # file is not an error here: the router logs it once and leaves those shapes to ComfyUI.
-# SageAttention's kernels one by one (tuner/bench/backend_registry.cpp; backends.py's
+# SageAttention's kernels one by one (worker/backend_registry.cpp; backends.py's
 # SAGE_KERNELS holds each one's arguments, and tests/node/test_decision.py checks the two agree).
 SAGE_KERNEL_IDS = (
     "sage_fp8_sm90", "sage_fp8_sm90_warp", "sage_fp8", "sage_fp8_warp", "sage_fp8_fp32acc",
@@ -23,7 +23,7 @@ BACKEND_IDS = (
 
 # Step-aware routing: with a balanced decision, a route to 8-bit attention names the
 # exact backend the node runs on the first and last `exact_steps` sampling steps. This variable
-# sets that count for both sides: autotune's decision (tuner/quality.h) and, over the decision's,
+# sets that count for both sides: autotune's decision (common/quality.h) and, over the decision's,
 # the node at run time (0: 8-bit on every step).
 EXACT_STEPS_ENV = "AUTOTUNE_EXACT_STEPS"
 MAX_EXACT_STEPS = 1000
@@ -176,7 +176,7 @@ SDPA_KERNEL_NAMES = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION"
 
 
 def _comfyui_sdpa(value, path):
-    """The priority ComfyUI's PyTorch path runs (autotune's tuner/comfyui_sdpa.h), as
+    """The priority ComfyUI's PyTorch path runs (autotune's common/comfyui_sdpa.h), as
     (order, min_elements); None where the file has none (older autotune: cuDNN first)."""
     if value is None:
         return None

@@ -32,7 +32,7 @@ _MARK = "_attention_autotune_boundary"
 
 def seen_path(decision_file):
     """The shapes file beside a decision file: `.attention_decision.json` ->
-    `.attention_decision.seen.json` (and `.gpu1.json` -> `.gpu1.seen.json`). tuner/seen_shapes.cpp
+    `.attention_decision.seen.json` (and `.gpu1.json` -> `.gpu1.seen.json`). common/seen_shapes.cpp
     derives the same name."""
     root, ext = os.path.splitext(decision_file)
     return root + ".seen" + (ext or ".json")

@@ -124,7 +124,7 @@ proc_start() {
 
 # shapes_file DECISION: where the node records its shapes, beside its decision file:
 # `.attention_decision.json` -> `.attention_decision.seen.json` (comfyui_node/seen.py seen_path and
-# tuner/seen_shapes.cpp derive the same name; the watcher hands it to autotune as --seen-file).
+# common/seen_shapes.cpp derive the same name; the watcher hands it to autotune as --seen-file).
 shapes_file() {
     local dir='' base=${1##*/} stem
     case $1 in */*) dir=${1%/*}/ ;; esac

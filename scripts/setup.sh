@@ -76,4 +76,4 @@ if [[ ${1:-} == --test ]]; then
     -E '^report_html_renders_in_chromium$' "$@" || status=$?
   exit "$status"
 fi
-exec "$build/tuner/boot/autotune" "$@"
+exec "$build/boot/autotune" "$@"

@@ -37,7 +37,7 @@ cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTOTUNE_BUILD_BOO
 say "build"
 cmake --build build-dev -j16 --target autotune-bench test_bench_proto >> "$log" 2>&1 || { say "build FAILED"; grep -E "error|Error" "$log" | head -30 >&3; exit 1; }
 say "built in $(( $(date +%s) - t0 )) s"
-W=build-dev/tuner/bench/autotune-bench
+W=build-dev/worker/autotune-bench
 
 say "tests"
 (cd build-dev && ctest -L worker -R "bench" --output-on-failure -j4 >> "$log" 2>&1; ctest -R "Job|TorchGates" >> "$log" 2>&1)

@@ -7,14 +7,14 @@
 # the wrong shape), with autotune's default budget. Records the wall time, the pick and the
 # reason; the tune must decide by tuning and pick a working backend. Results under $OUT/broken/.
 #
-#   AUTOTUNE=.carry/autotune [WORKER=build-dev/tuner/bench/autotune-bench] bash scripts/bench/device_broken_libs.sh
+#   AUTOTUNE=.carry/autotune [WORKER=build-dev/worker/autotune-bench] bash scripts/bench/device_broken_libs.sh
 #
 # The worker is built as scripts/bench/device_bench.sh builds it unless WORKER names one.
 set -u
 OUT=${OUT:-/tmp/out}/broken
 mkdir -p "$OUT"
 autotune=${AUTOTUNE:-.carry/autotune}
-worker=${WORKER:-build-dev/tuner/bench/autotune-bench}
+worker=${WORKER:-build-dev/worker/autotune-bench}
 [ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 [ -x "$worker" ] || bash scripts/bench/device_bench.sh none > "$OUT/build.log" 2>&1
 

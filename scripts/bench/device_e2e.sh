@@ -16,7 +16,7 @@
 # The GPU-labelled worker tests come from a first call on the same machine (its build-dev/ stays
 # while the machine is warm), or from the same call:
 #   bash scripts/bench/device_bench.sh none                      (builds the worker, runs its tests)
-#   WORKER=build-dev/tuner/bench/autotune-bench AUTOTUNE=.carry/autotune bash scripts/bench/device_e2e.sh
+#   WORKER=build-dev/worker/autotune-bench AUTOTUNE=.carry/autotune bash scripts/bench/device_e2e.sh
 # NODE_BENCH=0 leaves the node step bench out, so that one call stays well under the device's
 # 10-minute limit; run the bench in the next call with the decision carried:
 #   python3 scripts/bench/node_step_bench.py --decision DECISION --workloads workloads --out "$OUT/node"
@@ -34,7 +34,7 @@ clocks=$!
 phase() { echo "$(date -u +%Y/%m/%d\ %H:%M:%S.%3N) $*" >> "$OUT/phases.log"; }
 phase tune
 bash scripts/bench/device_report.sh default 2>&1 | tee "$OUT/device_report.log"
-W=${WORKER:-build-dev/tuner/bench/autotune-bench}
+W=${WORKER:-build-dev/worker/autotune-bench}
 if [ -x "$W" ]; then
   echo "== worker, SDPA kernels, default set twice (run to run), then the fidelity probe"
   SITE=$(python3 -c 'import site; print(site.getsitepackages()[0])')

@@ -20,7 +20,7 @@
 #
 #   mkdir -p .carry/wheels && cp ../shared/device-wheels/*.whl .carry/wheels/
 #   cp ../shared/comfyui/*.tar.gz .carry/
-#   cp build/tuner/boot/autotune .carry/autotune     (and its libraries into .carry/lib if needed)
+#   cp build/boot/autotune .carry/autotune     (and its libraries into .carry/lib if needed)
 #   bash scripts/bench/device_quality.sh        (carry [".carry"])
 #
 # LEVELS="exact balanced fast" picks the tunes; KERNELS=0 leaves step 1 out (KERNELS_TIMEOUT caps it
@@ -43,7 +43,7 @@ bash scripts/bench/install_wheels.sh "$OUT/libs.txt"
 phase "build and worker tests"
 bash scripts/bench/device_bench.sh none 2>&1 | tail -25
 fi
-W=build-dev/tuner/bench/autotune-bench
+W=build-dev/worker/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 [ -x "$W" ] || { phase "no worker at $W: stopping"; exit 1; }
 

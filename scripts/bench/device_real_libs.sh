@@ -33,7 +33,7 @@ bash scripts/bench/install_wheels.sh "$OUT/libs.txt"
 
 phase "build and worker tests"
 bash scripts/bench/device_bench.sh none 2>&1 | tail -25
-W=build-dev/tuner/bench/autotune-bench
+W=build-dev/worker/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 
 model_bench() {  # $1: the decision file of a tune

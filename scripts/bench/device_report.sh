@@ -9,7 +9,7 @@
 #
 # The GPU machine has no SQLiteCpp, so `autotune` is built on the dev machine and carried:
 #   cmake --build build-report --target autotune && mkdir -p .carry/lib &&
-#   strip -o .carry/autotune build-report/tuner/boot/autotune &&
+#   strip -o .carry/autotune build-report/boot/autotune &&
 #   cp -L /lib/x86_64-linux-gnu/libsqlite3.so.0 .carry/lib/      (in case the device lacks it)
 # and run with carry [".carry"]. The worker is built here, as scripts/bench/device_bench.sh builds it,
 # unless WORKER names one.
@@ -21,7 +21,7 @@ autotune=${AUTOTUNE:-.carry/autotune}
 [ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 PY=$(command -v python3)
 venv=${VENV:-$($PY -c 'import sys; print(sys.prefix)')}
-worker=${WORKER:-build-dev/tuner/bench/autotune-bench}
+worker=${WORKER:-build-dev/worker/autotune-bench}
 
 if [ ! -x "$worker" ]; then
   TORCH_PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')

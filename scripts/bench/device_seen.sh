@@ -37,7 +37,7 @@ phase "install wheels"
 python3 -m pip install -q --no-index --no-deps --no-compile "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3
 phase "build and worker tests"
 bash scripts/bench/device_bench.sh none 2>&1 | tail -12
-W=$PWD/build-dev/tuner/bench/autotune-bench
+W=$PWD/build-dev/worker/autotune-bench
 venv=$(python3 -c 'import sys; print(sys.prefix)')
 src=/tmp/comfyui-src
 mkdir -p "$src"

@@ -9,7 +9,7 @@
 #
 #   pod_start_timing.sh COMFYUI_DIR OUT [RUNS] -- [ComfyUI arguments...]
 #
-# Environment: COMFYUI_PYTHON [python3], AUTOTUNE_BIN [build/tuner/boot/autotune], AUTOTUNE_VENV
+# Environment: COMFYUI_PYTHON [python3], AUTOTUNE_BIN [build/boot/autotune], AUTOTUNE_VENV
 # [the interpreter's prefix], PORT [8190]. The ComfyUI arguments go to both starts (for example
 # --cpu --front-end-root DIR on a machine without the frontend package). pod_start.sh links the
 # node into COMFYUI_DIR/custom_nodes, so the plain starts run from a copy without it.
@@ -26,7 +26,7 @@ if [ $# -gt 0 ] && [ "$1" != -- ]; then runs=$1; shift; fi
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer, got '$runs'" >&2; exit 2; }
 [ -f "$comfyui/main.py" ] || { echo "$comfyui has no main.py" >&2; exit 2; }
 python=${COMFYUI_PYTHON:-python3}
-autotune=$(realpath "${AUTOTUNE_BIN:-$repo/build/tuner/boot/autotune}")
+autotune=$(realpath "${AUTOTUNE_BIN:-$repo/build/boot/autotune}")
 venv=${AUTOTUNE_VENV:-$("$python" -c 'import sys; print(sys.prefix)')}
 port=${PORT:-8190}
 work=$(mktemp -d)

@@ -14,7 +14,7 @@ runs give them), and each shape whose fastest backend
 differs between the runs, and within each run how far apart sdpa_comfy and sdpa_cudnn read (on
 sm90 with torch 2.11 one cuDNN kernel by two paths: their gap is the harness's own error within a
 tune). The fastest backend is chosen as the policy chooses a shape's route
-(tuner/policy.cpp): among the backends within --tie of the fastest, the first in its tie order,
+(common/policy.cpp): among the backends within --tie of the fastest, the first in its tie order,
 so that sdpa_comfy and sdpa_cudnn, one cuDNN kernel, do not count as a change. Exit status 0
 when every pair of at least --min-ms is within the tolerance and every shape has the same
 fastest backend (and two reports the same pick); 1 otherwise, or when no pair is ok in both
@@ -48,7 +48,7 @@ def step_costs(report):
     return {c["mechanism"]: c["step_ms"] for c in report.get("mechanism_costs", []) if c.get("eligible")}
 
 
-# tuner/policy.cpp backend_rank; ids not in it rank after these, by name.
+# common/policy.cpp backend_rank; ids not in it rank after these, by name.
 TIE_ORDER = ["sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_comfy", "flash3", "flash2", "xformers", "sage",
              "split", "quad", "sdpa_math"]
 

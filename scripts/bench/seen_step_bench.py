@@ -16,7 +16,7 @@ The node's whole loop, with real ComfyUI model code (scripts/bench/model_step_be
    runs beside it. With --beside-marker FILE each step is a prompt as the node runs it: the
    node's prompt marker (comfyui_node/busy.py) at FILE while it runs, then --beside-gap-s of
    idle time (a user between prompts) in which the tune goes on; CMD's tune waits while the
-   marker is there (tuner/prompt_marker.h), so FILE must be the marker beside CMD's decision file.
+   marker is there (common/prompt_marker.h), so FILE must be the marker beside CMD's decision file.
 4. after: the next prompt; the node reloads FILE at the prompt's start (seen.Reloader), and its
    log line says what changed. Then --repeats rounds of default against the node again.
 The prompt boundary is a minimal executor with PromptExecutor.execute_async's name, which the

@@ -58,7 +58,7 @@ def load_workloads(directory):
 
 
 def comfy_call(w):
-    """(input sets, call): the worker's input sets for `w` (as many as tuner/bench/harness.cpp
+    """(input sets, call): the worker's input sets for `w` (as many as worker/harness.cpp
     makes) and ComfyUI's attention_pytorch on one of them (views in, transpose+reshape out), the
     SDPA kernel left to the caller's context."""
     b, h, d = w["batch"], w["heads"], w["head_dim"]
@@ -67,7 +67,7 @@ def comfy_call(w):
     def shape(n):
         return (b, h, n, d) if bhld else (b, n, h * d)
     set_bytes = 2 * b * h * d * (2 * w["q_len"] + 2 * w["kv_len"])
-    nsets = max(1, min(8, math.ceil(200e6 / set_bytes)))  # as tuner/bench/harness.cpp
+    nsets = max(1, min(8, math.ceil(200e6 / set_bytes)))  # as worker/harness.cpp
     sets = [tuple(torch.randn(shape(n), dtype=torch.bfloat16, device="cuda")
                   for n in (w["q_len"], w["kv_len"], w["kv_len"])) for _ in range(nsets)]
 

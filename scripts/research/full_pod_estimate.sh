@@ -15,7 +15,7 @@
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-W=${WORKER:-build-dev/tuner/bench/autotune-bench}
+W=${WORKER:-build-dev/worker/autotune-bench}
 SITE=$(python3 -c 'import site; print(site.getsitepackages()[0])')
 fast=$(mktemp -d)
 cp -r tests/standins/flash_attn tests/standins/flash_attn_interface.py tests/standins/sageattention \

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/fleet.h"
-#include "tuner/boot/boot.h"
-#include "tuner/boot/outputs.h"
+#include "boot/boot.h"
+#include "boot/outputs.h"
 
 namespace {
 

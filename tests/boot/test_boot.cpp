@@ -1,5 +1,5 @@
 // The boot flow end to end: simulated GPU + fixture venv -> decision -> files on disk.
-#include "tuner/boot/boot.h"
+#include "boot/boot.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

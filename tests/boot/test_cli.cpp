@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
-#include "tuner/boot/tuning.h"
-#include "tuner/workload.h"
+#include "boot/tuning.h"
+#include "common/workload.h"
 #include "tests/boot/test_support.h"
 
 namespace autotune {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/boot/test_support.h"
-#include "tuner/gpu.h"
+#include "common/gpu.h"
 
 namespace autotune {
 namespace {

@@ -1,4 +1,4 @@
-#include "tuner/boot/outputs.h"
+#include "boot/outputs.h"
 
 #include <signal.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-// The shapes the ComfyUI node recorded (tuner/seen_shapes.h), validated and bucketed, and
+// The shapes the ComfyUI node recorded (common/seen_shapes.h), validated and bucketed, and
 // `autotune tune --seen` tuning only what no measurement covers, with the fake worker.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "tests/boot/test_support.h"
-#include "tuner/seen_shapes.h"
+#include "common/seen_shapes.h"
 
 namespace autotune {
 namespace {

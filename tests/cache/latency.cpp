@@ -9,7 +9,7 @@
 #include "cache/fleet.h"
 #include "cache/lease.h"
 #include "cache/published.h"
-#include "tuner/stats.h"
+#include "common/stats.h"
 
 namespace autotune {
 namespace fs = std::filesystem;

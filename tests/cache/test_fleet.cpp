@@ -17,7 +17,7 @@
 #include "cache/published.h"
 #include "cache/records.h"
 #include "tests/boot/test_support.h"
-#include "tuner/boot/boot.h"
+#include "boot/boot.h"
 
 namespace autotune {
 namespace {

@@ -3,7 +3,7 @@
 
   boots   N processes boot `autotune` together against one shared directory, R rounds; each round
           uses new keys (simulated driver versions), so each key must be tuned exactly once.
-          Tuning runs tests/tuning/fake_worker.py, which appends each job to FAKE_WORKER_JOBS.
+          Tuning runs tests/boot/tuning/fake_worker.py, which appends each job to FAKE_WORKER_JOBS.
           Checks: every boot exits 0 with the tuned decision; one tuning per key per round; every
           published file passes PRAGMA integrity_check; no record is lost.
   kills   K kill -9 injections at random moments into cache_torture_driver processes that commit,

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "tests/fuzz/fuzz.h"
-#include "tuner/text.h"
+#include "common/text.h"
 
 namespace {
 std::optional<std::string> shell_word(const std::string& s) {

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/fuzz/fuzz.h"
-#include "tuner/bench/job.h"
+#include "worker/job.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto doc = nlohmann::json::parse(autotune::fuzz::text(data, size), nullptr, false);

@@ -1,6 +1,6 @@
 // A *.dist-info/METADATA or *.egg-info/PKG-INFO file: the Name and Version headers.
 #include "tests/fuzz/fuzz.h"
-#include "tuner/environment.h"
+#include "common/environment.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = autotune::fuzz::text(data, size);

@@ -2,7 +2,7 @@
 #include <stdexcept>
 
 #include "tests/fuzz/fuzz.h"
-#include "tuner/gpu.h"
+#include "common/gpu.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

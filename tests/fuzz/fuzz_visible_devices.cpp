@@ -1,6 +1,6 @@
 // CUDA_VISIBLE_DEVICES against four GPUs, one in MIG mode: never throws, never invents or repeats a GPU.
 #include "tests/fuzz/fuzz.h"
-#include "tuner/gpu.h"
+#include "common/gpu.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto all = autotune::parse_simulated_gpus(

@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "tests/fuzz/fuzz.h"
-#include "tuner/workload.h"
+#include "common/workload.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -1,5 +1,5 @@
 """The prompt marker (comfyui_node/busy.py): present while a prompt runs, gone after, whatever the
-prompt does; the name and content tuner/prompt_marker.cpp reads."""
+prompt does; the name and content common/prompt_marker.cpp reads."""
 import asyncio
 import os
 import tempfile

@@ -16,8 +16,8 @@ while read -r option; do
 done < <(grep -o -- '-DAUTOTUNE_[A-Z_]*' "$fragment" | sort -u | sed 's/^-D//')
 
 # The executables it installs are built where it looks for them.
-grep -q 'add_executable(autotune ' "$repo/tuner/boot/CMakeLists.txt" || fail "tuner/boot builds no autotune"
-grep -q 'add_executable(autotune-bench ' "$repo/tuner/bench/CMakeLists.txt" || fail "tuner/bench builds no autotune-bench"
+grep -q 'add_executable(autotune ' "$repo/boot/CMakeLists.txt" || fail "boot builds no autotune"
+grep -q 'add_executable(autotune-bench ' "$repo/worker/CMakeLists.txt" || fail "worker builds no autotune-bench"
 
 # The repository paths it copies exist.
 while read -r path; do
@@ -26,7 +26,7 @@ while read -r path; do
 done < <(grep -o '/src/comfyui-attention-autotune/[A-Za-z_./-]*' "$fragment" | sort -u)
 
 # autotune finds its workloads at <bin>/../share/comfyui-attention-autotune/workloads.
-grep -q 'share/comfyui-attention-autotune/workloads' "$repo/tuner/boot/main.cpp" \
+grep -q 'share/comfyui-attention-autotune/workloads' "$repo/boot/main.cpp" \
     || fail "autotune no longer looks for share/comfyui-attention-autotune/workloads beside its bin/"
 
 if [ "$failures" -gt 0 ]; then

@@ -13,7 +13,7 @@ def _strides(t):
 
 def record(fn, q, k, v, **args):
     """With STANDIN_RECORD=FILE, appends how the library function was called: its name, the
-    tensors' shapes and strides, and every other argument (tests/bench/test_worker.py compares
+    tensors' shapes and strides, and every other argument (tests/worker/test_worker.py compares
     the worker's calls with the node's)."""
     path = os.environ.get("STANDIN_RECORD")
     if not path:

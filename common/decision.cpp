@@ -1,0 +1,44 @@
+#include "decision.h"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "common/json_integer.h"
+
+namespace autotune {
+
+std::string_view to_string(Source s) {
+  switch (s) {
+    case Source::cache: return "cache";
+    case Source::tuning: return "tuning";
+    case Source::table: return "table";
+    case Source::override_: return "override";
+  }
+  throw std::logic_error("Source value out of range");
+}
+
+std::string default_backend_of(Mechanism m) {
+  return m == Mechanism::pytorch ? "sdpa_comfy" : std::string(to_string(m));
+}
+
+void to_json(nlohmann::json& j, const Route& r) {
+  j = {{"workload", r.workload}, {"batch", r.batch},   {"heads", r.heads},
+       {"head_dim", r.head_dim}, {"q_len", r.q_len},   {"kv_len", r.kv_len},
+       {"backend", r.backend},   {"median_ms", r.median_ms}};
+  if (!r.exact_backend.empty()) j["exact_backend"] = r.exact_backend;
+}
+
+void from_json(const nlohmann::json& j, Route& r) {
+  r.workload = j.at("workload").get<std::string>();
+  r.batch = json_integer<int>(j.at("batch"), "batch");
+  r.heads = json_integer<int>(j.at("heads"), "heads");
+  r.head_dim = json_integer<int>(j.at("head_dim"), "head_dim");
+  r.q_len = json_integer<int>(j.at("q_len"), "q_len");
+  r.kv_len = json_integer<int>(j.at("kv_len"), "kv_len");
+  r.backend = j.at("backend").get<std::string>();
+  r.median_ms = j.value("median_ms", 0.0);
+  r.exact_backend = j.value("exact_backend", std::string());
+}
+
+}  // namespace autotune

@@ -24,7 +24,7 @@
 #   bash scripts/bench/device_quality.sh        (carry [".carry"])
 #
 # LEVELS="exact balanced fast" picks the tunes; KERNELS=0 leaves step 1 out (KERNELS_TIMEOUT caps it
-# [580 s]), MODEL_BENCH=0 step 3.
+# [580 s]), MODEL_BENCH=0 step 3; FULL_SET=1 adds a cold full-set tune after step 2.
 set -u
 OUT=${OUT:-/tmp/out}
 final=$OUT
@@ -79,13 +79,25 @@ EOF
   tail -n +1 "$OUT/kernels.md" | head -80
 fi
 
-for level in ${LEVELS:-exact balanced fast}; do
+# FULL_SET=1: after the levels' tunes, a cold tune of the full set (balanced) into tune-full/,
+# where the call has time left (before FULL_BEFORE_S [450] seconds).
+levels=${LEVELS:-exact balanced fast}
+[ "${FULL_SET:-0}" = 1 ] && levels="$levels full"
+for level in $levels; do
+  set_name=default
+  if [ "$level" = full ]; then
+    if [ "$SECONDS" -ge "${FULL_BEFORE_S:-450}" ]; then
+      echo "tune full: not started, ${SECONDS}s used (FULL_BEFORE_S)" | tee -a "$OUT/summary.txt"
+      continue
+    fi
+    set_name=full
+  fi
   dir=$OUT/tune-$level
   mkdir -p "$dir"
   bash scripts/clear_triton_cache.sh > /dev/null
-  phase "tune: default set, --quality $level, cold cache, Triton cache empty"
+  phase "tune: $set_name set, --quality ${level/full/balanced}, cold cache, Triton cache empty"
   start=$(date +%s%N)
-  "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set default --quality "$level" \
+  "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set "$set_name" --quality "${level/full/balanced}" \
     --env-settings "$dir/env_settings" --decision-file "$dir/decision.json" --worker "$W" --json \
     > "$dir/boot.json" 2> "$dir/boot.log"
   echo "tune $level: rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$OUT/summary.txt"
@@ -99,8 +111,8 @@ for r in d.get("routes", []):
                                                                r.get("median_ms", 0)))
 EOF
   for f in html:html text:txt markdown:md json:json csv:csv; do
-    "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set default --quality "$level" \
-      --report --format "${f%%:*}" > "$dir/report.${f#*:}" 2>> "$dir/report.err" || echo "--format ${f%%:*} failed"
+    "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set "$set_name" \
+      --quality "${level/full/balanced}" --report --format "${f%%:*}" > "$dir/report.${f#*:}" 2>> "$dir/report.err" || echo "--format ${f%%:*} failed"
   done
   grep -E "s; inputs and reference|imported after|done after|warmed up" "$dir/local/worker.log" 2>/dev/null \
     | sed 's/^/  /' | head -40

@@ -488,7 +488,10 @@ int measure(const Job& job, std::FILE* out, const Device& dev, std::vector<Backe
   // A ComfyUI prompt on this GPU goes first: the tune waits between turns while it runs.
   PromptGate gate(job.prompt_marker, std::chrono::milliseconds(static_cast<std::int64_t>(job.max_pause_s * 1000)),
                   real_clock(), [&](bool paused, const std::string& why) {
-                    emit(out, {{"event", event_name(paused ? Event::paused : Event::resumed)}, {"why", why}});
+                    if (paused)
+                      emit(out, {{"event", event_name(Event::paused)}, {"why", why}});
+                    else
+                      emit(out, {{"event", event_name(Event::resumed)}, {"why", why}});
                     log(std::string(paused ? "paused: " : "resumed: ") + why);
                   });
   // The previous shape's ok medians: a shape's backends run fastest first by them (race_order).

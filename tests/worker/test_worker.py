@@ -484,14 +484,26 @@ for w in {workloads!r}:
             self.assertLessEqual(r["rel_errors"]["activation-like"], 2 * r["rel_error_floors"]["activation-like"], r)
 
     def _start(self, backend_module, before=()):
-        j = job(backends=["sdpa_math"], workloads=TINY[:1],
-                python_backends=list(before) + [{"id": "t_bad", "module": backend_module, "function": "attn"}])
+        return self._popen(job(backends=["sdpa_math"], workloads=TINY[:1], python_backends=list(before) + [
+            {"id": "t_bad", "module": backend_module, "function": "attn"}]))
+
+    def _popen(self, j):
+        """The worker started on job j, its stdout to read with _read_until."""
         p = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True)
         self.addCleanup(p.stdout.close)
         p.stdin.write(json.dumps(j) + "\n")
         p.stdin.close()
         return p
+
+    @staticmethod
+    def _rest(lines, after_s):
+        """The events _read_until's reader holds after `after_s` more seconds."""
+        time.sleep(after_s)
+        rest = []
+        while not lines.empty():
+            rest.append(json.loads(lines.get()))
+        return rest
 
     def test_crash_in_the_sampling_turns_leaves_its_turn_last(self):
         # t_bad survives its first call and warm-up, then aborts in its first turn after t_ok's:
@@ -501,10 +513,7 @@ for w in {workloads!r}:
         try:
             seen, lines = self._read_until(p, lambda e: e["event"] == "sample" and e["backend"] == "t_bad")
             rc = p.wait(timeout=60)
-            time.sleep(0.5)
-            rest = []
-            while not lines.empty():
-                rest.append(json.loads(lines.get()))
+            rest = self._rest(lines, 0.5)
         finally:
             if p.poll() is None:
                 p.kill()
@@ -541,22 +550,13 @@ for w in {workloads!r}:
             marker = os.path.join(tmp, ".attention_decision.busy")
             with open(marker, "w") as f:
                 f.write("{}\n1764770000.000\n".format(os.getpid()))
-            j = job(backends=["sdpa_math"], workloads=TINY[:1], prompt_marker=marker)
-            p = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True)
-            self.addCleanup(p.stdout.close)
-            p.stdin.write(json.dumps(j) + "\n")
-            p.stdin.close()
+            p = self._popen(job(backends=["sdpa_math"], workloads=TINY[:1], prompt_marker=marker))
             try:
                 seen, lines = self._read_until(p, lambda e: e["event"] == "paused")
-                time.sleep(0.5)  # the prompt runs on: nothing is measured meanwhile
-                self.assertTrue(lines.empty(), lines.queue)
+                self.assertEqual(self._rest(lines, 0.5), [])  # the prompt runs on: nothing is measured meanwhile
                 os.unlink(marker)
                 self.assertEqual(p.wait(timeout=60), 0)
-                time.sleep(0.2)
-                rest = []
-                while not lines.empty():
-                    rest.append(json.loads(lines.get()))
+                rest = self._rest(lines, 0.2)
             finally:
                 if p.poll() is None:
                     p.kill()
@@ -608,10 +608,7 @@ for w in {workloads!r}:
         try:
             _, lines = self._read_until_start(p, "t_bad")
             rc = p.wait(timeout=60)
-            time.sleep(0.5)  # let the reader drain the pipe
-            rest = []
-            while not lines.empty():
-                rest.append(lines.get())
+            rest = self._rest(lines, 0.5)  # the reader drains the pipe
         finally:
             if p.poll() is None:
                 p.kill()

@@ -615,11 +615,17 @@ def shapes_table(shape_rows):
     return lines
 
 
+def machine_line(info):
+    """machine_info's fields in one line: the GPU's capability, CUDA and cuDNN where there is one."""
+    return "Machine: GPU {}{}; driver {}; torch {}{}; Python {}.".format(
+        info["gpu"], " (sm {})".format(info["capability"]) if "capability" in info else "", info["driver"],
+        info["torch"], ", CUDA {}, cuDNN {}".format(info["cuda"], info["cudnn"]) if "cuda" in info else "",
+        info["python"])
+
+
 def report(args, info, notes, model_notes, configs, rows, shape_rows):
     lines = ["# One sampling step of real ComfyUI model code, per attention configuration", "",
-             "Machine: GPU {gpu}{cap}; driver {driver}; torch {torch}{cuda}; Python {python}.".format(
-                 cap=" (sm {})".format(info["capability"]) if "capability" in info else "",
-                 cuda=", CUDA {}, cuDNN {}".format(info["cuda"], info["cudnn"]) if "cuda" in info else "", **info),
+             machine_line(info),
              "ComfyUI {} (version {}), from {}.".format(info["comfyui_commit"], info["comfyui_version"], args.comfyui),
              "Attention libraries imported: {}.".format(
                  ", ".join("{} {}".format(k, v) for k, v in info["attention_libraries"].items()) or "none"),

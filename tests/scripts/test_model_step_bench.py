@@ -107,6 +107,16 @@ class PureParts(unittest.TestCase):
         self.assertEqual(c(["--use-quad-cross-attention"], False, True), "sub_quad")
         self.assertEqual(c([], False, False), "sub_quad")  # torch 1.13 / CPU: ComfyUI's default
 
+    def test_machine_line_on_a_gpu_and_on_the_cpu(self):
+        # On the H200 the report's line once named `cuda` twice and the script ended without its
+        # report (2026-12-03): a GPU's info has every field.
+        gpu = {"gpu": "NVIDIA H200", "capability": "9.0", "driver": "580.159.04", "torch": "2.11.0+cu130",
+               "cuda": "13.0", "cudnn": "91200", "python": "3.12.3", "memory_gib": 139.8}
+        self.assertEqual(msb.machine_line(gpu), "Machine: GPU NVIDIA H200 (sm 9.0); driver 580.159.04; torch "
+                                                "2.11.0+cu130, CUDA 13.0, cuDNN 91200; Python 3.12.3.")
+        cpu = {"gpu": "none (CPU run)", "driver": "-", "torch": "1.13.0", "python": "3.11.2"}
+        self.assertEqual(msb.machine_line(cpu), "Machine: GPU none (CPU run); driver -; torch 1.13.0; Python 3.11.2.")
+
     def test_rotation(self):
         names = ["a", "b", "c"]
         self.assertEqual([msb.rotation(names, r)[0] for r in range(4)], ["a", "b", "c", "a"])

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "common/adapters.h"
 #include "common/text.h"
 
 namespace autotune {
@@ -16,19 +17,6 @@ using Index = std::map<std::pair<std::string, std::string>, const Measurement*>;
 const Measurement* find(const Index& index, const std::string& shape, const std::string& backend) {
   const auto it = index.find({shape, backend});
   return it == index.end() ? nullptr : it->second;
-}
-
-// Per-shape tie order among adapters: the SDPA kernels the node pins, then ComfyUI's own path,
-// then the libraries, exact before quantized; the math kernel and the split/sub-quadratic
-// fallbacks last. A pinned kernel before ComfyUI's path: the node runs a pinned kernel exactly
-// as it was timed, while what ComfyUI's path runs depends on the ComfyUI version and platform
-// (autotune --comfyui reads it; common/comfyui_sdpa.h) and on torch's state.
-int backend_rank(const std::string& backend) {
-  static const std::vector<std::string> order{"sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_comfy",
-                                              "flash3",     "flash2",     "xformers",   "sage",
-                                              "split",      "quad",       "sdpa_math"};
-  const auto it = std::find(order.begin(), order.end(), backend);
-  return static_cast<int>(it - order.begin());
 }
 
 int mechanism_rank(Mechanism m) {
@@ -146,7 +134,7 @@ PolicyResult choose_measured(const std::vector<Workload>& workloads, const std::
     double fastest = call_cost_ms(*candidates.front());
     for (const Measurement* m : candidates) fastest = std::min(fastest, call_cost_ms(*m));
     const auto order = [](const Measurement* m) {
-      return std::make_tuple(backend_rank(m->backend), call_cost_ms(*m), m->backend);
+      return std::make_tuple(adapter_tie_rank(m->backend), call_cost_ms(*m), m->backend);
     };
     const Measurement* winner = nullptr;
     for (const Measurement* m : candidates)
@@ -179,7 +167,7 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
   // ineligible with the reason.
   std::vector<Measurement> exact_rows;
   for (const auto& m : measurements)
-    if (!is_quantized_backend(m.backend) || m.backend == "sage") exact_rows.push_back(m);
+    if (!is_quantized_adapter(m.backend) || m.backend == "sage") exact_rows.push_back(m);
   PolicyResult exact = choose_measured(workloads, exact_rows, exact_options);
   if (level == Quality::exact) {
     if (exact.decision) {
@@ -200,7 +188,7 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
   std::map<std::string, const Workload*> by_id;
   for (const auto& w : workloads) by_id[w.id] = &w;
   for (Route& route : d.routes) {
-    if (!is_quantized_backend(route.backend)) continue;
+    if (!is_quantized_adapter(route.backend)) continue;
     ++q.quantized_routes;
     const int steps = options.budgets.of(by_id.at(route.workload)->family).steps;
     q.steps = q.steps ? std::min(q.steps, steps) : steps;

@@ -96,8 +96,6 @@ QualityBudgets load_quality_budgets(const std::string& dir_or_file) {
   return b;
 }
 
-bool is_quantized_backend(std::string_view b) { return b == "sage" || b.rfind("sage_", 0) == 0; }
-
 std::vector<Measurement> apply_quality(const std::vector<Workload>& workloads,
                                        const std::vector<Measurement>& measurements, Quality level,
                                        const QualityBudgets& budgets) {
@@ -105,7 +103,7 @@ std::vector<Measurement> apply_quality(const std::vector<Workload>& workloads,
   for (const auto& w : workloads) by_id[w.id] = &w;
   std::vector<Measurement> out;
   for (const auto& m : measurements) {
-    if (!is_quantized_backend(m.backend)) {
+    if (!is_quantized_adapter(m.backend)) {
       out.push_back(m);
       continue;
     }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/adapters.h"
 #include "common/measurement.h"
 #include "common/workload.h"
 
@@ -40,10 +41,6 @@ struct QualityBudgets {
 // "steps": ...}); `name` for messages. Throws std::invalid_argument naming the file and field.
 void parse_quality(const std::string& text, const std::string& name, QualityBudgets& into);
 QualityBudgets load_quality_budgets(const std::string& dir_or_file);
-
-// Whether a backend id computes with 8-bit Q/K: "sage" and "sage_*" (the worker's registry says
-// quantized=true for exactly these; tests/worker/test_job.cpp checks that the two agree).
-bool is_quantized_backend(std::string_view backend);
 
 // The measurements as `level` lets the policy see them: exact drops every quantized row;
 // balanced and fast turn a quantized row over the shape's family bound into `rejected`, its

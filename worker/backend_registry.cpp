@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/adapters.h"
+
 namespace autotune::bench {
 
 // SageAttention's bound, on randn and on the activation-like set (harness.cpp): its kernels read
@@ -38,8 +40,7 @@ const std::vector<BackendInfo>& builtin_backends() {
     // HunyuanVideo and Wan 14B 720p, 0.7-1.5 s a call: first calls 13.1 s, samples 4.3 s; call2).
     // Not measured from sm90 on; older GPUs, unmeasured here, keep them.
     for (auto& b : v) b.outrun_from_sm = b.id == "sdpa_math" || b.id == "split" || b.id == "quad" ? 90 : 0;
-    auto python = [&](std::string id, std::string module, std::string function, double tol,
-                      bool quantized, std::string what) {
+    auto python = [&](std::string id, std::string module, std::string function, double tol, std::string what) {
       BackendInfo b;
       b.id = std::move(id);
       b.kind = BackendKind::python;
@@ -47,15 +48,15 @@ const std::vector<BackendInfo>& builtin_backends() {
       b.function = std::move(function);
       b.kernel_layout = KernelLayout::blhd;
       b.tolerance = tol;
-      b.quantized = quantized;
+      b.quantized = is_quantized_adapter(b.id);  // common/adapters.h
       b.description = std::move(what);
       v.push_back(b);
     };
-    python("flash2", "flash_attn", "flash_attn_func", 1e-2, false,
+    python("flash2", "flash_attn", "flash_attn_func", 1e-2,
            "FlashAttention-2, flash_attn.flash_attn_func (ComfyUI --use-flash-attention)");
-    python("flash3", "flash_attn_interface", "flash_attn_func", 1e-2, false,
+    python("flash3", "flash_attn_interface", "flash_attn_func", 1e-2,
            "FlashAttention-3, flash_attn_interface.flash_attn_func (Hopper)");
-    python("sage", "sageattention", "sageattn", kSageTolerance, true,
+    python("sage", "sageattention", "sageattn", kSageTolerance,
            "SageAttention, sageattention.sageattn (8-bit; ComfyUI --use-sage-attention)");
     // SageAttention 2.2's kernels one by one, beside `sage` (its own dispatch by compute
     // capability): which is fastest and which is accurate enough differs by GPU and model, and a
@@ -72,7 +73,7 @@ const std::vector<BackendInfo>& builtin_backends() {
     // measures it and the kernel's own id is not measured again (duplicate_gate).
     auto sage = [&](std::string id, std::string function, int min_sm, std::vector<int> only_sm,
                     std::vector<int> sageattn_on, std::string what) {
-      python(std::move(id), "sageattention", std::move(function), kSageTolerance, true, std::move(what));
+      python(std::move(id), "sageattention", std::move(function), kSageTolerance, std::move(what));
       v.back().min_sm = min_sm;
       v.back().only_sm = std::move(only_sm);
       v.back().variant_of = "sage";
@@ -97,7 +98,7 @@ const std::vector<BackendInfo>& builtin_backends() {
     // the activation-like set rejected it on every default-set shape (6.3e-2 to 6.9e-2).
     sage("sage_fp16_triton", "sageattn_qk_int8_pv_fp16_triton", 0, {80, 86, 87}, {86},
          "SageAttention sageattn_qk_int8_pv_fp16_triton, per_block (sageattn's pick on sm86)");
-    python("xformers", "xformers.ops", "memory_efficient_attention", 1e-2, false,
+    python("xformers", "xformers.ops", "memory_efficient_attention", 1e-2,
            "xformers.ops.memory_efficient_attention");
     return v;
   }();

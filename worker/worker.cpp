@@ -254,7 +254,7 @@ class Imports {
 // settle, turns of 200 ms), on a cold tune of 18.2-20.0 s (five on the H200 with FA3 and Sage)
 // against the real-libraries issue's 20 s. So, against a rival at least as accurate:
 // - 1.05x after 3 samples stops it: the policy's ties within 3% resolve to the exact kernels and
-//   the library's own entry first (policy.cpp backend_rank), so a kernel 5% slower by three
+//   the library's own entry first (common/adapters.h, tie_rank), so a kernel 5% slower by three
 //   samples cannot be picked unless the samples are 2% off (run to run on the H200: 42 of 46
 //   pairs within 3% of do_bench, with full sampling);
 // - 1.25x by its warm-up and by one sample stops it after that sample, with no settle: an

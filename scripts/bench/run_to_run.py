@@ -22,6 +22,8 @@ runs; 2 for unreadable input.
 """
 import argparse
 import json
+import os
+import re
 import sys
 
 
@@ -48,13 +50,22 @@ def step_costs(report):
     return {c["mechanism"]: c["step_ms"] for c in report.get("mechanism_costs", []) if c.get("eligible")}
 
 
-# common/policy.cpp backend_rank; ids not in it rank after these, by name.
-TIE_ORDER = ["sdpa_cudnn", "sdpa_flash", "sdpa_efficient", "sdpa_comfy", "flash3", "flash2", "xformers", "sage",
-             "split", "quad", "sdpa_math"]
+def tie_ranks(header=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "adapters.h")):
+    """The policy's per-shape tie order as common/adapters.h defines it: ({id: rank}, the rank of
+    ids not listed)."""
+    with open(header) as f:
+        text = f.read()
+    kernel = int(re.search(r"kKernelTieRank = (\d+);", text).group(1))
+    ranks = {m.group(1): kernel if m.group(2) == "kKernelTieRank" else int(m.group(2))
+             for m in re.finditer(r'\{"(\w+)", (?:true|false), (\w+)\}', text)}
+    return ranks, kernel
+
+
+TIE_RANKS, UNLISTED_RANK = tie_ranks()
 
 
 def rank(backend):
-    return (TIE_ORDER.index(backend) if backend in TIE_ORDER else len(TIE_ORDER), backend)
+    return (TIE_RANKS.get(backend, UNLISTED_RANK), backend)
 
 
 def winners(run, tie=0.03):

@@ -117,7 +117,7 @@ TEST(Policy, TiesWithinNoiseResolveTheSameWayWhateverTheOrder) {
     std::shuffle(m.begin(), m.end(), rng);
     const PolicyResult r = choose(w, m, {});
     EXPECT_EQ(r.decision->mechanism, Mechanism::pytorch);  // 2% apart: ComfyUI's own flag
-    // Per shape the node pins the kernel that ties with ComfyUI's path (see backend_rank).
+    // Per shape the node pins the kernel that ties with ComfyUI's path (see common/adapters.h, tie_rank).
     EXPECT_EQ(r.decision->routes[0].backend, "sdpa_cudnn");
   }
   PolicyOptions strict;

@@ -51,6 +51,15 @@ class RunToRunTest(unittest.TestCase):
                 f.write("\n".join(lines) + "\n")
         return subprocess.run([sys.executable, SCRIPT, *paths, *extra], capture_output=True, text=True)
 
+    def test_the_tie_order_is_common_adapters_h(self):
+        sys.path.insert(0, os.path.dirname(SCRIPT))
+        import run_to_run
+        self.assertEqual(len(run_to_run.TIE_RANKS), 19)  # every adapter of common/adapters.h
+        self.assertEqual(run_to_run.rank("sdpa_cudnn"), (0, "sdpa_cudnn"))
+        self.assertEqual(run_to_run.rank("sage"), (7, "sage"))
+        self.assertEqual(run_to_run.rank("sage_fp8_sm90_warp"), (11, "sage_fp8_sm90_warp"))
+        self.assertEqual(run_to_run.rank("t_ok"), (11, "t_ok"))
+
     def test_runs_that_agree_pass(self):
         b = {**A, ("sdpa_cudnn", "flux"): 0.405}  # +1.25%
         p = self.cli(run_lines(A), run_lines(b, failed=[("quad", "flux")]))

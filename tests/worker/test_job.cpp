@@ -1,8 +1,10 @@
 #include "worker/job.h"
 #include "worker/torch_gates.h"
-#include "common/quality.h"
+#include "common/adapters.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -153,8 +155,17 @@ TEST(Registry, SageKernelsOnlyWhereTheGpuHasThem) {
   EXPECT_EQ(gate("sage", "7.5"), "");  // sageattn's own dispatch raises where it has no kernel
   EXPECT_EQ(gate("sage_fp8_sm90", ""), "");  // the CPU: stand-ins run everywhere
   EXPECT_NE(gate("sage_fp8_sm90", "nine").find("not understood"), std::string::npos);
-  for (const auto& b : builtin_backends())
-    EXPECT_EQ(b.quantized, is_quantized_backend(b.id)) << b.id;  // the policy's view, common/quality.h
+}
+
+TEST(Registry, ListsExactlyTheAdaptersOfCommonAdaptersH) {
+  std::set<std::string> registry, common;
+  for (const auto& b : builtin_backends()) {
+    registry.insert(b.id);
+    EXPECT_EQ(b.quantized, is_quantized_adapter(b.id)) << b.id;
+  }
+  for (const auto& a : kAdapters) common.insert(std::string(a.id));
+  EXPECT_EQ(registry, common);
+  EXPECT_EQ(registry.size(), builtin_backends().size());  // no id twice
 }
 
 TEST(Registry, UnfusedFallbacksAreNotMeasuredFromSm90On) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -77,17 +76,8 @@ void parse_quality(const std::string& text, const std::string& name, QualityBudg
 }
 
 QualityBudgets load_quality_budgets(const std::string& dir_or_file) {
-  namespace fs = std::filesystem;
   QualityBudgets b;
-  std::vector<fs::path> files;
-  if (fs::is_directory(dir_or_file)) {
-    for (const auto& e : fs::directory_iterator(dir_or_file))
-      if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());
-  } else {
-    files.push_back(dir_or_file);
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& p : files) {
+  for (const auto& p : catalogue_files(dir_or_file)) {
     std::ifstream in(p);
     std::stringstream ss;
     ss << in.rdbuf();

@@ -146,7 +146,7 @@ std::vector<Workload> parse_catalogue(const std::string& text, const std::string
   return out;
 }
 
-std::vector<Workload> load_catalogue(const std::string& dir_or_file) {
+std::vector<fs::path> catalogue_files(const std::string& dir_or_file) {
   fs::path root(dir_or_file);
   std::vector<fs::path> files;
   if (fs::is_directory(root)) {
@@ -160,9 +160,13 @@ std::vector<Workload> load_catalogue(const std::string& dir_or_file) {
   } else {
     throw std::runtime_error("workload catalogue not found: " + root.string());
   }
+  return files;
+}
+
+std::vector<Workload> load_catalogue(const std::string& dir_or_file) {
   std::vector<Workload> all;
   std::map<std::string, std::string> seen;  // id -> file
-  for (const auto& file : files) {
+  for (const auto& file : catalogue_files(dir_or_file)) {
     for (auto& w : load_file(file)) {
       auto [it, fresh] = seen.emplace(w.id, file.string());
       if (!fresh)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ void from_json(const nlohmann::json& j, Workload& w);
 // *.json file in a directory (sorted by name). Validates each workload and that ids are unique;
 // errors (std::runtime_error) name the file and the field.
 std::vector<Workload> load_catalogue(const std::string& dir_or_file);
+// The catalogue's files: the *.json files of a folder in name order, or the one file named.
+// Throws when there is none, naming the path.
+std::vector<std::filesystem::path> catalogue_files(const std::string& dir_or_file);
 // One catalogue file's content: an array of workloads or {"workloads": [...]}. Throws
 // std::runtime_error naming `name` and what is wrong.
 std::vector<Workload> parse_catalogue(const std::string& text, const std::string& name);

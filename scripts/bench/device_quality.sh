@@ -92,12 +92,13 @@ for level in $levels; do
     fi
     set_name=full
   fi
+  quality=${level/full/balanced}
   dir=$OUT/tune-$level
   mkdir -p "$dir"
   bash scripts/clear_triton_cache.sh > /dev/null
-  phase "tune: $set_name set, --quality ${level/full/balanced}, cold cache, Triton cache empty"
+  phase "tune: $set_name set, --quality $quality, cold cache, Triton cache empty"
   start=$(date +%s%N)
-  "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set "$set_name" --quality "${level/full/balanced}" \
+  "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set "$set_name" --quality "$quality" \
     --env-settings "$dir/env_settings" --decision-file "$dir/decision.json" --worker "$W" --json \
     > "$dir/boot.json" 2> "$dir/boot.log"
   echo "tune $level: rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$OUT/summary.txt"
@@ -112,7 +113,7 @@ for r in d.get("routes", []):
 EOF
   for f in html:html text:txt markdown:md json:json csv:csv; do
     "$autotune" --venv "$venv" --local-dir "$dir/local" --cache-dir "$dir/shared" --set "$set_name" \
-      --quality "${level/full/balanced}" --report --format "${f%%:*}" > "$dir/report.${f#*:}" 2>> "$dir/report.err" || echo "--format ${f%%:*} failed"
+      --quality "$quality" --report --format "${f%%:*}" > "$dir/report.${f#*:}" 2>> "$dir/report.err" || echo "--format ${f%%:*} failed"
   done
   grep -E "s; inputs and reference|imported after|done after|warmed up" "$dir/local/worker.log" 2>/dev/null \
     | sed 's/^/  /' | head -40

@@ -10,7 +10,7 @@
 #   pod_start_timing.sh COMFYUI_DIR OUT [RUNS] -- [ComfyUI arguments...]
 #
 # Environment: COMFYUI_PYTHON [python3], AUTOTUNE_BIN [build/boot/autotune], AUTOTUNE_VENV
-# [the interpreter's prefix], PORT [8190]. The ComfyUI arguments go to both starts (for example
+# [the interpreter's prefix], AUTOTUNE_WORKER [autotune-bench beside AUTOTUNE_BIN], PORT [8190]. The ComfyUI arguments go to both starts (for example
 # --cpu --front-end-root DIR on a machine without the frontend package). pod_start.sh links the
 # node into COMFYUI_DIR/custom_nodes, so the plain starts run from a copy without it.
 set -u
@@ -73,7 +73,7 @@ start_pod() {
   mkdir -p "$d"
   t0=$(now)
   (exec setsid env COMFYUI_DIR="$comfyui" COMFYUI_PYTHON="$python" AUTOTUNE_BIN="$autotune" \
-     AUTOTUNE_ARGS="--venv $venv --local-dir $d/local --cache-dir $d/shared --decision-file $d/decision.json" \
+     AUTOTUNE_ARGS="--venv $venv --local-dir $d/local --cache-dir $d/shared --decision-file $d/decision.json${AUTOTUNE_WORKER:+ --worker $AUTOTUNE_WORKER}" \
      AUTOTUNE_ENV_SETTINGS="$d/env_settings" AUTOTUNE_NODE_DIR="$repo/comfyui_node" \
      AUTOTUNE_LOCAL_DIR="$d/local" bash "$repo/scripts/pod_start.sh" --listen 127.0.0.1 --port "$port" "$@" \
      > "$work/pod.log" 2>&1) &

@@ -72,7 +72,7 @@ std::optional<Decision> decide_from_measurements(const BootOptions& o, const Gpu
   };
   if (!fleet || fs::exists(o.cache_path, exists_ec)) open_local();
   const CacheKey key = make_cache_key(gpu, env, o.workloads_version, o.harness_version);
-  const std::string backends = backends_signature(env);
+  const std::string backends = backends_signature(env) + (o.policy.empty() ? "" : "; " + o.policy);
   // Polling repeats the same warnings (a newer-schema file skipped); report each once.
   std::vector<std::string> seen;
   const auto lookup = [&]() {

@@ -55,6 +55,9 @@ struct BootOptions {
   // `autotune tune --seen`. They are not part of the cache key: measurements are stored per
   // shape, so a hit whose key lacks rows for one of them tunes only those, under the same key.
   std::vector<Workload> seen_workloads;
+  // The tuner's PolicyOptions::signature(): a cached decision counts only under the same one (it
+  // joins the backends in the decision's identity). Empty: the backends alone.
+  std::string policy;
   Tuner tuner;                     // empty: no tuning, for the reason below
   std::string tuning_off_reason = "tuning is off";
   // Called once, before any cache lookup or tuning, with the visible GPUs grouped by model. With

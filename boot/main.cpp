@@ -223,6 +223,11 @@ int main(int argc, char** argv) {
                 << o.seen_workloads.size() << " not covered by the workload set\n";
     workloads.insert(workloads.end(), o.seen_workloads.begin(), o.seen_workloads.end());
   }
+  autotune::PolicyOptions policy;
+  policy.exclude_quantized = exclude_quantized;
+  policy.quality = quality_level;
+  policy.budgets = budgets;
+  o.policy = policy.signature();
   const std::filesystem::path worker_path =
       worker.empty() ? first_existing({self_dir() / "autotune-bench", self_dir() / "../worker/autotune-bench"})
                      : std::filesystem::path(worker);
@@ -238,9 +243,7 @@ int main(int argc, char** argv) {
     t.workloads = workloads;
     t.backends = backends;
     t.budget = std::chrono::milliseconds(static_cast<long long>(budget_s * 1000));
-    t.policy.exclude_quantized = exclude_quantized;
-    t.policy.quality = quality_level;
-    t.policy.budgets = budgets;
+    t.policy = policy;
     t.local_dir = local_dir;
     t.decision_file = autotune::decision_file_path(o);
     t.quiet = quiet;
@@ -267,10 +270,6 @@ int main(int argc, char** argv) {
       }
       return autotune::cache_show(c, cache_key, current, json);
     }
-    autotune::PolicyOptions policy;
-    policy.exclude_quantized = exclude_quantized;
-    policy.quality = quality_level;
-    policy.budgets = budgets;
     if (want_report)
       return autotune::report_command(o, workloads, workload_set, boot_json ? "json" : format, policy, std::cout,
                                       std::cerr);

@@ -87,13 +87,7 @@ nlohmann::json decision_document(const BootResult& r, const GpuInfo* g, const De
           {"comfyui_sdpa", r.env.comfyui_sdpa ? nlohmann::json(*r.env.comfyui_sdpa) : nlohmann::json(comfyui_a125cd84_sdpa())},
           {"default_backend", decision.default_backend},
           {"routes", decision.routes},
-          {"quality",
-           {{"level", decision.quality.level},
-            {"exact_steps", decision.quality.exact_steps},
-            {"steps", decision.quality.steps},
-            {"exact_step_ms", decision.quality.exact_step_ms},
-            {"step_ms", decision.quality.step_ms},
-            {"quantized_routes", decision.quality.quantized_routes}}},
+          {"quality", decision.quality},
           {"warnings", r.warnings}};
 }
 

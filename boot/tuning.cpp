@@ -75,7 +75,7 @@ struct Run {
                         {"workloads", o.workloads},
                         {"backends", o.backends},
                         {"skip", skip},
-                        {"exclude_quantized", o.policy.exclude_quantized},
+                        {"exclude_quantized", o.policy.quantized_excluded()},
                         {"max_seconds_per_measurement", o.max_seconds_per_measurement},
                         {"overlap_imports", !imports_first}};
     if (env.comfyui_sdpa) j["comfyui_sdpa"] = *env.comfyui_sdpa;

@@ -42,6 +42,11 @@ CREATE TABLE decisions(
   routes TEXT NOT NULL, decided_at TEXT NOT NULL,
   PRIMARY KEY(env_id, backends));
 )sql",
+    // 1 -> 2: the decision's quality account (common/decision.h), which the node's step-aware
+    // routing reads (exact_steps). Older files' decisions read as an empty account.
+    R"sql(
+ALTER TABLE decisions ADD COLUMN quality TEXT NOT NULL DEFAULT '{}';
+)sql",
 };
 
 // Why the file at `db` cannot be used, or empty; `state` says which kind of problem. Brings an
@@ -63,9 +68,11 @@ std::string check_file(SQLite::Database& db, bool read_only, FileState& state) {
     state = FileState::newer;
     return "newer schema " + std::to_string(version) + " than this tool's " + std::to_string(Cache::kSchemaVersion);
   }
-  if (version < Cache::kSchemaVersion && read_only) return "schema " + std::to_string(version) + " (incomplete file)";
+  // Read-only (another pod's published file), an older schema is read as it is (read_records);
+  // version 0 is a file whose creation never finished.
+  if (version == 0 && read_only) return "schema 0 (incomplete file)";
   state = FileState::ok;
-  if (version < Cache::kSchemaVersion) {
+  if (version < Cache::kSchemaVersion && !read_only) {
     // Two processes may create the same file at once: take the write lock first, then read the
     // version again, so the second one finds the first one's schema instead of re-creating it.
     SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -122,8 +129,9 @@ Measurement measurement_of(SQLite::Statement& q, int first) {
 constexpr const char* kMeasurementColumns =
     "backend, backend_version, shape, status, reason, median_ms, spread, host_ms, samples, peak_mem_bytes, rel_error";
 
-// The 4 columns mechanism, reason, default_backend, routes from `first` on. nullopt for a
-// mechanism this tool does not know (a newer tool wrote it); throws if routes is not valid JSON.
+// The 5 columns mechanism, reason, default_backend, routes, quality from `first` on. nullopt for a
+// mechanism this tool does not know (a newer tool wrote it); throws if routes or quality is not
+// valid JSON.
 std::optional<Decision> decision_of(SQLite::Statement& q, int first) {
   const auto mechanism = parse_mechanism(q.getColumn(first).getString());
   if (!mechanism) return std::nullopt;
@@ -133,14 +141,17 @@ std::optional<Decision> decision_of(SQLite::Statement& q, int first) {
   d.reason = q.getColumn(first + 1).getString();
   d.default_backend = q.getColumn(first + 2).getString();
   d.routes = nlohmann::json::parse(q.getColumn(first + 3).getString()).get<std::vector<Route>>();
+  d.quality = nlohmann::json::parse(q.getColumn(first + 4).getString()).get<QualityAccount>();
   return d;
 }
 
 
-// Reads every record (or those of one key) from a checked file. A row this tool cannot parse (a
-// status or mechanism it does not know) is left out: a newer tool wrote it.
+// Reads every record (or those of one key) from a checked file, of this schema or an older one
+// (a columns added since reads as its default). A row this tool cannot parse (a status or
+// mechanism it does not know) is left out: a newer tool wrote it.
 RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only) {
   RecordSet out;
+  const int version = db.execAndGet("PRAGMA user_version").getInt();
   const std::string where = only ? " WHERE e.key = ?" : "";
   {
     const int k = CacheKey::field_count();
@@ -163,7 +174,8 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
   }
   const int k = CacheKey::field_count();
   SQLite::Statement q(db, "SELECT " + CacheKey::columns("e.") +
-                              ", d.backends, d.mechanism, d.reason, d.default_backend, d.routes, d.decided_at "
+                              ", d.backends, d.mechanism, d.reason, d.default_backend, d.routes, " +
+                              (version >= 2 ? "d.quality" : "'{}'") + ", d.decided_at "
                               "FROM decisions d JOIN environments e ON e.id = d.env_id" + where);
   if (only) q.bind(1, only->canonical());
   while (q.executeStep()) {
@@ -177,7 +189,7 @@ RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only
     } catch (const std::exception&) {
       continue;
     }
-    r.decided_at = normalise_timestamp(q.getColumn(14).getString());
+    r.decided_at = normalise_timestamp(q.getColumn(k + 6).getString());
     out.add(std::move(r));
   }
   return out;
@@ -224,14 +236,15 @@ void insert_measurement(SQLite::Database& db, std::int64_t env, const Measuremen
 void insert_decision(SQLite::Database& db, std::int64_t env, const DecisionRecord& r) {
   SQLite::Statement q(db,
                       "INSERT OR REPLACE INTO decisions(env_id, backends, mechanism, reason, default_backend, routes, "
-                      "decided_at) VALUES(?,?,?,?,?,?,?)");
+                      "quality, decided_at) VALUES(?,?,?,?,?,?,?,?)");
   q.bind(1, env);
   q.bind(2, r.backends);
   q.bind(3, std::string(to_string(r.decision.mechanism)));
   q.bind(4, r.decision.reason);
   q.bind(5, r.decision.default_backend);
   q.bind(6, nlohmann::json(r.decision.routes).dump());
-  q.bind(7, r.decided_at);
+  q.bind(7, nlohmann::json(r.decision.quality).dump());
+  q.bind(8, r.decided_at);
   q.exec();
 }
 
@@ -447,7 +460,7 @@ std::optional<Decision> Cache::decision(const CacheKey& key, const std::string& 
   const auto env = find_env(key);
   if (!env) return std::nullopt;
   SQLite::Statement q(*db_,
-                      "SELECT mechanism, reason, default_backend, routes FROM decisions WHERE env_id = ? AND backends = ?");
+                      "SELECT mechanism, reason, default_backend, routes, quality FROM decisions WHERE env_id = ? AND backends = ?");
   q.bind(1, *env);
   q.bind(2, backends);
   if (!q.executeStep()) return std::nullopt;

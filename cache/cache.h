@@ -69,7 +69,7 @@ std::string backends_signature(const Fingerprint& env);
 
 class Cache {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   static constexpr int kApplicationId = 0x41415455;  // "AATU", marks our files
 
   struct Opened {

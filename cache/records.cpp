@@ -46,6 +46,7 @@ std::string text_of(const DecisionRecord& r) {
                         {"reason", r.decision.reason},
                         {"default_backend", r.decision.default_backend},
                         {"routes", r.decision.routes},
+                        {"quality", r.decision.quality},
                         {"decided_at", r.decided_at}}
       .dump();
 }
@@ -272,6 +273,7 @@ nlohmann::json to_export_json(const RecordSet& records) {
                   {"reason", r.decision.reason},
                   {"default_backend", r.decision.default_backend},
                   {"routes", r.decision.routes},
+                  {"quality", r.decision.quality},
                   {"decided_at", r.decided_at}});
   return {{"format", kExportFormat},
           {"version", kExportVersion},
@@ -330,6 +332,7 @@ RecordSet from_export_json(const nlohmann::json& doc, std::vector<std::string>& 
       r.decision.reason = j.value("reason", "");
       r.decision.default_backend = j.value("default_backend", default_backend_of(*m));
       r.decision.routes = j.value("routes", nlohmann::json::array()).get<std::vector<Route>>();
+      r.decision.quality = j.value("quality", nlohmann::json::object()).get<QualityAccount>();
       r.decided_at = normalise_timestamp(j.at("decided_at").get<std::string>());
       if (auto why = impossible(r.decision)) {
         warnings.push_back(where + " left out: " + *why);

@@ -22,7 +22,7 @@ struct MeasurementRecord {
 
 struct DecisionRecord {
   CacheKey key;
-  std::string backends;  // backends_signature() the decision was made with
+  std::string backends;  // backends_signature() the decision was made with; "; " and the policy's (BootOptions::policy)
   Decision decision;
   std::string decided_at;
 };

@@ -41,4 +41,24 @@ void from_json(const nlohmann::json& j, Route& r) {
   r.exact_backend = j.value("exact_backend", std::string());
 }
 
+void to_json(nlohmann::json& j, const QualityAccount& q) {
+  j = {{"level", q.level},
+       {"exact_steps", q.exact_steps},
+       {"steps", q.steps},
+       {"exact_step_ms", q.exact_step_ms},
+       {"step_ms", q.step_ms},
+       {"quantized_routes", q.quantized_routes}};
+}
+
+void from_json(const nlohmann::json& j, QualityAccount& q) {
+  const QualityAccount none;
+  q.level = j.value("level", none.level);
+  q.exact_steps = j.contains("exact_steps") ? json_integer<int>(j.at("exact_steps"), "exact_steps") : none.exact_steps;
+  q.steps = j.contains("steps") ? json_integer<int>(j.at("steps"), "steps") : none.steps;
+  q.exact_step_ms = j.value("exact_step_ms", none.exact_step_ms);
+  q.step_ms = j.value("step_ms", none.step_ms);
+  q.quantized_routes =
+      j.contains("quantized_routes") ? json_integer<int>(j.at("quantized_routes"), "quantized_routes") : none.quantized_routes;
+}
+
 }  // namespace autotune

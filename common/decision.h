@@ -50,5 +50,9 @@ std::string default_backend_of(Mechanism m);
 
 void to_json(nlohmann::json& j, const Route& r);
 void from_json(const nlohmann::json& j, Route& r);
+// The decision file's "quality" object, also what the cache keeps. Reading is lenient: a missing
+// member keeps its default (records written before the cache kept it read as an empty account).
+void to_json(nlohmann::json& j, const QualityAccount& q);
+void from_json(const nlohmann::json& j, QualityAccount& q);
 
 }  // namespace autotune

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <tuple>
 
 #include "common/adapters.h"
@@ -158,11 +159,26 @@ PolicyResult choose_measured(const std::vector<Workload>& workloads, const std::
 }
 }  // namespace
 
+std::string PolicyOptions::signature() const {
+  const Quality level = quantized_excluded() ? Quality::exact : quality;
+  std::string s = "quality=" + std::string(to_string(level));
+  if (level == Quality::exact) return s;
+  if (level == Quality::balanced) s += " exact_steps=" + std::to_string(budgets.exact_steps);
+  const auto budget = [](const std::string& family, const FamilyQuality& f) {
+    std::ostringstream o;
+    o << family << ':' << f.balanced << '/' << f.fast << '/' << f.steps;
+    return o.str();
+  };
+  s += " budgets=" + budget("*", budgets.fallback);
+  for (const auto& [family, f] : budgets.families) s += "," + budget(family, f);
+  return s;
+}
+
 PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Measurement>& measurements,
                     const PolicyOptions& options) {
   PolicyOptions exact_options = options;
   exact_options.exclude_quantized = true;
-  const Quality level = options.exclude_quantized ? Quality::exact : options.quality;
+  const Quality level = options.quantized_excluded() ? Quality::exact : options.quality;
   // Exact: without the 8-bit kernels; `sage` stays, for exclude_quantized to mark its mechanism
   // ineligible with the reason.
   std::vector<Measurement> exact_rows;

@@ -35,6 +35,15 @@ struct PolicyOptions {
   // Where 8-bit backends may be picked, and each family's error budget (common/quality.h).
   Quality quality = Quality::balanced;
   QualityBudgets budgets;
+  // No 8-bit backend can be picked: excluded, or the exact level. Then the worker neither warms
+  // nor measures them (the cache keeps what it has; a later level that can pick them measures
+  // what is missing).
+  bool quantized_excluded() const { return exclude_quantized || quality == Quality::exact; }
+  // What, besides the measurements, a decision depends on: the level that decides and, where
+  // 8-bit can be picked, the exact steps and each family's budgets. A decision cached under
+  // another signature is not this policy's (a pod switched to exact must not reuse balanced's
+  // Sage routes). "quality=exact", or "quality=balanced exact_steps=1 budgets=*:0.04/0.08/30,...".
+  std::string signature() const;
 };
 
 // Order in which ties resolve: ComfyUI's own path first (nothing extra to trust), exact kernels

@@ -55,6 +55,8 @@ struct Job {
   bool skipped(const std::string& backend, const std::string& shape) const {
     return skip.count({backend, shape}) > 0;
   }
+  // Imported, to say whether it is installed, but neither warmed up nor measured.
+  bool excluded(const BackendInfo& b) const { return exclude_quantized && b.quantized; }
 };
 
 // Throws std::invalid_argument with a message naming the bad field and value (an unknown

@@ -202,7 +202,7 @@ class Imports {
     if (dev.cuda()) {
       const std::string device = "cuda:" + std::to_string(dev.device().index());
       for (std::size_t i = 0; i < infos.size(); ++i) {
-        if (!r[i].installed) continue;
+        if (!r[i].installed || job.excluded(infos[i])) continue;
         emit(out, {{"event", event_name(Event::warm)}, {"backend", infos[i].id}});
         const struct Warmed {
           std::FILE* out;
@@ -569,7 +569,7 @@ int run_worker(const std::string& job_text, std::FILE* out) {
   for (const auto& b : job.backends) {
     BackendState s;
     s.info = b;
-    s.excluded = job.exclude_quantized && b.quantized;
+    s.excluded = job.excluded(b);
     if (std::string gate = capability_gate(b, capability); !gate.empty()) {
       s.reason = std::move(gate);  // not installed here: never imported, never timed
     } else if (std::string dup = job.every_kernel ? "" : duplicate_gate(b, capability); !dup.empty()) {

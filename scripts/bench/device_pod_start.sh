@@ -15,7 +15,7 @@ set -u
 OUT=${OUT:-/tmp/out}/pod_start
 mkdir -p "$OUT"
 autotune=$(realpath "${AUTOTUNE:-.carry/autotune}")
-[ -n "${AUTOTUNE_WORKER:-}" ] && export AUTOTUNE_WORKER=$(realpath "$AUTOTUNE_WORKER")
+[ -n "${AUTOTUNE_WORKER:-}" ] && AUTOTUNE_WORKER=$(realpath "$AUTOTUNE_WORKER") && export AUTOTUNE_WORKER
 [ -d .carry/lib ] && export LD_LIBRARY_PATH=$PWD/.carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # ComfyUI's server needs aiohttp, which that machine may lack: Debian 12's (python3-aiohttp and
 # what it imports, unpacked into .carry/debpy without their Python 3.11 C extensions) run there
@@ -35,10 +35,7 @@ mkdir -p "$src"
 [ -d "$src/ComfyUI" ] || { tar xzf .carry/ComfyUI-*.tar.gz -C "$src" && tar xzf .carry/einops-*.tar.gz -C "$src"; }
 mkdir -p /tmp/frontend && echo '<html>stand-in frontend</html>' > /tmp/frontend/index.html
 for m in torchsde av; do
-  python3 -c "import $m" 2> /dev/null && continue
-  mkdir -p "/tmp/fakes/$m"
-  printf 'def __getattr__(name):\n    if name.startswith("__"):\n        raise AttributeError(name)\n    return type(name, (), {})\n' \
-    > "/tmp/fakes/$m/__init__.py"
+  python3 -c "import $m" 2> /dev/null || python3 scripts/bench/fake_module.py /tmp/fakes "$m"
 done
 PYTHONPATH=$(echo "$src"/einops-*):/tmp/fakes:$extra READY_TIMEOUT_S=${READY_TIMEOUT_S:-60} AUTOTUNE_BIN=$autotune \
   bash scripts/bench/pod_start_timing.sh "$src/ComfyUI" "$OUT/pod_start_timing.txt" "${RUNS:-3}" -- \

@@ -1,4 +1,5 @@
 #include "cache/cache.h"
+#include "cache/records.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +113,66 @@ TEST_F(CacheTest, TheEnvironmentsTableHasTheKeysFields) {
   }
   EXPECT_EQ(columns, CacheKey::columns());
   EXPECT_EQ(CacheKey::field_count(), 9);
+}
+
+Decision balanced_decision() {
+  Decision d = sage_decision();
+  d.routes[0].exact_backend = "flash3";
+  d.quality = {"balanced", 2, 30, 761.9, 700.6, 1};
+  return d;
+}
+
+void expect_balanced_account(const Decision& d) {
+  EXPECT_EQ(d.quality.level, "balanced");
+  EXPECT_EQ(d.quality.exact_steps, 2);  // what the node's step-aware routing reads
+  EXPECT_EQ(d.quality.steps, 30);
+  EXPECT_DOUBLE_EQ(d.quality.exact_step_ms, 761.9);
+  EXPECT_DOUBLE_EQ(d.quality.step_ms, 700.6);
+  EXPECT_EQ(d.quality.quantized_routes, 1);
+  EXPECT_EQ(d.routes.at(0).exact_backend, "flash3");
+}
+
+// A cache hit is every boot after the first, and every pod after the first in a fleet: the
+// decision must come back with its quality account, or balanced would run 8-bit on every step.
+TEST_F(CacheTest, ADecisionKeepsItsQualityAccountInTheFileAndInAPublishedCopy) {
+  auto cache = open_clean();
+  cache->put_decision(h100_key(), "flash_attn_3=3.0.0", balanced_decision());
+  expect_balanced_account(*cache->decision(h100_key(), "flash_attn_3=3.0.0"));
+  const fs::path published = dir / "published.sqlite";
+  write_snapshot(published, cache->records(h100_key()));
+  const Snapshot s = read_snapshot(published);
+  ASSERT_EQ(s.state, FileState::ok) << s.problem;
+  ASSERT_EQ(s.records->decisions.size(), 1u);
+  expect_balanced_account(s.records->decisions.begin()->second.decision);
+}
+
+// A file of schema 1, before the quality account: this pod's own is brought up to date, and a
+// published one (read-only) is read as it is; its decisions read with an empty account, none is
+// set aside or lost.
+TEST_F(CacheTest, ASchemaOneFileIsReadAndItsDecisionsKept) {
+  open_clean()->put_decision(h100_key(), "", sage_decision());
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE decisions DROP COLUMN quality");  // schema 1 exactly
+    db.exec("PRAGMA user_version = 1");
+  }
+  const fs::path published = dir / "published-v1.sqlite";
+  fs::copy_file(path, published);
+  const Snapshot s = read_snapshot(published);
+  ASSERT_EQ(s.state, FileState::ok) << s.problem;
+  ASSERT_EQ(s.records->decisions.size(), 1u);
+  EXPECT_EQ(s.records->decisions.begin()->second.decision.mechanism, Mechanism::sage);
+  EXPECT_EQ(s.records->decisions.begin()->second.decision.quality.level, "");
+
+  auto cache = open_clean();  // no warning, nothing set aside
+  const auto d = cache->decision(h100_key(), "");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->mechanism, Mechanism::sage);
+  EXPECT_EQ(d->quality.level, "");
+  cache->put_decision(h100_key(), "b", balanced_decision());
+  expect_balanced_account(*cache->decision(h100_key(), "b"));
+  SQLite::Database db(path.string());
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), Cache::kSchemaVersion);
 }
 
 TEST(CacheKey, CanonicalNamesEveryFieldInItsFixedForm) {
@@ -286,7 +347,7 @@ TEST_F(CacheTest, NewerSchemaIsSetAside) {
   }
   std::string warning;
   expect_set_aside("newer", read_file(path), &warning);
-  EXPECT_TRUE(contains(warning, "newer schema 99 than this tool's 1")) << warning;
+  EXPECT_TRUE(contains(warning, "newer schema 99 than this tool's " + std::to_string(Cache::kSchemaVersion))) << warning;
 }
 
 TEST_F(CacheTest, WarningsSayWhatWasWrong) {

@@ -173,6 +173,33 @@ TEST_F(TuneSeen, MeasuresOnlyTheRecordedShapesNoMeasurementCoversAndRoutesThem) 
   EXPECT_TRUE(contains(report.out, ",WAN21,")) << report.out;
 }
 
+// Not about recorded shapes: the same CLI run twice over one cache, under two quality levels.
+TEST_F(TuneSeen, AQualityLevelNeverTakesTheDecisionCachedUnderAnother) {
+  const auto level = [&] { return nlohmann::json::parse(read_file(decision()))["quality"]["level"]; };
+  const auto source = [&] { return nlohmann::json::parse(read_file(decision()))["source"]; };
+  ASSERT_EQ(autotune("").exit_code, 0);
+  EXPECT_EQ(level(), "balanced");
+  // exact decides afresh from the cached measurements (a worker with nothing left to measure).
+  const auto r = autotune("--quality exact");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(level(), "exact");
+  EXPECT_EQ(source(), "tuning");
+  ASSERT_EQ(job_lines().size(), 2u);
+  EXPECT_EQ(job_lines()[1]["skip"].size(), 4u);
+  EXPECT_EQ(job_lines()[1]["exclude_quantized"], true);
+  // Each level's decision is kept beside the other's.
+  ASSERT_EQ(autotune("--quality exact").exit_code, 0);
+  EXPECT_EQ(source(), "cache");
+  EXPECT_EQ(level(), "exact");
+  ASSERT_EQ(autotune("").exit_code, 0);
+  EXPECT_EQ(source(), "cache");
+  EXPECT_EQ(level(), "balanced");
+  // So is one made with other exact steps.
+  ASSERT_EQ(autotune("--exact-steps 2").exit_code, 0);
+  EXPECT_EQ(source(), "tuning");
+  EXPECT_EQ(job_lines().size(), 3u);
+}
+
 TEST_F(TuneSeen, ABadRecordedFileNeverStopsTheBoot) {
   write_file(seen_shapes_path(decision()), "{\"schema\": 1, \"shapes\": [{\"batch\": \"one\"}]}");
   const auto r = autotune("tune --seen");

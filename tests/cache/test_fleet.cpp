@@ -169,11 +169,20 @@ TEST(RecordChecks, BackendNotInstalledHere) {
 TEST(Export, RoundTripAndBadDocuments) {
   RecordSet s;
   s.add(mrec(Status::ok, 0.36, "2026-11-25T10:00:00.000Z"));
-  s.add(drec(Mechanism::flash3, "2026-11-25T10:00:00.000Z"));
+  auto d = drec(Mechanism::flash3, "2026-11-25T10:00:00.000Z");
+  d.decision.quality = {"balanced", 1, 30, 761.9, 700.6, 1};
+  s.add(d);
   std::vector<std::string> warnings;
   const RecordSet back = from_export_json(to_export_json(s), warnings);
   EXPECT_TRUE(warnings.empty());
   EXPECT_TRUE(back.covers(s) && s.covers(back));
+  EXPECT_EQ(decisions_text(back), decisions_text(s));  // the quality account included
+  EXPECT_EQ(back.decisions.begin()->second.decision.quality.exact_steps, 1);
+  // An export from before the account: read with an empty one.
+  auto old = to_export_json(s);
+  old["decisions"][0].erase("quality");
+  EXPECT_EQ(from_export_json(old, warnings).decisions.begin()->second.decision.quality.level, "");
+  EXPECT_TRUE(warnings.empty());
   EXPECT_THROW(from_export_json(nlohmann::json::array(), warnings), std::invalid_argument);
   EXPECT_THROW(from_export_json({{"format", "other"}}, warnings), std::invalid_argument);
   EXPECT_THROW(from_export_json({{"format", kExportFormat}, {"version", 99}}, warnings), std::invalid_argument);

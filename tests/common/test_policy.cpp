@@ -243,4 +243,26 @@ TEST(Policy, BrokenMechanismsAreThoseWhoseOwnBackendCrashedHungOrWasRejected) {
 }
 
 }  // namespace
+TEST(Policy, ASignatureNamesWhatBesidesTheMeasurementsADecisionDependsOn) {
+  PolicyOptions o;
+  o.quality = Quality::exact;
+  EXPECT_EQ(o.signature(), "quality=exact");
+  EXPECT_TRUE(o.quantized_excluded());
+  o.quality = Quality::fast;
+  EXPECT_FALSE(o.quantized_excluded());
+  EXPECT_EQ(o.signature(), "quality=fast budgets=*:0.04/0.08/30");
+  o.exclude_quantized = true;  // --exclude-quantized decides as exact does
+  EXPECT_EQ(o.signature(), "quality=exact");
+  o.exclude_quantized = false;
+  o.quality = Quality::balanced;
+  o.budgets.families["wan"] = {0.05, 0.1, 30};
+  EXPECT_EQ(o.signature(), "quality=balanced exact_steps=1 budgets=*:0.04/0.08/30,wan:0.05/0.1/30");
+  const std::string before = o.signature();
+  o.budgets.exact_steps = 2;
+  EXPECT_NE(o.signature(), before);
+  o.budgets.exact_steps = 1;
+  o.budgets.families["wan"].balanced = 0.06;
+  EXPECT_NE(o.signature(), before);
+}
+
 }  // namespace autotune

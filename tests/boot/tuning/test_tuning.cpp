@@ -444,6 +444,24 @@ TEST_F(TuningTest, TimeWaitingForAComfyUIPromptCountsAgainstNeitherTheBudgetNorA
   EXPECT_NE(std::find(lines.begin(), lines.end(), "resumed: the prompt ended"), lines.end());
 }
 
+TEST_F(TuningTest, OnlyALevelThatCanPickEightBitAsksTheWorkerToMeasureIt) {
+  // exact cannot pick an 8-bit kernel: the worker neither warms nor measures them (the Sage
+  // warm-ups alone took 3.5-3.8 s of a cold tune on the H200).
+  for (const auto& [level, exclude, expected] : {std::tuple{Quality::exact, false, true},
+                                                 std::tuple{Quality::balanced, false, false},
+                                                 std::tuple{Quality::fast, false, false},
+                                                 std::tuple{Quality::fast, true, true}}) {
+    options_.policy.quality = level;
+    options_.policy.exclude_quantized = exclude;
+    key_.driver = std::string(to_string(level)) + (exclude ? "-excluded" : "");  // measured afresh
+    const std::size_t before = jobs().size();
+    const TuneOutcome o = tune(options_, env_, cache_.get(), key_);
+    ASSERT_TRUE(o.decision) << o.reason;
+    ASSERT_EQ(jobs().size(), before + 1);
+    EXPECT_EQ(jobs().back()["exclude_quantized"], expected) << key_.driver;
+  }
+}
+
 TEST_F(TuningTest, WithoutAPromptMarkerTheJobHasNone) {
   ASSERT_TRUE(tune(options_, env_, cache_.get(), key_).decision);
   EXPECT_FALSE(jobs().at(0).contains("prompt_marker"));

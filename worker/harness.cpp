@@ -447,6 +447,7 @@ bool Sampler::prepare(const std::vector<Reference>& refs, double best_other_ms) 
     st_->batch = std::clamp(static_cast<int>(std::lround(opt_.target_batch_ms / est_ms)), 1, opt_.max_batch);
     st_->hold_ms = 0.05 + 1.5 * st_->host_ms * st_->batch;
     StoppingParams sp;
+    if (st_->gpu_est_ms >= opt_.heavy_call_ms) sp.min_samples = opt_.heavy_min_samples;
     sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
     sp.outpaced_ratio = opt_.outpaced_ratio;
     sp.outpaced_far_ratio = opt_.outpaced_far_ratio;

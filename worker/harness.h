@@ -142,6 +142,14 @@ struct MeasureOptions {
   double warm_up_s = 0.03;
   double outpaced_ratio = StoppingParams{}.outpaced_ratio;
   double outpaced_far_ratio = StoppingParams{}.outpaced_far_ratio;
+  // A call of at least heavy_call_ms (by its warm-up) converges from heavy_min_samples samples,
+  // not StoppingParams' 10. Such calls are video self-attention, 50 ms to 1 s each on the H200,
+  // one call a sample: 10 samples of the three contenders on HunyuanVideo and Wan 14B 720p took
+  // 7.5 s each of the full set's 68.8 s (results/h200-2026-12-03-quality/tune-full), their time
+  // cap (max_seconds) stopping them, not their noise. The rule still asks the noise to be
+  // within 0.5% over those samples.
+  double heavy_call_ms = 50;
+  int heavy_min_samples = 5;
 };
 
 // One backend's measurement of one shape, taken in turns, so that the worker can interleave a

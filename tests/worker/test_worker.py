@@ -391,6 +391,20 @@ for w in {workloads!r}:
         self.assertEqual([e for e in lines if e["event"] in ("import", "backends")], [])
         self.assertEqual(set(results(lines)), {("sdpa_math", w["id"]) for w in TINY})
 
+    def test_a_heavy_call_converges_from_five_samples(self):
+        # MeasureOptions::heavy_call_ms: a call of 50 ms or more (video self-attention) needs 5
+        # samples within 0.5% to converge; a lighter one still 10 (StoppingParams::min_samples).
+        for ms, want in (("80", 5), ("20", 10)):
+            env = dict(os.environ, STANDIN_SLOW_MS=ms)
+            # Alone: the one native backend asked for is skipped (an empty list asks for all).
+            rc, lines, err = run(job(workloads=TINY[:1], backends=["sdpa_math"], max_seconds_per_measurement=4.0,
+                                     skip=[{"backend": "sdpa_math", "shape": "tiny-flat"}],
+                                     python_backends=[{"id": "t_slow", "module": "standin_slow", "function": "attn"}]),
+                                 env=env)
+            self.assertEqual(rc, 0, err)
+            r = results(lines)[("t_slow", "tiny-flat")]
+            self.assertEqual((r["status"], r["stop"], r["samples"]), ("ok", "converged", want), (ms, r))
+
     def test_a_backend_twice_as_slow_stops_early(self):
         extra = [{"id": "t_ok", "module": "standin_ok", "function": "attn"},
                  {"id": "t_slow", "module": "standin_slow", "function": "attn"}]

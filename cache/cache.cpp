@@ -147,7 +147,7 @@ std::optional<Decision> decision_of(SQLite::Statement& q, int first) {
 
 
 // Reads every record (or those of one key) from a checked file, of this schema or an older one
-// (a columns added since reads as its default). A row this tool cannot parse (a status or
+// (a column added since reads as its default). A row this tool cannot parse (a status or
 // mechanism it does not know) is left out: a newer tool wrote it.
 RecordSet read_records(SQLite::Database& db, const std::optional<CacheKey>& only) {
   RecordSet out;

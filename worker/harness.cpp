@@ -16,6 +16,7 @@
 #endif
 
 #include "worker/activation_like.h"
+#include "worker/settle.h"
 #include "common/stats.h"
 
 namespace autotune::bench {
@@ -495,7 +496,8 @@ bool Sampler::read_sample(double elapsed_s) {
   st.queued.pop_front();
   const double gpu_ms = q.timer->elapsed_ms() / st.batch;
   const double spin_ms = q.timer->hold_elapsed_ms();
-  if (!q.clean && st.discarded < 20) {
+  // Past the time cap the sample counts whatever it is, so that the cap ends the measurement.
+  if (!q.clean && st.discarded < 20 && elapsed_s < st.crit->params().max_time_s) {
     // The device reached the sample before the host had queued all its calls, so it may have
     // idled between them: not a sample (each queued sample is judged on its own). Behind a spin,
     // the spin was too short; behind other samples, the host did not keep ahead of the device,
@@ -572,7 +574,7 @@ bool Sampler::turn(double best_other_ms) {
       // host's launch and the wait for it.
       const auto& done = st.crit->samples();
       const double call_ms = done.empty() ? st.gpu_est_ms : stats::median(done);
-      for (int i = static_cast<int>(std::ceil(opt_.settle_ms / call_ms)); i > 0; --i) issue_next();
+      for (int i = settle_calls(opt_.settle_ms, call_ms, st.host_ms); i > 0; --i) issue_next();
       first_hold_ms = kClockSpinMs;
     }
     bool first = true;

@@ -748,6 +748,27 @@ class GpuWorker(unittest.TestCase):
             self.assertGreaterEqual(r["dropped"], 3, r)
             self.assertLess(r["median_ms"], 0.5 * r["host_ms"], r)
 
+    def test_a_host_bound_call_settles_for_the_settle_time(self):
+        # worker/settle.h: the settle before a turn counts a host-bound call by its host time. By
+        # its device time (a few hundredths of a ms here) a 190 ms settle was about 6,000 calls of
+        # 0.3 ms, 2 s a turn; on the H200 it took FA3 27.6 s on SD1.5's 64-token shape. A settle
+        # nearly as long as the turn leaves each turn a sample or two, so the measurement runs
+        # turn after turn until its time cap (0.6 s of turns).
+        shape = workload("gpu-host", heads=4, head_dim=64, q_len=64, kv_len=64)
+        rc, lines, err = run(job(cpu=False, dtype="bf16", workloads=[shape], backends=["sdpa_flash"],
+                                 skip=[{"backend": "sdpa_flash", "shape": "gpu-host"}], settle_ms=190, turn_ms=200,
+                                 python_backends=[{"id": "t_host", "module": "standin_host_heavy", "function": "attn"}],
+                                 max_seconds_per_measurement=0.6))
+        if rc == 2 and lines and lines[0]["event"] == "error":
+            raise unittest.SkipTest("no CUDA device for the worker: " + lines[0]["message"])
+        self.assertEqual(rc, 0, err)
+        r = results(lines)[("t_host", "gpu-host")]
+        self.assertEqual(r["status"], "ok", r)
+        self.assertGreater(r["host_ms"], 2 * r["median_ms"], r)  # bound by its host, as intended
+        turns_s = float(re.search(r"gpu-host: .*; turns ([0-9.]+) s", err).group(1))
+        # The time cap's 0.6 s, a last turn's settle and sample, and slack for a loaded host.
+        self.assertLess(turns_s, 1.6, (turns_s, r))
+
 
 if __name__ == "__main__":
     WORKER, STANDINS = sys.argv[1], sys.argv[2]

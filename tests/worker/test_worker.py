@@ -393,19 +393,27 @@ for w in {workloads!r}:
 
     def test_a_heavy_call_converges_from_five_samples(self):
         # MeasureOptions::heavy_call_ms: a call of 50 ms or more (video self-attention) converges
-        # from 5 samples within 0.5%; a lighter one from 10 (StoppingParams::min_samples), never
-        # fewer. Whether sleeps stay within 0.5% depends on the host's load, so the heavy call has
+        # from 5 samples within 0.5%, and its warm-up is its check on the activation-like set; a
+        # lighter one converges from 10 (StoppingParams::min_samples), never fewer. Whether sleeps stay within 0.5% depends on the host's load, so the heavy call has
         # three tries to show it; the floors hold in every try.
         def measure(ms):
-            env = dict(os.environ, STANDIN_SLOW_MS=ms)
+            calls = os.path.join(tempfile.mkdtemp(), "calls")
+            env = dict(os.environ, STANDIN_SLOW_MS=ms, STANDIN_CALLS=calls)
             # Alone: the one native backend asked for is skipped (an empty list asks for all).
+            # One sample in flight, so that no call is left queued when it stops (counted below).
             rc, lines, err = run(job(workloads=TINY[:1], backends=["sdpa_math"], max_seconds_per_measurement=3.0,
-                                     skip=[{"backend": "sdpa_math", "shape": "tiny-flat"}],
+                                     skip=[{"backend": "sdpa_math", "shape": "tiny-flat"}], queue_depth=1,
                                      python_backends=[{"id": "t_slow", "module": "standin_slow", "function": "attn"}]),
                                  env=env)
             self.assertEqual(rc, 0, err)
             r = results(lines)[("t_slow", "tiny-flat")]
             self.assertEqual(r["status"], "ok", r)
+            with open(calls) as f:
+                n = len(f.readlines())
+            if ms == "120":
+                # Sampler::prepare: the first call and the activation-like set's check, which is
+                # also the warm-up of a heavy call; then one call a sample.
+                self.assertEqual(n, 2 + r["samples"] + r["dropped"], r)
             return r["stop"], r["samples"]
 
         heavy = []
@@ -764,7 +772,7 @@ class GpuWorker(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         r = results(lines)[("t_host", "gpu-host")]
         self.assertEqual(r["status"], "ok", r)
-        self.assertGreater(r["host_ms"], 2 * r["median_ms"], r)  # bound by its host, as intended
+        self.assertGreaterEqual(r["host_ms"], 0.2, r)  # its busy wait: bound by its host, as intended
         turns_s = float(re.search(r"gpu-host: .*; turns ([0-9.]+) s", err).group(1))
         # The time cap's 0.6 s, a last turn's settle and sample, and slack for a loaded host.
         self.assertLess(turns_s, 1.6, (turns_s, r))

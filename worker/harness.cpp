@@ -442,8 +442,9 @@ bool Sampler::prepare(const std::vector<Reference>& refs, double best_other_ms) 
       m_.rel_error = std::max(m_.rel_error, err);
     }
     out = at::Tensor();
-    // The time cap counts from here: the first call builds cuDNN plans and loads modules
-    // (about 1 s for SD1.5's head_dim 160 on the H100, which left one sample).
+    // The time cap counts from the warm-up (a heavy call's: its check above), not the first
+    // call, which builds cuDNN plans and loads modules (about 1 s for SD1.5's head_dim 160 on
+    // the H100, which left one sample).
     // 2. Warm-up, synchronised per call: sizes the batches and the settle, and gives the host
     // time per call (issuing one call with nothing queued). A heavy call's is the check's above.
     if (warm.empty()) t_warm = Clock::now();

@@ -7,10 +7,11 @@
 # dependencies) and writes to LIBS_TXT, for FlashAttention-3 and SageAttention, the version and
 # the import time, or why the import failed. For the device scripts of this folder.
 #
-# It also compiles the environment's Python files to bytecode, as pip leaves a pod's venv: the GPU
-# machine's venv has none for most of torch and its processes leave none behind: each of three
-# processes compiled about 900 modules again (4.3 s of FlashAttention-3's 6.3 s first call, which imports torch._dynamo
-# and sympy: results/h200-2026-12-03-callA/first_calls.profile.txt). BYTECODE=0 leaves it as it is.
+# It also compiles the environment's Python files to bytecode, as pip leaves a pod's venv. The GPU
+# machine's venv has none for most of torch, and its processes write none
+# (PYTHONDONTWRITEBYTECODE=1): each process compiled about 900 modules again, 4.3 s of
+# FlashAttention-3's 6.3 s first call, which imports torch._dynamo and sympy
+# (results/h200-2026-12-03-callA/first_calls.profile.txt). BYTECODE=0 leaves it as it is.
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 LIBS_TXT" >&2; exit 2; }
 python3 -m pip install -q --no-index --no-deps "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3

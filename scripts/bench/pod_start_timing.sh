@@ -10,7 +10,8 @@
 #   pod_start_timing.sh COMFYUI_DIR OUT [RUNS] -- [ComfyUI arguments...]
 #
 # Environment: COMFYUI_PYTHON [python3], AUTOTUNE_BIN [build/boot/autotune], AUTOTUNE_VENV
-# [the interpreter's prefix], AUTOTUNE_WORKER [autotune-bench beside AUTOTUNE_BIN], PORT [8190]. The ComfyUI arguments go to both starts (for example
+# [the interpreter's prefix], AUTOTUNE_WORKER [autotune-bench beside AUTOTUNE_BIN], PORT [8190].
+# The ComfyUI arguments go to both starts (for example
 # --cpu --front-end-root DIR on a machine without the frontend package). pod_start.sh links the
 # node into COMFYUI_DIR/custom_nodes, so the plain starts run from a copy without it.
 set -u

@@ -179,6 +179,7 @@ TEST_F(TuneSeen, AQualityLevelNeverTakesTheDecisionCachedUnderAnother) {
   const auto source = [&] { return nlohmann::json::parse(read_file(decision()))["source"]; };
   ASSERT_EQ(autotune("").exit_code, 0);
   EXPECT_EQ(level(), "balanced");
+  const auto tuned_account = nlohmann::json::parse(read_file(decision()))["quality"];
   // exact decides afresh from the cached measurements (a worker with nothing left to measure).
   const auto r = autotune("--quality exact");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -194,6 +195,8 @@ TEST_F(TuneSeen, AQualityLevelNeverTakesTheDecisionCachedUnderAnother) {
   ASSERT_EQ(autotune("").exit_code, 0);
   EXPECT_EQ(source(), "cache");
   EXPECT_EQ(level(), "balanced");
+  // The hit carries the account the tune wrote (the node's step-aware routing reads it).
+  EXPECT_EQ(nlohmann::json::parse(read_file(decision()))["quality"], tuned_account);
   // So is one made with other exact steps.
   ASSERT_EQ(autotune("--exact-steps 2").exit_code, 0);
   EXPECT_EQ(source(), "tuning");

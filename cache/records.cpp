@@ -163,6 +163,13 @@ std::optional<std::string> impossible(const Decision& d) {
   for (const auto& r : d.routes)
     if (!finite(r.median_ms) || r.median_ms < 0)
       return "route " + r.workload + " has latency " + std::to_string(r.median_ms) + " ms";
+  const QualityAccount& q = d.quality;
+  for (const double ms : {q.exact_step_ms, q.step_ms})
+    if (!finite(ms) || ms < 0) return "the quality account has a step of " + std::to_string(ms) + " ms";
+  // --exact-steps and the node take 0..1000 (comfyui_node/decision.py MAX_EXACT_STEPS).
+  if (q.exact_steps < 0 || q.exact_steps > 1000 || q.steps < 0 || q.quantized_routes < 0)
+    return "the quality account has exact_steps " + std::to_string(q.exact_steps) + ", steps " +
+           std::to_string(q.steps) + ", quantized_routes " + std::to_string(q.quantized_routes);
   return std::nullopt;
 }
 
@@ -284,9 +291,9 @@ nlohmann::json to_export_json(const RecordSet& records) {
 
 RecordSet from_export_json(const nlohmann::json& doc, std::vector<std::string>& warnings) {
   if (!doc.is_object()) throw std::invalid_argument("not a JSON object; expected an `autotune cache export` document");
-  const std::string format = doc.value("format", std::string());
+  const nlohmann::json format = doc.value("format", nlohmann::json(""));
   if (format != kExportFormat)
-    throw std::invalid_argument("format is '" + format + "'; expected '" + kExportFormat + "'");
+    throw std::invalid_argument("format is " + format.dump() + "; expected \"" + kExportFormat + "\"");
   const nlohmann::json version = doc.value("version", nlohmann::json());
   if (!version.is_number_integer() || version.get<int>() < 1 || version.get<int>() > kExportVersion)
     throw std::invalid_argument("version " + version.dump() + " is not supported; this tool reads version " +

@@ -183,8 +183,16 @@ TEST(Export, RoundTripAndBadDocuments) {
   old["decisions"][0].erase("quality");
   EXPECT_EQ(from_export_json(old, warnings).decisions.begin()->second.decision.quality.level, "");
   EXPECT_TRUE(warnings.empty());
+  // An account that cannot be: the decision is left out with a warning naming it.
+  auto bad = to_export_json(s);
+  bad["decisions"][0]["quality"]["exact_steps"] = 5000;
+  EXPECT_TRUE(from_export_json(bad, warnings).decisions.empty());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("exact_steps 5000"), std::string::npos) << warnings[0];
+  warnings.clear();
   EXPECT_THROW(from_export_json(nlohmann::json::array(), warnings), std::invalid_argument);
   EXPECT_THROW(from_export_json({{"format", "other"}}, warnings), std::invalid_argument);
+  EXPECT_THROW(from_export_json({{"format", 7}}, warnings), std::invalid_argument);  // found by fuzz_cache_export
   EXPECT_THROW(from_export_json({{"format", kExportFormat}, {"version", 99}}, warnings), std::invalid_argument);
   auto doc = to_export_json(s);
   doc["measurements"][0]["median_ms"] = -1;

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   app.add_option("--exact-steps", exact_steps,
                  "balanced: exact attention on this many first and last sampling steps (0: none)")
       ->envname("AUTOTUNE_EXACT_STEPS")
-      ->check(CLI::Range(0, 1000));
+      ->check(CLI::Range(0, autotune::kMaxExactSteps));
   app.add_flag("--report", want_report, "Show what the cache holds for this GPU and software, then exit");
   app.add_option("--format", format, "Report format")
       ->check(CLI::IsMember({"text", "csv", "markdown", "json", "html"}))

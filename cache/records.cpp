@@ -12,6 +12,7 @@
 #include "common/json_integer.h"
 
 #include "common/mechanism.h"
+#include "common/quality.h"
 
 namespace autotune {
 
@@ -166,8 +167,7 @@ std::optional<std::string> impossible(const Decision& d) {
   const QualityAccount& q = d.quality;
   for (const double ms : {q.exact_step_ms, q.step_ms})
     if (!finite(ms) || ms < 0) return "the quality account has a step of " + std::to_string(ms) + " ms";
-  // --exact-steps and the node take 0..1000 (comfyui_node/decision.py MAX_EXACT_STEPS).
-  if (q.exact_steps < 0 || q.exact_steps > 1000 || q.steps < 0 || q.quantized_routes < 0)
+  if (q.exact_steps < 0 || q.exact_steps > kMaxExactSteps || q.steps < 0 || q.quantized_routes < 0)
     return "the quality account has exact_steps " + std::to_string(q.exact_steps) + ", steps " +
            std::to_string(q.steps) + ", quantized_routes " + std::to_string(q.quantized_routes);
   return std::nullopt;

@@ -160,10 +160,9 @@ PolicyResult choose_measured(const std::vector<Workload>& workloads, const std::
 }  // namespace
 
 std::string PolicyOptions::signature() const {
-  const Quality level = quantized_excluded() ? Quality::exact : quality;
-  std::string s = "quality=" + std::string(to_string(level));
-  if (level == Quality::exact) return s;
-  if (level == Quality::balanced) s += " exact_steps=" + std::to_string(budgets.exact_steps);
+  std::string s = "quality=" + std::string(to_string(level()));
+  if (level() == Quality::exact) return s;
+  if (level() == Quality::balanced) s += " exact_steps=" + std::to_string(budgets.exact_steps);
   const auto budget = [](const std::string& family, const FamilyQuality& f) {
     std::ostringstream o;
     o << family << ':' << f.balanced << '/' << f.fast << '/' << f.steps;
@@ -178,7 +177,7 @@ PolicyResult choose(const std::vector<Workload>& workloads, const std::vector<Me
                     const PolicyOptions& options) {
   PolicyOptions exact_options = options;
   exact_options.exclude_quantized = true;
-  const Quality level = options.quantized_excluded() ? Quality::exact : options.quality;
+  const Quality level = options.level();
   // Exact: without the 8-bit kernels; `sage` stays, for exclude_quantized to mark its mechanism
   // ineligible with the reason.
   std::vector<Measurement> exact_rows;

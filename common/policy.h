@@ -38,7 +38,9 @@ struct PolicyOptions {
   // No 8-bit backend can be picked: excluded, or the exact level. Then the worker neither warms
   // nor measures them (the cache keeps what it has; a later level that can pick them measures
   // what is missing).
-  bool quantized_excluded() const { return exclude_quantized || quality == Quality::exact; }
+  bool quantized_excluded() const { return level() == Quality::exact; }
+  // The level that decides: exact under exclude_quantized, whatever `quality` says.
+  Quality level() const { return exclude_quantized ? Quality::exact : quality; }
   // What, besides the measurements, a decision depends on: the level that decides and, where
   // 8-bit can be picked, the exact steps and each family's budgets. A decision cached under
   // another signature is not this policy's (a pod switched to exact must not reuse balanced's

@@ -28,6 +28,11 @@ struct FamilyQuality {
   int steps = 30;          // a typical sampling run's steps, for the step-aware cost account
 };
 
+// The most first and last steps that may run exact: --exact-steps takes 0..kMaxExactSteps, a
+// cached decision outside it is impossible (cache/records.cpp), and the node reads the same bound
+// (comfyui_node/decision.py MAX_EXACT_STEPS).
+inline constexpr int kMaxExactSteps = 1000;
+
 struct QualityBudgets {
   std::map<std::string, FamilyQuality> families;
   FamilyQuality fallback;  // a family without a "quality" object

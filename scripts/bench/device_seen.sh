@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Question: does the pod get fast for a model outside the default set, and how long do cold tunes take?
 #
-# On the GPU machine (device `run`). Installs the wheels of ../shared/device-wheels, builds the
+# On the GPU machine (device `run`). Installs the wheels of ../shared/device-wheels and compiles the
+# venv's bytecode (install_wheels.sh), builds the
 # worker and runs its tests (scripts/device_bench.sh none), then:
 # 1. a cold tune of the default set (Triton's cache emptied first): the pod's first boot;
 # 2. scripts/bench/seen_step_bench.py on Wan 2.1 1.3B at 720p (75,600 tokens, outside the default set)
@@ -34,7 +35,7 @@ autotune=$(realpath "${AUTOTUNE:-.carry/autotune}")
 phase() { echo "$(date -u +%Y/%m/%d\ %H:%M:%S.%3N) $*" | tee -a "$OUT/phases.log"; }
 
 phase "install wheels"
-python3 -m pip install -q --no-index --no-deps --no-compile "${WHEELS:-.carry/wheels}"/*.whl 2>&1 | tail -3
+bash scripts/bench/install_wheels.sh "$OUT/libs.txt"
 phase "build and worker tests"
 bash scripts/bench/device_bench.sh none 2>&1 | tail -12
 W=$PWD/build-dev/worker/autotune-bench

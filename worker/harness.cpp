@@ -465,10 +465,20 @@ bool Sampler::prepare(const std::vector<Reference>& refs, double best_other_ms) 
     st_->batch = std::clamp(static_cast<int>(std::lround(opt_.target_batch_ms / est_ms)), 1, opt_.max_batch);
     st_->hold_ms = 0.05 + 1.5 * st_->host_ms * st_->batch;
     StoppingParams sp;
-    if (st_->gpu_est_ms >= opt_.heavy_call_ms) sp.min_samples = opt_.heavy_min_samples;
     sp.max_time_s = std::max(opt_.max_seconds - seconds_since(t_warm), 1e-3);
     sp.outpaced_ratio = opt_.outpaced_ratio;
     sp.outpaced_far_ratio = opt_.outpaced_far_ratio;
+    if (st_->gpu_est_ms >= opt_.heavy_call_ms) {
+      // A heavy call's first call and its check are two readings of 50 ms or more each, more
+      // device time than the 3 samples after which the race's ratio stops a lighter call, and
+      // its samples would be single calls with no settle, read no steadier than these two. So
+      // the race's ratio stops it here, not only the far rule's. On the H200's full set, cuDNN,
+      // ComfyUI's SDPA and SDPA's flash kernel at 1.4-2.3x Sage took 3 samples each on
+      // HunyuanVideo and Wan 14B 720p: 3.3 s and 2.2 s of their turns
+      // (results/h200-2026-12-03-callD).
+      sp.min_samples = opt_.heavy_min_samples;
+      sp.outpaced_far_ratio = std::min(sp.outpaced_far_ratio, sp.outpaced_ratio);
+    }
     st_->crit = std::make_unique<StoppingCriterion>(sp);
     // Far out of the race already: a heavy call whose first call (an upper bound: it also loads
     // and plans) and whose one warm-up call both took outpaced_far_ratio times another backend's

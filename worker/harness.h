@@ -147,7 +147,8 @@ struct MeasureOptions {
   // one call a sample: 10 samples of the three contenders on HunyuanVideo and Wan 14B 720p took
   // 7.5 s each of the full set's 68.8 s (results/h200-2026-12-03-quality/tune-full), their time
   // cap (max_seconds) stopping them, not their noise. The rule still asks the noise to be
-  // within 0.5% over those samples.
+  // within 0.5% over those samples. Its first call and check, over outpaced_ratio times another
+  // backend's, stop it before its turns (Sampler::prepare).
   double heavy_call_ms = 50;
   int heavy_min_samples = 5;
 };
@@ -167,8 +168,9 @@ class Sampler {
   // Then peak memory and warm-up. False when the measurement ends there; result() says why.
   // `best_other_ms`: the fastest other backend's estimate() on this shape (0: none yet). A
   // backend far out of the race in its first call and again in its warm-up call
-  // (StoppingParams::outpaced_far_ratio) finishes here, ok and `outpaced`, its warm-up call the
-  // one sample: the sample its first turn would take.
+  // (StoppingParams::outpaced_far_ratio; for a heavy call, heavy_call_ms, already the race's
+  // outpaced_ratio) finishes here, ok and `outpaced`, its warm-up call the one sample: the sample
+  // its first turn would take.
   bool prepare(const std::vector<Reference>& refs, double best_other_ms = 0);
   // Per checked set, once prepare() has checked it: its name (Reference::name), the kernel's
   // relative error, the dtype's floor and the bound the error had to meet.

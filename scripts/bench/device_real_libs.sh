@@ -7,7 +7,7 @@
 # carried `autotune`: the default set twice and the full set once, each with Triton's kernel
 # cache emptied first (a pod's first boot has none), and keeps each tune's report in every format
 # and its worker log; then checks the first tune's pairs against triton's do_bench through the
-# node's adapters (scripts/bench/report_dobench.py). After the first tune, one sampling step of real
+# node's adapters (scripts/bench/report_dobench.py), and the full-set tune's routes. After the first tune, one sampling step of real
 # ComfyUI model code under ComfyUI's default, --use-sage-attention, the static table's decision
 # (`autotune --no-tune`) and the tune's (scripts/bench/model_step_bench.py), where the ComfyUI and
 # einops tarballs of ../shared/comfyui are carried. Everything comes back as
@@ -74,7 +74,12 @@ done
 
 if [ "${DOBENCH:-1}" != 0 ] && [ -f "$OUT/tune1-default/report.json" ]; then
   phase "do_bench of the first tune's pairs"
-  python3 scripts/bench/report_dobench.py "$OUT/tune1-default/report.json" "$OUT/dobench.csv" 2>&1 | tail -40
+  python3 scripts/bench/report_dobench.py "$OUT/tune1-default/report.json" "$OUT/dobench.csv" 2>&1 | tail -60
+  for full in "$OUT"/tune*-full/report.json; do
+    [ -f "$full" ] || continue
+    phase "do_bench of the full-set tune's routes"
+    python3 scripts/bench/report_dobench.py "$full" "$OUT/dobench-full-routes.csv" --routes-only 2>&1 | tail -40
+  done
 fi
 if [ -f "$OUT/tune2-default/report.json" ]; then
   echo "== the two default tunes, report against report"

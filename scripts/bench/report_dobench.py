@@ -3,7 +3,7 @@
 Fidelity of a tune: times each measured (shape, backend) of a report with triton.testing.do_bench,
 through the node's own adapters, and compares with the worker's median.
 
-  report_dobench.py REPORT.json OUT.csv [--min-ms 0.1]
+  report_dobench.py REPORT.json OUT.csv [--min-ms 0.1] [--routes-only]
 
 REPORT.json is `autotune --report --format json`. Each ok measurement of --min-ms and more is
 rebuilt as ComfyUI calls attention (q, k, v of the workload's layout, heads, skip_reshape) and
@@ -11,7 +11,9 @@ run through comfyui_node/backends.py's adapter for its backend: the code the nod
 the Python libraries, the code the worker timed. sdpa_comfy, split and quad are left out (their
 adapters are ComfyUI's own functions). Each call runs for 1 s before do_bench times it, as the
 worker's turns leave the card (results/h200-2026-12-01-card-state: do_bench right after other
-work read the power-capped card in another clock state). Prints, per row, worker / do_bench - 1
+work read the power-capped card in another clock state), and do_bench's repetition is at least
+5 calls (its own 200 ms would be one call of a video shape). --routes-only times only each
+shape's route (the full set's video shapes take seconds a pair). Prints, per row, worker / do_bench - 1
 and whether it is the shape's route; exits 1 when a route is off by more than --tolerance.
 """
 import argparse
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--min-ms", type=float, default=0.1)
     ap.add_argument("--tolerance", type=float, default=0.03)
+    ap.add_argument("--routes-only", action="store_true")
     a = ap.parse_args()
     import json
     with open(a.report) as f:
@@ -53,6 +56,8 @@ def main():
         w = s["workload"]
         for m in s["measurements"]:
             if m["status"] != "ok" or m["median_ms"] < a.min_ms or m["backend"] in backends.COMFY_REGISTERED:
+                continue
+            if a.routes_only and m["backend"] != s.get("winner"):
                 continue
             try:
                 fn = backends.make_adapter(m["backend"], None)
@@ -67,7 +72,7 @@ def main():
                 for _ in range(10):
                     call()
                 torch.cuda.synchronize()
-            ms = do_bench(call, warmup=25, rep=200, return_mode="median")
+            ms = do_bench(call, warmup=25, rep=max(200, 5 * m["median_ms"]), return_mode="median")
             diff = m["median_ms"] / ms - 1
             route = m["backend"] == s.get("winner")
             if route and abs(diff) > a.tolerance:

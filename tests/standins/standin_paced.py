@@ -1,6 +1,8 @@
 """Correct job-supplied backends that sleep a fixed time a call: `attn_20` 20 ms, `attn_23` 23 ms
 (1.15x: between the race's 1.05x and 1.25x for a library's kernels one by one, worker.cpp), and
-`attn_30` 30 ms (1.5x: between the exact race's 1.25x and 2x)."""
+`attn_30` 30 ms (1.5x: between the exact race's 1.25x and 2x); `attn_60` and `attn_90`, the same
+1.5x between calls heavy enough (MeasureOptions::heavy_call_ms, 50 ms) to be judged from their
+first call and check."""
 import time
 
 from _attn import attention_blhd
@@ -20,4 +22,14 @@ def attn_23(q, k, v):
 
 def attn_30(q, k, v):
     time.sleep(0.030)
+    return attention_blhd(q, k, v)
+
+
+def attn_60(q, k, v):
+    time.sleep(0.060)
+    return attention_blhd(q, k, v)
+
+
+def attn_90(q, k, v):
+    time.sleep(0.090)
     return attention_blhd(q, k, v)

@@ -370,6 +370,28 @@ for w in {workloads!r}:
                 self.assertEqual(slower["stop"], "outpaced", slower)
                 self.assertLessEqual(slower["samples"], 3, slower)
 
+    def test_a_heavy_call_stops_at_125x_another_before_its_turns(self):
+        """A heavy call (50 ms or more) 1.5x another stops after its first call and check: the
+        race's 1.25x applies to those two readings (harness.cpp), so it never takes a turn.
+        every_kernel's 2x does not stop it."""
+        extra = [{"id": "t_fast", "module": "standin_paced", "function": "attn_60"},
+                 {"id": "t_slower", "module": "standin_paced", "function": "attn_90"}]
+        for every in (False, True):
+            rc, lines, err = run(job(workloads=TINY[:1], backends=[b["id"] for b in extra], python_backends=extra,
+                                     max_seconds_per_measurement=2.0, every_kernel=every))
+            self.assertEqual(rc, 0, err)
+            fast, slower = (results(lines)[(b, "tiny-flat")] for b in ("t_fast", "t_slower"))
+            self.assertEqual((fast["status"], slower["status"]), ("ok", "ok"), (fast, slower))
+            self.assertNotEqual(fast.get("stop"), "outpaced", fast)
+            sampled = [e for e in lines if e["event"] == "sample" and e["backend"] == "t_slower"]
+            if every:
+                self.assertNotEqual(slower.get("stop"), "outpaced", slower)
+                self.assertGreater(slower["samples"], 3, slower)
+            else:
+                self.assertEqual((slower["stop"], slower["samples"], slower["turns"]), ("outpaced", 1, 1), slower)
+                self.assertEqual(sampled, [], lines)
+                self.assertGreaterEqual(slower["median_ms"], 90)
+
     def test_skip_and_exclude_quantized(self):
         rc, lines, err = run(job(backends=["sdpa_math", "split", "sage"], exclude_quantized=True,
                                  skip=[{"backend": "split", "shape": "tiny-flat"}]))

@@ -18,6 +18,12 @@ each reading followed by the SM clock (a spin kernel's cycles over its event tim
                 around each call, after 0.5 s of that pattern; median
 If the worker's readings times their clocks match do_bench's times its clock, the gap is the
 card's clock under its power cap, not the method's timing.
+
+    fa3_state_probe.py OUT.csv --allocations N
+
+The second question: does a reading depend on where the inputs lie? Per shape and backend, N
+input sets allocated one after the other (all kept, so each lies elsewhere), and for each, after
+1 s of the call on it, do_bench's median on it; then the spread over the allocations.
 """
 import argparse
 import csv
@@ -109,12 +115,43 @@ def gapped(call, sets, est_ms):
     return statistics.median(a.elapsed_time(b) for a, b in events)
 
 
+def by_allocation(ws, n, out):
+    rows = []
+    for shape in SHAPES:
+        w = ws[shape]
+        skip = w["layout"] == "bhld"
+        kept = [input_sets(w)[0] for _ in range(n)]
+        for backend in BACKENDS:
+            fn = backends.make_adapter(backend, None)
+            for i, qkv in enumerate(kept):
+                one = lambda: fn(*qkv, w["heads"], skip_reshape=skip)  # noqa: E731
+                for_seconds(one, 1.0)
+                ms = do_bench(one, warmup=25, rep=200, return_mode="median")
+                rows.append({"shape": shape, "backend": backend, "allocation": i, "address": hex(qkv[0].data_ptr()),
+                             "ms": round(ms, 4)})
+                print(" ".join("{}={}".format(k, v) for k, v in rows[-1].items()), flush=True)
+        del kept
+        torch.cuda.empty_cache()
+    with open(out, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+    for shape in SHAPES:
+        for backend in BACKENDS:
+            ms = [x["ms"] for x in rows if (x["shape"], x["backend"]) == (shape, backend)]
+            print("{:16s} {:11s} over {} allocations: median {:.4f} min {:.4f} max {:.4f} ({:+.1f}%)".format(
+                shape, backend, len(ms), statistics.median(ms), min(ms), max(ms), (max(ms) / min(ms) - 1) * 100))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--allocations", type=int, default=0)
     a = ap.parse_args()
     ws = load_workloads(os.path.join(REPO, "workloads"))
+    if a.allocations:
+        return by_allocation(ws, a.allocations, a.out)
     rows = []
     for shape in SHAPES:
         w = ws[shape]

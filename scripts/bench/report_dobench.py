@@ -11,9 +11,15 @@ run through comfyui_node/backends.py's adapter for its backend: the code the nod
 the Python libraries, the code the worker timed. sdpa_comfy, split and quad are left out (their
 adapters are ComfyUI's own functions). Each call runs for 1 s before do_bench times it, as the
 worker's turns leave the card (results/h200-2026-12-01-card-state: do_bench right after other
-work read the power-capped card in another clock state), and do_bench's repetition is at least
-5 calls (its own 200 ms would be one call of a video shape). --routes-only times only each
-shape's route (the full set's video shapes take seconds a pair). Prints, per row, worker / do_bench - 1
+work read the power-capped card in another clock state); the first for 5 s, since the process
+starts on a card that was idle (the first do_bench of a process read FA3 on Flux 6% below the
+next seven, results/h200-2026-12-03-callG). do_bench runs settled, as fidelity_probe.py's
+do_bench_settled (21-22 of 22 pairs within 3%, results/h200-2026-12-01-card-state): a 300 ms
+warm-up of calls back to back, then a repetition of max(20 ms, 10 calls), which ends before the
+clock rises over do_bench's L2 flushes between calls (calls with a 0.1 ms gap after each read
+FA3 and cuDNN on Flux 8% faster than back to back, results/h200-2026-12-03-callG).
+--routes-only times only each shape's route (the full set's video shapes take seconds a pair).
+Prints, per row, worker / do_bench - 1
 and whether it is the shape's route; exits 1 when a route is off by more than --tolerance.
 """
 import argparse
@@ -52,6 +58,7 @@ def main():
     with open(a.report) as f:
         report = json.load(f)
     rows, bad_routes = [], 0
+    warm_s = 5.0
     for s in report["shapes"]:
         w = s["workload"]
         for m in s["measurements"]:
@@ -67,12 +74,13 @@ def main():
             q, k, v = inputs(w, torch.bfloat16)
             skip = w["layout"] == "bhld"
             call = lambda: fn(q, k, v, w["heads"], skip_reshape=skip)  # noqa: E731
-            t_end = time.time() + 1.0
+            t_end = time.time() + warm_s
+            warm_s = 1.0
             while time.time() < t_end:
                 for _ in range(10):
                     call()
                 torch.cuda.synchronize()
-            ms = do_bench(call, warmup=25, rep=max(200, 5 * m["median_ms"]), return_mode="median")
+            ms = do_bench(call, warmup=300, rep=max(20, 10 * m["median_ms"]), return_mode="median")
             diff = m["median_ms"] / ms - 1
             route = m["backend"] == s.get("winner")
             if route and abs(diff) > a.tolerance:

@@ -421,7 +421,7 @@ for w in {workloads!r}:
         # below 10; the floors and the count of calls hold in every try.
         def measure(ms):
             calls = os.path.join(tempfile.mkdtemp(), "calls")
-            env = dict(os.environ, STANDIN_SLOW_MS=ms, STANDIN_CALLS=calls)
+            env = dict(os.environ, STANDIN_SLOW_MS=ms, STANDIN_CALLS=calls, STANDIN_SPIN="1")
             # Alone: the one native backend asked for is skipped (an empty list asks for all).
             # One sample in flight, so that no call is left queued when it stops (counted below).
             rc, lines, err = run(job(workloads=TINY[:1], backends=["sdpa_math"], max_seconds_per_measurement=3.0,
@@ -439,8 +439,9 @@ for w in {workloads!r}:
                 self.assertEqual(n, 2 + r["samples"] + r["dropped"], r)
             return r["stop"], r["samples"]
 
-        # A 250 ms sleep: the GPU machine's sleeps (gVisor) stray by a millisecond or more, and at
-        # 120 ms three tries there converged only at 14 samples.
+        # A 250 ms wait, spun (standin_slow.py): the GPU machine's sleeps (gVisor) stray by a
+        # millisecond or more; at 120 ms three tries there converged only at 14 samples, and at
+        # 250 ms, slept, three tries in another run did not converge within the time cap.
         heavy = []
         for _ in range(3):
             heavy.append(measure("250"))

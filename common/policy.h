@@ -30,7 +30,8 @@ struct PolicyOptions {
   // H200 (results/h200-2026-12-03-real-libs) read the same C++ SDPA kernels' host time at
   // 0.021-0.034 ms and 0.017-0.024 ms on SDXL's and SD1.5's smallest shapes, and the route
   // flipped between kernels 0.002-0.010 ms apart. The node's Python adapters add about 0.035 ms
-  // to each of those calls alike, so such differences do not reach a sampling step.
+  // to each of those calls alike, so such differences do not reach a sampling step. Where the
+  // fastest is host-bound, its cost is as uncertain: others within this many ms of it tie too.
   double host_jitter_ms = 0.015;
   // Where 8-bit backends may be picked, and each family's error budget (common/quality.h).
   Quality quality = Quality::balanced;

@@ -201,6 +201,27 @@ TEST(Policy, HostBoundCostsWithinTheHostsJitterTie) {
   EXPECT_EQ(choose(w, gpu_bound, {}).decision->routes[0].backend, "flash3");
 }
 
+// Two cold tunes on the H200 (results/h200-2026-12-03-callH), Wan 1.3B's cross-attention (GPU
+// ms, host ms): FA3 host-bound in both, cuDNN 0.0115 ms behind FA3's host time in the second.
+// The fastest's host time is as uncertain as any other's: both route to cuDNN.
+TEST(Policy, AHostBoundFastestTiesWithinTheHostsJitterToo) {
+  const std::vector<Workload> w{shape("wan", 60)};
+  auto m = [](const char* b, double gpu, double host) {
+    Measurement r = ok(b, "wan", gpu);
+    r.host_ms = host;
+    return r;
+  };
+  const std::vector<Measurement> run1{m("flash3", 0.1869, 0.2118), m("sdpa_cudnn", 0.2049, 0.0437)};
+  const std::vector<Measurement> run2{m("flash3", 0.1903, 0.1914), m("sdpa_cudnn", 0.2029, 0.0487)};
+  for (const auto& run : {run1, run2}) EXPECT_EQ(choose(w, run, {}).decision->routes[0].backend, "sdpa_cudnn");
+  PolicyOptions no_jitter;
+  no_jitter.host_jitter_ms = 0;
+  EXPECT_EQ(choose(w, run2, no_jitter).decision->routes[0].backend, "flash3");
+  // Not past the jitter: cuDNN 0.02 ms behind a host-bound FA3 is slower.
+  const std::vector<Measurement> apart{m("flash3", 0.1903, 0.1914), m("sdpa_cudnn", 0.2114, 0.0487)};
+  EXPECT_EQ(choose(w, apart, {}).decision->routes[0].backend, "flash3");
+}
+
 TEST(Policy, QuantizedBackendsCanBeExcluded) {
   const std::vector<Workload> w{shape("wan", 1)};
   const std::vector<Measurement> m{ok("sdpa_comfy", "wan", 205), ok("sage", "wan", 143)};

@@ -148,7 +148,7 @@ struct MeasureOptions {
   // 7.5 s each of the full set's 68.8 s (results/h200-2026-12-03-quality/tune-full), their time
   // cap (max_seconds) stopping them, not their noise. The rule still asks the noise to be
   // within 0.5% over those samples. Its first call and check, over outpaced_ratio times another
-  // backend's, stop it before its turns (Sampler::prepare).
+  // backend's, stop it after one sample (in Sampler::prepare, or its first turn's).
   double heavy_call_ms = 50;
   int heavy_min_samples = 5;
 };

@@ -27,7 +27,6 @@ input sets allocated one after the other (all kept, so each lies elsewhere), and
 """
 import argparse
 import csv
-import math
 import os
 import statistics
 import sys
@@ -40,7 +39,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "scripts", "research"))
 from comfyui_node import backends  # noqa: E402
-from fidelity_probe import load_workloads  # noqa: E402
+from fidelity_probe import comfy_call, load_workloads  # noqa: E402
 
 SHAPES = ["flux-1024", "qwen-image-1328"]
 BACKENDS = ["flash3", "sdpa_cudnn"]
@@ -57,13 +56,8 @@ def clock_mhz():
 
 
 def input_sets(w):
-    b, h, d = w["batch"], w["heads"], w["head_dim"]
-    bhld = w["layout"] == "bhld"
-    n = max(1, min(8, math.ceil(200e6 / (2 * b * h * d * (2 * w["q_len"] + 2 * w["kv_len"])))))  # harness.cpp
-
-    def make(length):
-        return torch.randn((b, h, length, d) if bhld else (b, length, h * d), device="cuda", dtype=torch.bfloat16)
-    return [(make(w["q_len"]), make(w["kv_len"]), make(w["kv_len"])) for _ in range(n)]
+    """The worker's input sets for `w` (as many as worker/harness.cpp makes)."""
+    return comfy_call(w)[0]
 
 
 def for_seconds(fn, seconds):

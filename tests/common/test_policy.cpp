@@ -29,6 +29,13 @@ Measurement ok(const std::string& backend, const std::string& id, double ms) {
   return m;
 }
 
+// An ok measurement with its host time per call (GPU ms, host ms).
+Measurement ok_host(const std::string& backend, const std::string& id, double gpu, double host) {
+  Measurement m = ok(backend, id, gpu);
+  m.host_ms = host;
+  return m;
+}
+
 Measurement bad(const std::string& backend, const std::string& id, Status s) {
   Measurement m = ok(backend, id, 0);
   m.status = s;
@@ -151,16 +158,12 @@ TEST(Policy, ATieIsWithinTheToleranceOfTheShapesFastestInEveryOrder) {
 // time, so cuDNN wins the shape. Where the GPU is the slower, host time changes nothing.
 TEST(Policy, AHostBoundCallCostsItsHostTime) {
   const std::vector<Workload> w{shape("sd15", 16), shape("flux", 57)};
-  auto with_host = [](Measurement m, double host) {
-    m.host_ms = host;
-    return m;
-  };
-  const std::vector<Measurement> m{with_host(ok("flash3", "sd15", 0.153), 0.321),
-                                   with_host(ok("sdpa_cudnn", "sd15", 0.158), 0.039),
-                                   with_host(ok("sdpa_comfy", "sd15", 0.158), 0.045),
-                                   with_host(ok("flash3", "flux", 0.351), 0.30),
-                                   with_host(ok("sdpa_cudnn", "flux", 0.402), 0.04),
-                                   with_host(ok("sdpa_comfy", "flux", 0.402), 0.05)};
+  const std::vector<Measurement> m{ok_host("flash3", "sd15", 0.153, 0.321),
+                                   ok_host("sdpa_cudnn", "sd15", 0.158, 0.039),
+                                   ok_host("sdpa_comfy", "sd15", 0.158, 0.045),
+                                   ok_host("flash3", "flux", 0.351, 0.30),
+                                   ok_host("sdpa_cudnn", "flux", 0.402, 0.04),
+                                   ok_host("sdpa_comfy", "flux", 0.402, 0.05)};
   EXPECT_DOUBLE_EQ(call_cost_ms(m[0]), 0.321);
   EXPECT_DOUBLE_EQ(call_cost_ms(m[3]), 0.351);
   const PolicyResult r = choose(w, m, {});
@@ -178,11 +181,7 @@ TEST(Policy, AHostBoundCallCostsItsHostTime) {
 // costs within host_jitter_ms tie, and both runs route to cuDNN.
 TEST(Policy, HostBoundCostsWithinTheHostsJitterTie) {
   const std::vector<Workload> w{shape("sd15", 5)};
-  auto m = [](const char* b, double gpu, double host) {
-    Measurement r = ok(b, "sd15", gpu);
-    r.host_ms = host;
-    return r;
-  };
+  auto m = [](const char* b, double gpu, double host) { return ok_host(b, "sd15", gpu, host); };
   const std::vector<Measurement> run1{m("sdpa_cudnn", 0.0104, 0.0331), m("sdpa_comfy", 0.0105, 0.021),
                                       m("sdpa_efficient", 0.0145, 0.0262), m("sdpa_flash", 0.0168, 0.0382)};
   const std::vector<Measurement> run2{m("sdpa_cudnn", 0.0105, 0.02), m("sdpa_comfy", 0.0105, 0.0205),
@@ -206,11 +205,7 @@ TEST(Policy, HostBoundCostsWithinTheHostsJitterTie) {
 // The fastest's host time is as uncertain as any other's: both route to cuDNN.
 TEST(Policy, AHostBoundFastestTiesWithinTheHostsJitterToo) {
   const std::vector<Workload> w{shape("wan", 60)};
-  auto m = [](const char* b, double gpu, double host) {
-    Measurement r = ok(b, "wan", gpu);
-    r.host_ms = host;
-    return r;
-  };
+  auto m = [](const char* b, double gpu, double host) { return ok_host(b, "wan", gpu, host); };
   const std::vector<Measurement> run1{m("flash3", 0.1869, 0.2118), m("sdpa_cudnn", 0.2049, 0.0437)};
   const std::vector<Measurement> run2{m("flash3", 0.1903, 0.1914), m("sdpa_cudnn", 0.2029, 0.0487)};
   for (const auto& run : {run1, run2}) EXPECT_EQ(choose(w, run, {}).decision->routes[0].backend, "sdpa_cudnn");

@@ -10,26 +10,11 @@ from _attn import attention_blhd
 __version__ = "1.0"
 
 
-def attn_20(q, k, v):
-    time.sleep(0.020)
-    return attention_blhd(q, k, v)
+def _paced(ms):
+    def attn(q, k, v):
+        time.sleep(ms / 1e3)
+        return attention_blhd(q, k, v)
+    return attn
 
 
-def attn_23(q, k, v):
-    time.sleep(0.023)
-    return attention_blhd(q, k, v)
-
-
-def attn_30(q, k, v):
-    time.sleep(0.030)
-    return attention_blhd(q, k, v)
-
-
-def attn_60(q, k, v):
-    time.sleep(0.060)
-    return attention_blhd(q, k, v)
-
-
-def attn_90(q, k, v):
-    time.sleep(0.090)
-    return attention_blhd(q, k, v)
+attn_20, attn_23, attn_30, attn_60, attn_90 = (_paced(ms) for ms in (20, 23, 30, 60, 90))

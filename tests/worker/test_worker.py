@@ -370,7 +370,7 @@ for w in {workloads!r}:
                 self.assertEqual(slower["stop"], "outpaced", slower)
                 self.assertLessEqual(slower["samples"], 3, slower)
 
-    def test_a_heavy_call_stops_at_125x_another_before_its_turns(self):
+    def test_a_heavy_call_stops_at_125x_another_after_one_sample(self):
         """A heavy call (50 ms or more) 1.5x another stops after one sample: the race's 1.25x
         applies to its first call and check (harness.cpp), its check the one sample; where the
         other's estimate read slow, its first turn's one unsettled sample confirms it. Without the

@@ -485,8 +485,7 @@ bool Sampler::prepare(const std::vector<Reference>& refs, double best_other_ms) 
     // estimate. The warm-up call, timed by the device, is the one sample; the turn's confirming
     // sample (turn()) would repeat it. On the H200's full set this is the math kernel, split and
     // sub-quadratic attention on the video shapes: 0.65-1.4 s a call each.
-    if (warm.size() == 1 && st_->est_ms >= opt_.settle_min_call_ms && best_other_ms > 0 &&
-        (!dev_.cuda() || st_->host_ms < 0.5 * st_->gpu_est_ms)) {
+    if (warm.size() == 1 && best_other_ms > 0 && judged_by_one_sample()) {
       st_->crit->add(st_->gpu_est_ms, 0);
       if (st_->crit->outpaced_by(best_other_ms, first_ms)) {
         finish_ok();
@@ -499,6 +498,10 @@ bool Sampler::prepare(const std::vector<Reference>& refs, double best_other_ms) 
     fail(e);
     return false;
   }
+}
+
+bool Sampler::judged_by_one_sample() const {
+  return st_->est_ms >= opt_.settle_min_call_ms && (!dev_.cuda() || st_->host_ms < 0.5 * st_->gpu_est_ms);
 }
 
 void Sampler::queue_sample(double hold_ms) {
@@ -592,8 +595,7 @@ bool Sampler::turn(double best_other_ms) {
     // are the wall time): smaller calls have no settle to save, and without this condition a
     // host-bound backend kept dropping its one sample (16 s on SD1.5's 256-token shape).
     const bool heavy = st.est_ms >= opt_.settle_min_call_ms;
-    const bool far = st.crit->samples().empty() && st.discarded == 0 && best_other_ms > 0 && heavy &&
-                     (!dev_.cuda() || st.host_ms < 0.5 * st.gpu_est_ms) &&
+    const bool far = st.crit->samples().empty() && st.discarded == 0 && best_other_ms > 0 && judged_by_one_sample() &&
                      st.gpu_est_ms > st.crit->params().outpaced_far_ratio * best_other_ms;
     if (!far && dev_.cuda() && heavy && st.est_ms < opt_.settle_ms) {
       // Queued, not waited for: the samples run right behind them. Counted in the calls' device

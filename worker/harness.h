@@ -209,6 +209,10 @@ class Sampler {
 
  private:
   void fail(const std::exception& e);
+  // Whether one unsettled sample may stop it as far out of the race (prepare's and turn()'s far
+  // rule): a call of settle_min_call_ms or more whose host issues it in under half its device
+  // time (turn() says why; on the CPU both are the wall time).
+  bool judged_by_one_sample() const;
   void queue_sample(double hold_ms);  // one batch between its timer's events, behind a spin of hold_ms
   bool read_sample(double elapsed_s);  // the oldest queued one, waited for; false once finished
   void drop_queued();
